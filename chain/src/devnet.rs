@@ -1,0 +1,215 @@
+//! Deploying the contract suite, and a local L2 devnet (anvil `--network optimism`) for the demo
+//! and the end-to-end tests.
+
+use std::path::Path;
+
+use alloy::{
+    network::EthereumWallet,
+    node_bindings::{Anvil, AnvilInstance},
+    primitives::Address,
+    providers::{DynProvider, Provider, ProviderBuilder},
+    signers::local::PrivateKeySigner,
+};
+use cogrid_bindings::{CarbonCredit, EnergyCredit, MeterRegistry, MockStablecoin};
+use serde::{Deserialize, Serialize};
+
+use crate::{ChainError, anvil_binary};
+
+/// Parameters of a new deployment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SuiteParams {
+    /// Length of a trading interval in seconds.
+    pub interval_seconds: u32,
+    /// How old a reading may be when it arrives, in seconds.
+    pub acceptance_window: u64,
+    /// Grid carbon intensity the co-op sets until the oracle provides it (gCO2e/kWh).
+    pub carbon_intensity: u16,
+}
+
+impl Default for SuiteParams {
+    fn default() -> Self {
+        Self {
+            interval_seconds: 900,
+            acceptance_window: 2 * 86_400,
+            carbon_intensity: 400,
+        }
+    }
+}
+
+/// Where a deployment lives; written to `deployments/<chainId>.json`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Deployment {
+    /// The chain.
+    pub chain_id: u64,
+    /// MeterRegistry.
+    pub meter_registry: Address,
+    /// EnergyCredit (1 unit = 1 Wh).
+    pub energy_credit: Address,
+    /// CarbonCredit (1 unit = 1 g CO2e).
+    pub carbon_credit: Address,
+    /// The stablecoin (a mock on devnets).
+    pub stablecoin: Address,
+    /// Block the suite was deployed in; indexers start here.
+    pub deployed_at_block: u64,
+}
+
+impl Deployment {
+    /// Reads a deployment file.
+    pub fn load(path: &Path) -> Result<Self, ChainError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ChainError::ConfigRead {
+            path: path.to_owned(),
+            source,
+        })?;
+        serde_json::from_str(&text).map_err(|error| ChainError::ConfigValue {
+            path: path.to_owned(),
+            key: ".".into(),
+            message: error.to_string(),
+        })
+    }
+
+    /// Writes the deployment file, creating its directory.
+    pub fn save(&self, path: &Path) -> std::io::Result<()> {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir)?;
+        }
+        std::fs::write(
+            path,
+            serde_json::to_string_pretty(self).expect("plain struct") + "\n",
+        )
+    }
+}
+
+/// Deploys MockStablecoin, EnergyCredit, CarbonCredit and MeterRegistry from `provider`'s wallet,
+/// which must be `admin`'s (the co-op admin), and lets the registry mint both credits.
+pub async fn deploy_suite(
+    provider: &DynProvider,
+    admin: Address,
+    params: SuiteParams,
+) -> Result<Deployment, ChainError> {
+    let failed = |what: &'static str| {
+        move |error: alloy::contract::Error| ChainError::Deploy {
+            what,
+            message: error.to_string(),
+        }
+    };
+    let stablecoin = MockStablecoin::deploy(provider.clone(), admin)
+        .await
+        .map_err(failed("MockStablecoin"))?;
+    let energy = EnergyCredit::deploy(provider.clone(), admin)
+        .await
+        .map_err(failed("EnergyCredit"))?;
+    let carbon = CarbonCredit::deploy(provider.clone(), admin)
+        .await
+        .map_err(failed("CarbonCredit"))?;
+    let registry = MeterRegistry::deploy(
+        provider.clone(),
+        admin,
+        *energy.address(),
+        *carbon.address(),
+        params.interval_seconds,
+        alloy::primitives::aliases::U40::from(params.acceptance_window),
+        params.carbon_intensity,
+    )
+    .await
+    .map_err(failed("MeterRegistry"))?;
+    let minter = energy
+        .MINTER_ROLE()
+        .call()
+        .await
+        .map_err(failed("EnergyCredit.MINTER_ROLE"))?;
+    energy
+        .grantRole(minter, *registry.address())
+        .send()
+        .await
+        .map_err(failed("EnergyCredit.grantRole"))?
+        .get_receipt()
+        .await
+        .map_err(|error| ChainError::Deploy {
+            what: "EnergyCredit.grantRole",
+            message: error.to_string(),
+        })?;
+    let minter = carbon
+        .MINTER_ROLE()
+        .call()
+        .await
+        .map_err(failed("CarbonCredit.MINTER_ROLE"))?;
+    let receipt = carbon
+        .grantRole(minter, *registry.address())
+        .send()
+        .await
+        .map_err(failed("CarbonCredit.grantRole"))?
+        .get_receipt()
+        .await
+        .map_err(|error| ChainError::Deploy {
+            what: "CarbonCredit.grantRole",
+            message: error.to_string(),
+        })?;
+    let chain_id = provider
+        .get_chain_id()
+        .await
+        .map_err(|error| ChainError::RpcUnreachable {
+            url: "the deployment provider".into(),
+            message: error.to_string(),
+        })?;
+    Ok(Deployment {
+        chain_id,
+        meter_registry: *registry.address(),
+        energy_credit: *energy.address(),
+        carbon_credit: *carbon.address(),
+        stablecoin: *stablecoin.address(),
+        deployed_at_block: receipt.block_number.unwrap_or_default(),
+    })
+}
+
+/// A local L2 devnet: anvil with Optimism's network features on a free loopback port.
+#[derive(Debug)]
+pub struct Devnet {
+    /// The running node; it stops when this is dropped.
+    pub anvil: AnvilInstance,
+    /// A provider whose wallet is anvil's first funded account (the co-op admin).
+    pub admin: DynProvider,
+    /// The admin's key.
+    pub admin_key: PrivateKeySigner,
+}
+
+impl Devnet {
+    /// Starts anvil (`--network optimism`, a block per transaction) on 127.0.0.1 and connects
+    /// to it.
+    pub fn start() -> Result<Self, ChainError> {
+        Self::start_with_args(&[])
+    }
+
+    /// Like [`Devnet::start`] with extra anvil arguments.
+    pub fn start_with_args(extra: &[&str]) -> Result<Self, ChainError> {
+        let binary = anvil_binary()?;
+        let anvil = Anvil::at(binary)
+            .host("127.0.0.1")
+            .args(["--network", "optimism", "--chain-id", "31337", "--silent"])
+            .args(extra.iter().copied())
+            .try_spawn()
+            .map_err(|error| ChainError::AnvilStart {
+                message: error.to_string(),
+            })?;
+        let admin_key = PrivateKeySigner::from(anvil.keys()[0].clone());
+        let admin = ProviderBuilder::new()
+            .wallet(EthereumWallet::from(admin_key.clone()))
+            .connect_http(anvil.endpoint_url())
+            .erased();
+        Ok(Self {
+            anvil,
+            admin,
+            admin_key,
+        })
+    }
+
+    /// The i-th funded dev account's key (0 is the admin).
+    pub fn funded_key(&self, index: usize) -> PrivateKeySigner {
+        PrivateKeySigner::from(self.anvil.keys()[index].clone())
+    }
+
+    /// The HTTP endpoint.
+    pub fn rpc_url(&self) -> String {
+        self.anvil.endpoint()
+    }
+}

@@ -1,0 +1,20 @@
+//! Chain plumbing shared by every cogrid daemon and the `cogrid` tool: loading TOML config with
+//! errors that name the key, keystores, providers, the EIP-712 meter reading and locating anvil.
+
+mod anvil;
+mod config;
+mod devnet;
+mod error;
+mod keys;
+mod provider;
+mod reading;
+mod telemetry;
+
+pub use anvil::{anvil_binary, workspace_root};
+pub use config::load_toml;
+pub use devnet::{Deployment, Devnet, SuiteParams, deploy_suite};
+pub use error::ChainError;
+pub use keys::{create_keystore, load_keystore, password_from_env};
+pub use provider::{check_chain, connect, connect_lazily, connect_read_only};
+pub use reading::{Reading, SignedReading, reading_domain, sign_reading};
+pub use telemetry::init_tracing;

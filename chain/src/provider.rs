@@ -1,0 +1,97 @@
+use alloy::{
+    network::EthereumWallet,
+    providers::{DynProvider, Provider, ProviderBuilder},
+    signers::local::PrivateKeySigner,
+    transports::http::reqwest::Url,
+};
+
+use crate::ChainError;
+
+/// A provider for `rpc_url` with `signer` as the sending wallet, without contacting the node:
+/// for daemons that must start (and keep their data) while the chain is unreachable.
+pub fn connect_lazily(rpc_url: &str, signer: PrivateKeySigner) -> Result<DynProvider, ChainError> {
+    Ok(ProviderBuilder::new()
+        .wallet(EthereumWallet::from(signer))
+        .connect_http(parse_url(rpc_url)?)
+        .erased())
+}
+
+/// Checks that the node behind `provider` answers and serves `expected_chain_id`.
+pub async fn check_chain(
+    provider: &DynProvider,
+    rpc_url: &str,
+    expected_chain_id: Option<u64>,
+) -> Result<(), ChainError> {
+    let actual = provider
+        .get_chain_id()
+        .await
+        .map_err(|error| ChainError::RpcUnreachable {
+            url: rpc_url.to_owned(),
+            message: error.to_string(),
+        })?;
+    match expected_chain_id {
+        Some(expected) if expected != actual => Err(ChainError::WrongChain {
+            url: rpc_url.to_owned(),
+            expected,
+            actual,
+        }),
+        _ => Ok(()),
+    }
+}
+
+/// Connects to `rpc_url` with `signer` as the sending wallet, and checks that the node is reachable
+/// and, when `expected_chain_id` is given, that it serves that chain.
+pub async fn connect(
+    rpc_url: &str,
+    signer: PrivateKeySigner,
+    expected_chain_id: Option<u64>,
+) -> Result<DynProvider, ChainError> {
+    let provider = connect_lazily(rpc_url, signer)?;
+    check_chain(&provider, rpc_url, expected_chain_id).await?;
+    Ok(provider)
+}
+
+/// Connects to `rpc_url` without a wallet, for reads.
+pub async fn connect_read_only(
+    rpc_url: &str,
+    expected_chain_id: Option<u64>,
+) -> Result<DynProvider, ChainError> {
+    let provider = ProviderBuilder::new()
+        .connect_http(parse_url(rpc_url)?)
+        .erased();
+    check_chain(&provider, rpc_url, expected_chain_id).await?;
+    Ok(provider)
+}
+
+fn parse_url(rpc_url: &str) -> Result<Url, ChainError> {
+    rpc_url
+        .parse::<Url>()
+        .map_err(|error| ChainError::BadRpcUrl {
+            url: rpc_url.to_owned(),
+            message: error.to_string(),
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn an_unreachable_rpc_names_the_url() {
+        // Port 9 (discard) on loopback has no listener here: the connection is refused at once.
+        let error = connect_read_only("http://127.0.0.1:9", None)
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(error, ChainError::RpcUnreachable { .. }),
+            "{error}"
+        );
+        assert!(error.to_string().contains("http://127.0.0.1:9"), "{error}");
+    }
+
+    #[tokio::test]
+    async fn a_malformed_url_is_refused_before_any_request() {
+        let error = connect_read_only("not a url", None).await.unwrap_err();
+        assert!(matches!(error, ChainError::BadRpcUrl { .. }), "{error}");
+    }
+}

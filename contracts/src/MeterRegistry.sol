@@ -1,0 +1,405 @@
+// SPDX-License-Identifier: MIT
+pragma solidity 0.8.37;
+
+import {ICarbonCredit} from "./interfaces/ICarbonCredit.sol";
+import {IEnergyCredit} from "./interfaces/IEnergyCredit.sol";
+import {IMeterRegistry} from "./interfaces/IMeterRegistry.sol";
+import {MeterKinds} from "./libraries/MeterKinds.sol";
+import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
+import {ECDSA} from "@openzeppelin/contracts/utils/cryptography/ECDSA.sol";
+import {EIP712} from "@openzeppelin/contracts/utils/cryptography/EIP712.sol";
+import {MessageHashUtils} from "@openzeppelin/contracts/utils/cryptography/MessageHashUtils.sol";
+import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
+
+/// @title MeterRegistry
+/// @notice Participants, meters and signed meter readings; accrues and mints energy and carbon credits.
+/// @dev Gas layout: everything a reading touches lives in one `MeterState` slot (one cold SLOAD, one
+/// SSTORE per reading), the two admin parameters share one slot read once per batch, and the
+/// duplicate-in-batch check uses transient storage. The hot path reads and writes the `MeterState` slot
+/// as a raw word; the bit offsets below follow Solidity's packing of `MeterState` (first member in the
+/// lowest bits), which the `meterState` getter decodes and the tests cross-check.
+contract MeterRegistry is IMeterRegistry, AccessControl, EIP712 {
+    /// @dev Admin parameters packed in one slot so a batch reads them with a single SLOAD.
+    struct Config {
+        uint40 acceptanceWindow;
+        uint16 carbonIntensity;
+    }
+
+    /// @inheritdoc IMeterRegistry
+    bytes32 public constant REGISTRAR_ROLE = keccak256("REGISTRAR_ROLE");
+
+    /// @dev EIP-712 type of a reading; `r` and `vs` are the signature, not signed.
+    bytes32 private constant _READING_TYPEHASH =
+        keccak256("Reading(address meter,uint32 seq,uint40 intervalEnd,uint48 importWh,uint48 exportWh)");
+
+    uint8 private constant _STATUS_UNKNOWN = 0;
+    uint8 private constant _STATUS_ACTIVE = 1;
+    uint8 private constant _STATUS_DEACTIVATED = 2;
+
+    // Bit offsets of the `MeterState` members in its storage word.
+    uint256 private constant _SEQ_SHIFT = 8;
+    uint256 private constant _INTERVAL_END_SHIFT = 40;
+    uint256 private constant _IMPORT_SHIFT = 80;
+    uint256 private constant _EXPORT_SHIFT = 128;
+    uint256 private constant _CREDITS_SHIFT = 176;
+    uint256 private constant _CARBON_SHIFT = 216;
+
+    /// @inheritdoc IMeterRegistry
+    uint32 public immutable INTERVAL_SECONDS;
+    /// @inheritdoc IMeterRegistry
+    address public immutable ENERGY_CREDIT;
+    /// @inheritdoc IMeterRegistry
+    address public immutable CARBON_CREDIT;
+
+    Config private _config;
+    mapping(address account => bool active) private _participants;
+    mapping(address meter => MeterInfo info) private _meterInfos;
+    mapping(address meter => MeterState state) private _meterStates;
+
+    /// @param admin The co-op admin: gets `DEFAULT_ADMIN_ROLE` and `REGISTRAR_ROLE`.
+    /// @param energyCredit The energy credit token; grant this registry its `MINTER_ROLE`.
+    /// @param carbonCredit The carbon credit token; grant this registry its `MINTER_ROLE`.
+    /// @param intervalSeconds The trading interval length (900 s in Europe).
+    /// @param acceptanceWindow_ How long after its interval ends a reading is accepted; >= one interval.
+    /// @param carbonIntensity_ The initial grid carbon intensity, g CO2e/kWh.
+    constructor(
+        address admin,
+        IEnergyCredit energyCredit,
+        ICarbonCredit carbonCredit,
+        uint32 intervalSeconds,
+        uint40 acceptanceWindow_,
+        uint16 carbonIntensity_
+    ) EIP712("cogrid MeterRegistry", "1") {
+        if (admin == address(0) || address(energyCredit) == address(0) || address(carbonCredit) == address(0))
+        {
+            revert MeterRegistryZeroAddress();
+        }
+        if (intervalSeconds == 0) revert MeterRegistryIntervalZero();
+        if (acceptanceWindow_ < intervalSeconds) {
+            revert MeterRegistryWindowTooShort(acceptanceWindow_, intervalSeconds);
+        }
+        INTERVAL_SECONDS = intervalSeconds;
+        ENERGY_CREDIT = address(energyCredit);
+        CARBON_CREDIT = address(carbonCredit);
+        _config = Config({acceptanceWindow: acceptanceWindow_, carbonIntensity: carbonIntensity_});
+        _grantRole(DEFAULT_ADMIN_ROLE, admin);
+        _grantRole(REGISTRAR_ROLE, admin);
+        emit AcceptanceWindowSet(acceptanceWindow_);
+        emit CarbonIntensitySet(carbonIntensity_);
+    }
+
+    /// @inheritdoc IMeterRegistry
+    /// @dev Batch rule: a bad reading is skipped with `ReadingRejected`, never a revert, so one broken or
+    /// malicious reading cannot hold back the rest of a relayer's batch.
+    function submitReadings(Reading[] calldata readings) external returns (uint256 accepted) {
+        Config memory config = _config;
+        bytes32 domainSeparator = _domainSeparatorV4();
+        uint256 length = readings.length;
+        for (uint256 i; i < length; ++i) {
+            if (_processReading(readings[i], config, domainSeparator)) {
+                // Cannot overflow: at most one increment per reading, and `readings.length` fits calldata.
+                unchecked {
+                    ++accepted;
+                }
+            }
+        }
+    }
+
+    /// @inheritdoc IMeterRegistry
+    function claim(address[] calldata meters) external {
+        IEnergyCredit energyCredit = IEnergyCredit(ENERGY_CREDIT);
+        ICarbonCredit carbonCredit = ICarbonCredit(CARBON_CREDIT);
+        uint256 length = meters.length;
+        for (uint256 i; i < length; ++i) {
+            address meter = meters[i];
+            MeterState storage state = _meterStates[meter];
+            if (state.status == _STATUS_UNKNOWN) revert MeterRegistryUnknownMeter(meter);
+            uint256 creditsWh = state.unclaimedCreditsWh;
+            uint256 carbonGrams = state.unclaimedCarbonGrams;
+            if (creditsWh == 0 && carbonGrams == 0) continue;
+            state.unclaimedCreditsWh = 0;
+            state.unclaimedCarbonGrams = 0;
+            address owner = _meterInfos[meter].owner;
+            if (creditsWh != 0) energyCredit.mint(owner, creditsWh);
+            if (carbonGrams != 0) carbonCredit.mint(owner, carbonGrams);
+            emit Claimed(meter, owner, creditsWh, carbonGrams);
+        }
+    }
+
+    /// @inheritdoc IMeterRegistry
+    function registerParticipant(address account) external onlyRole(REGISTRAR_ROLE) {
+        if (account == address(0)) revert MeterRegistryZeroAddress();
+        if (_participants[account]) revert MeterRegistryParticipantAlreadyRegistered(account);
+        _participants[account] = true;
+        emit ParticipantRegistered(account);
+    }
+
+    /// @inheritdoc IMeterRegistry
+    function deactivateParticipant(address account) external onlyRole(REGISTRAR_ROLE) {
+        if (!_participants[account]) revert MeterRegistryNotParticipant(account);
+        _participants[account] = false;
+        emit ParticipantDeactivated(account);
+    }
+
+    /// @inheritdoc IMeterRegistry
+    function registerMeter(address meter, address owner, uint32 feeder, uint8 kinds, uint32 capacityW)
+        external
+        onlyRole(REGISTRAR_ROLE)
+    {
+        if (meter == address(0) || owner == address(0)) revert MeterRegistryZeroAddress();
+        MeterState storage state = _meterStates[meter];
+        if (state.status != _STATUS_UNKNOWN) revert MeterRegistryMeterAlreadyRegistered(meter);
+        if (!_participants[owner]) revert MeterRegistryOwnerNotParticipant(owner);
+        if (!MeterKinds.isValid(kinds)) revert MeterRegistryInvalidKinds(kinds);
+        _meterInfos[meter] = MeterInfo({owner: owner, feeder: feeder, kinds: kinds, capacityW: capacityW});
+        state.status = _STATUS_ACTIVE;
+        emit MeterRegistered(meter, owner, feeder, kinds, capacityW);
+    }
+
+    /// @inheritdoc IMeterRegistry
+    function deactivateMeter(address meter) external onlyRole(REGISTRAR_ROLE) {
+        MeterState storage state = _meterStates[meter];
+        uint8 status = state.status;
+        if (status == _STATUS_UNKNOWN) revert MeterRegistryUnknownMeter(meter);
+        if (status != _STATUS_ACTIVE) revert MeterRegistryMeterNotActive(meter);
+        state.status = _STATUS_DEACTIVATED;
+        emit MeterDeactivated(meter);
+    }
+
+    /// @inheritdoc IMeterRegistry
+    function reactivateMeter(address meter) external onlyRole(REGISTRAR_ROLE) {
+        MeterState storage state = _meterStates[meter];
+        uint8 status = state.status;
+        if (status == _STATUS_UNKNOWN) revert MeterRegistryUnknownMeter(meter);
+        if (status != _STATUS_DEACTIVATED) revert MeterRegistryMeterNotDeactivated(meter);
+        address owner = _meterInfos[meter].owner;
+        if (!_participants[owner]) revert MeterRegistryOwnerNotParticipant(owner);
+        state.status = _STATUS_ACTIVE;
+        emit MeterReactivated(meter);
+    }
+
+    /// @inheritdoc IMeterRegistry
+    function setCarbonIntensity(uint16 gramsPerKwh) external onlyRole(DEFAULT_ADMIN_ROLE) {
+        _config.carbonIntensity = gramsPerKwh;
+        emit CarbonIntensitySet(gramsPerKwh);
+    }
+
+    /// @inheritdoc IMeterRegistry
+    function setAcceptanceWindow(uint40 seconds_) external onlyRole(DEFAULT_ADMIN_ROLE) {
+        if (seconds_ < INTERVAL_SECONDS) revert MeterRegistryWindowTooShort(seconds_, INTERVAL_SECONDS);
+        _config.acceptanceWindow = seconds_;
+        emit AcceptanceWindowSet(seconds_);
+    }
+
+    /// @inheritdoc IMeterRegistry
+    function meterState(address meter) external view returns (MeterState memory) {
+        return _meterStates[meter];
+    }
+
+    /// @inheritdoc IMeterRegistry
+    function meterInfo(address meter) external view returns (MeterInfo memory) {
+        return _meterInfos[meter];
+    }
+
+    /// @inheritdoc IMeterRegistry
+    function isParticipant(address account) external view returns (bool) {
+        return _participants[account];
+    }
+
+    /// @inheritdoc IMeterRegistry
+    function readingDigest(Reading calldata reading) external view returns (bytes32) {
+        return MessageHashUtils.toTypedDataHash(_domainSeparatorV4(), _hashReading(reading));
+    }
+
+    /// @inheritdoc IMeterRegistry
+    function carbonIntensity() external view returns (uint16) {
+        return _config.carbonIntensity;
+    }
+
+    /// @inheritdoc IMeterRegistry
+    function acceptanceWindow() external view returns (uint40) {
+        return _config.acceptanceWindow;
+    }
+
+    /// @dev Counts one reading, or skips it with `ReadingRejected` (the batch rule: never a revert).
+    /// @return accepted Whether the reading was counted.
+    function _processReading(Reading calldata reading, Config memory config, bytes32 domainSeparator)
+        private
+        returns (bool accepted)
+    {
+        address meter = reading.meter;
+        MeterState storage stateRef = _meterStates[meter];
+        uint256 word;
+        assembly ("memory-safe") {
+            word := sload(stateRef.slot)
+        }
+        (bool ok, RejectReason reason) = _check(reading, word, config.acceptanceWindow, domainSeparator);
+        if (!ok) {
+            emit ReadingRejected(meter, reading.seq, reason);
+            return false;
+        }
+        _accept(reading, stateRef, word, config.carbonIntensity);
+        return true;
+    }
+
+    /// @dev Counts a reading that passed `_check`: one SSTORE of the meter's state word, one TSTORE.
+    /// The first reading (stored seq 0) is the baseline and accrues nothing.
+    function _accept(Reading calldata reading, MeterState storage stateRef, uint256 word, uint16 intensity)
+        private
+    {
+        uint48 importDeltaWh;
+        uint48 exportDeltaWh;
+        // unclaimedCreditsWh in the low 40 bits, unclaimedCarbonGrams in the high 40 bits.
+        uint256 accruals = word >> _CREDITS_SHIFT;
+        {
+            (uint32 lastSeq,, uint48 lastImportWh, uint48 lastExportWh) = _unpackLastReading(word);
+            if (lastSeq != 0) {
+                // Cannot underflow: `_check` rejected a register below the stored one.
+                unchecked {
+                    importDeltaWh = reading.importWh - lastImportWh;
+                    exportDeltaWh = reading.exportWh - lastExportWh;
+                }
+                accruals = _accrue(accruals, exportDeltaWh, intensity);
+            }
+        }
+        word = _packReading(reading) | (accruals << _CREDITS_SHIFT);
+        uint256 batchKey = _batchKey(reading.meter, reading.seq);
+        assembly ("memory-safe") {
+            sstore(stateRef.slot, word)
+            tstore(batchKey, 1)
+        }
+        emit ReadingAccepted(reading.meter, reading.seq, reading.intervalEnd, importDeltaWh, exportDeltaWh);
+    }
+
+    /// @dev Runs the checks of `submitReadings` in the documented order against the meter's state word.
+    /// @return ok Whether every check passed.
+    /// @return reason The first failed check (meaningless when `ok`).
+    function _check(Reading calldata reading, uint256 word, uint40 window, bytes32 domainSeparator)
+        private
+        view
+        returns (bool ok, RejectReason reason)
+    {
+        // 1. The meter must be registered and active.
+        uint256 status = word & type(uint8).max;
+        if (status != _STATUS_ACTIVE) {
+            return (false, status == _STATUS_UNKNOWN ? RejectReason.UnknownMeter : RejectReason.MeterDeactivated);
+        }
+
+        // 2.-3. The interval must be aligned, already over, and inside the acceptance window. Timestamps
+        // are the sequencer's; a drift of seconds cannot matter against windows of whole intervals.
+        uint40 intervalEnd = reading.intervalEnd;
+        if (intervalEnd % INTERVAL_SECONDS != 0) return (false, RejectReason.IntervalMisaligned);
+        // forge-lint: disable-next-line(block-timestamp)
+        if (intervalEnd > block.timestamp) return (false, RejectReason.FromFuture);
+        // forge-lint: disable-next-line(block-timestamp)
+        if (uint256(intervalEnd) + window < block.timestamp) return (false, RejectReason.TooOld);
+
+        // 4. Not counted already in this transaction.
+        uint32 seq = reading.seq;
+        {
+            uint256 batchKey = _batchKey(reading.meter, seq);
+            uint256 seenInBatch;
+            assembly ("memory-safe") {
+                seenInBatch := tload(batchKey)
+            }
+            if (seenInBatch != 0) return (false, RejectReason.DuplicateInBatch);
+        }
+
+        // 5. `seq` must move forward; an exact replay of the last counted reading gets its own reason so
+        // a relayer can treat it as delivered.
+        (uint32 lastSeq, uint40 lastIntervalEnd, uint48 lastImportWh, uint48 lastExportWh) =
+            _unpackLastReading(word);
+        if (seq <= lastSeq) {
+            bool exactReplay = seq == lastSeq && lastSeq != 0 && intervalEnd == lastIntervalEnd
+                && reading.importWh == lastImportWh && reading.exportWh == lastExportWh;
+            return (false, exactReplay ? RejectReason.AlreadyCounted : RejectReason.SeqNotIncreasing);
+        }
+
+        // 6. Signed by the meter's own key.
+        (ok, reason) = _checkSignature(reading, domainSeparator);
+        if (!ok) return (false, reason);
+
+        // 7.-8. After the previous reading in time, with registers that never go down. The first reading
+        // (stored seq 0) has nothing to compare with: it becomes the baseline.
+        if (lastSeq != 0) {
+            if (intervalEnd <= lastIntervalEnd) return (false, RejectReason.IntervalNotAfterPrevious);
+            if (reading.importWh < lastImportWh || reading.exportWh < lastExportWh) {
+                return (false, RejectReason.RegisterWentBackwards);
+            }
+        }
+        return (true, reason);
+    }
+
+    /// @dev Check 6: a high `s` or an unrecoverable signature is malformed; a valid signature by any key
+    /// but the meter's is the wrong signer.
+    function _checkSignature(Reading calldata reading, bytes32 domainSeparator)
+        private
+        pure
+        returns (bool ok, RejectReason reason)
+    {
+        bytes32 digest = MessageHashUtils.toTypedDataHash(domainSeparator, _hashReading(reading));
+        (address signer, ECDSA.RecoverError recoverError,) = ECDSA.tryRecover(digest, reading.r, reading.vs);
+        if (recoverError != ECDSA.RecoverError.NoError) return (false, RejectReason.MalformedSignature);
+        if (signer != reading.meter) return (false, RejectReason.WrongSigner);
+        return (true, reason);
+    }
+
+    /// @dev Adds an export delta to the packed accruals (credits low 40 bits, carbon high 40 bits).
+    /// The uint40 accruals hold 1.1 TWh / 1.1 kt CO2e per meter between claims, far beyond a home, but a
+    /// register jump signed by a broken meter could exceed them: SafeCast reverts rather than wrapping
+    /// (the relayer drops that reading and resubmits the batch).
+    function _accrue(uint256 accruals, uint48 exportDeltaWh, uint16 intensity) private pure returns (uint256) {
+        uint256 creditsWh = SafeCast.toUint40((accruals & type(uint40).max) + exportDeltaWh);
+        uint256 carbonGrams = SafeCast.toUint40((accruals >> 40) + uint256(exportDeltaWh) * intensity / 1000);
+        return creditsWh | (carbonGrams << 40);
+    }
+
+    /// @dev The low 176 bits of a `MeterState` word for an active meter whose last reading is `reading`.
+    function _packReading(Reading calldata reading) private pure returns (uint256) {
+        return uint256(_STATUS_ACTIVE) | (uint256(reading.seq) << _SEQ_SHIFT)
+            | (uint256(reading.intervalEnd) << _INTERVAL_END_SHIFT) | (uint256(reading.importWh) << _IMPORT_SHIFT)
+            | (uint256(reading.exportWh) << _EXPORT_SHIFT);
+    }
+
+    /// @dev The last accepted reading's fields out of a packed `MeterState` word.
+    // forge-lint: disable-next-item(unsafe-typecast)
+    function _unpackLastReading(uint256 word)
+        private
+        pure
+        returns (uint32 seq, uint40 intervalEnd, uint48 importWh, uint48 exportWh)
+    {
+        // Truncating is the point: each cast keeps exactly the bits of one member.
+        seq = uint32(word >> _SEQ_SHIFT);
+        intervalEnd = uint40(word >> _INTERVAL_END_SHIFT);
+        importWh = uint48(word >> _IMPORT_SHIFT);
+        exportWh = uint48(word >> _EXPORT_SHIFT);
+    }
+
+    /// @dev Transient-storage key of (meter, seq): 160 + 32 bits packed into one word, unique without
+    /// hashing. Nothing else in this contract uses transient storage.
+    function _batchKey(address meter, uint32 seq) private pure returns (uint256) {
+        return (uint256(uint160(meter)) << 32) | seq;
+    }
+
+    /// @dev EIP-712 `hashStruct` of a reading, hashed in scratch memory past the free pointer: unlike
+    /// `abi.encode` it allocates nothing, so a 100-reading batch does not keep growing memory.
+    function _hashReading(Reading calldata reading) private pure returns (bytes32 structHash) {
+        bytes32 typehash = _READING_TYPEHASH;
+        address meter = reading.meter;
+        uint32 seq = reading.seq;
+        uint40 intervalEnd = reading.intervalEnd;
+        uint48 importWh = reading.importWh;
+        uint48 exportWh = reading.exportWh;
+        assembly ("memory-safe") {
+            // Solidity does not promise clean high bits of sub-word types inside assembly: mask them.
+            let ptr := mload(0x40)
+            mstore(ptr, typehash)
+            mstore(add(ptr, 0x20), and(meter, 0xffffffffffffffffffffffffffffffffffffffff))
+            mstore(add(ptr, 0x40), and(seq, 0xffffffff))
+            mstore(add(ptr, 0x60), and(intervalEnd, 0xffffffffff))
+            mstore(add(ptr, 0x80), and(importWh, 0xffffffffffff))
+            mstore(add(ptr, 0xa0), and(exportWh, 0xffffffffffff))
+            structHash := keccak256(ptr, 0xc0)
+        }
+    }
+}

@@ -1,0 +1,238 @@
+// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.24;
+
+/// @title IMeterRegistry
+/// @notice Participants, meters and the signed meter readings that turn into energy credits and carbon
+/// credits. A meter signs cumulative register readings (import Wh, export Wh) with the secp256k1 key in
+/// its secure element (EIP-712, domain `cogrid MeterRegistry` / `1`); any relayer may submit them in
+/// batches. Each accepted reading attests the meter's import and export since its previous reading: the
+/// export accrues as claimable energy credits (1 unit = 1 Wh) and carbon credits (grams CO2e avoided =
+/// exported Wh x carbon intensity / 1000, rounded down per reading); `claim` mints them to the owner.
+///
+/// Batch rule: one bad reading never blocks the good ones. `submitReadings` does not revert for a bad
+/// reading; it skips it, emits `ReadingRejected` with the first failed check and goes on.
+interface IMeterRegistry {
+    /// @notice Why `submitReadings` skipped a reading; checked in this order, the first failure wins.
+    enum RejectReason {
+        /// The meter was never registered.
+        UnknownMeter,
+        /// The meter is registered but deactivated.
+        MeterDeactivated,
+        /// `intervalEnd` is not a multiple of `INTERVAL_SECONDS`.
+        IntervalMisaligned,
+        /// `intervalEnd` is after the current block timestamp.
+        FromFuture,
+        /// `intervalEnd + acceptanceWindow` is before the current block timestamp.
+        TooOld,
+        /// The same meter and `seq` were already accepted earlier in this transaction.
+        DuplicateInBatch,
+        /// An exact replay of the meter's last counted reading: the relayer may treat it as delivered.
+        AlreadyCounted,
+        /// `seq` is not above the meter's last accepted `seq` (and the reading is not an exact replay).
+        SeqNotIncreasing,
+        /// The signature does not recover (zero address, high `s`).
+        MalformedSignature,
+        /// The signature is valid but was made by another key than the meter's.
+        WrongSigner,
+        /// `intervalEnd` is not after the meter's previous reading.
+        IntervalNotAfterPrevious,
+        /// The import or export register is below the meter's previous reading.
+        RegisterWentBackwards
+    }
+
+    /// @notice A meter's signed cumulative register reading at the end of an interval.
+    /// @param meter The meter's signing-key address (its identity in the registry).
+    /// @param seq The meter's reading counter; strictly increasing, starting at 1.
+    /// @param intervalEnd Unix time of the end of the interval the reading closes; a multiple of
+    /// `INTERVAL_SECONDS`.
+    /// @param importWh Cumulative import register in Wh (DSMR 1.8.x).
+    /// @param exportWh Cumulative export register in Wh (DSMR 2.8.x).
+    /// @param r The `r` half of the EIP-2098 compact signature over `readingDigest`.
+    /// @param vs The `yParity << 255 | s` half of the EIP-2098 compact signature.
+    struct Reading {
+        address meter;
+        uint32 seq;
+        uint40 intervalEnd;
+        uint48 importWh;
+        uint48 exportWh;
+        bytes32 r;
+        bytes32 vs;
+    }
+
+    /// @notice What the co-op registered about a meter.
+    /// @param owner The participant that receives the meter's credits.
+    /// @param feeder The distribution feeder the meter hangs off.
+    /// @param kinds `MeterKinds` flags (solar, battery, EV, critical load).
+    /// @param capacityW Rated capacity behind the meter, in W.
+    struct MeterInfo {
+        address owner;
+        uint32 feeder;
+        uint8 kinds;
+        uint32 capacityW;
+    }
+
+    /// @notice Everything a reading touches, packed into exactly one storage slot.
+    /// @param status 0 = unknown, 1 = active, 2 = deactivated.
+    /// @param seq The last accepted `seq` (0 before the first reading).
+    /// @param lastIntervalEnd `intervalEnd` of the last accepted reading.
+    /// @param importWh Import register of the last accepted reading.
+    /// @param exportWh Export register of the last accepted reading.
+    /// @param unclaimedCreditsWh Energy credits (Wh) accrued and not yet claimed.
+    /// @param unclaimedCarbonGrams Carbon credits (g CO2e) accrued and not yet claimed.
+    struct MeterState {
+        uint8 status;
+        uint32 seq;
+        uint40 lastIntervalEnd;
+        uint48 importWh;
+        uint48 exportWh;
+        uint40 unclaimedCreditsWh;
+        uint40 unclaimedCarbonGrams;
+    }
+
+    /// @notice `account` became an active participant.
+    event ParticipantRegistered(address indexed account);
+    /// @notice `account` is no longer an active participant.
+    event ParticipantDeactivated(address indexed account);
+    /// @notice A meter was registered to `owner`.
+    event MeterRegistered(
+        address indexed meter, address indexed owner, uint32 feeder, uint8 kinds, uint32 capacityW
+    );
+    /// @notice `meter`'s readings are rejected from now on.
+    event MeterDeactivated(address indexed meter);
+    /// @notice `meter`'s readings are accepted again.
+    event MeterReactivated(address indexed meter);
+    /// @notice A reading was counted. The meter's first reading is its baseline: both deltas are zero.
+    /// @param importDeltaWh Import since the meter's previous reading, in Wh.
+    /// @param exportDeltaWh Export since the meter's previous reading, in Wh (accrued as credits).
+    event ReadingAccepted(
+        address indexed meter, uint32 seq, uint40 intervalEnd, uint48 importDeltaWh, uint48 exportDeltaWh
+    );
+    /// @notice A reading was skipped for `reason`; the rest of its batch went on.
+    event ReadingRejected(address indexed meter, uint32 seq, RejectReason reason);
+    /// @notice A meter's accrued credits were minted to its owner.
+    event Claimed(address indexed meter, address indexed owner, uint256 creditsWh, uint256 carbonGrams);
+    /// @notice The grid carbon intensity used for readings accepted from now on.
+    event CarbonIntensitySet(uint16 gramsPerKwh);
+    /// @notice The acceptance window for readings submitted from now on.
+    event AcceptanceWindowSet(uint40 seconds_);
+
+    /// @notice A zero address was given where an account or contract is required.
+    error MeterRegistryZeroAddress();
+    /// @notice The interval length is zero.
+    error MeterRegistryIntervalZero();
+    /// @notice The acceptance window is shorter than one interval.
+    error MeterRegistryWindowTooShort(uint40 window, uint32 interval);
+    /// @notice `account` is already an active participant.
+    error MeterRegistryParticipantAlreadyRegistered(address account);
+    /// @notice `account` is not an active participant.
+    error MeterRegistryNotParticipant(address account);
+    /// @notice `meter` is already registered (active or deactivated).
+    error MeterRegistryMeterAlreadyRegistered(address meter);
+    /// @notice `meter` was never registered.
+    error MeterRegistryUnknownMeter(address meter);
+    /// @notice The meter's owner `owner` is not an active participant.
+    error MeterRegistryOwnerNotParticipant(address owner);
+    /// @notice `kinds` sets a bit that `MeterKinds` does not define.
+    error MeterRegistryInvalidKinds(uint8 kinds);
+    /// @notice `meter` is already deactivated.
+    error MeterRegistryMeterNotActive(address meter);
+    /// @notice `meter` is active, so it cannot be reactivated.
+    error MeterRegistryMeterNotDeactivated(address meter);
+
+    /// @notice Counts a batch of signed readings; anyone may relay them.
+    /// @dev One bad reading never blocks the good ones: a reading that fails a check is skipped with
+    /// `ReadingRejected(meter, seq, reason)` and the batch goes on. Checks, in order, first failure wins:
+    /// 1. meter unknown -> `UnknownMeter`; deactivated -> `MeterDeactivated`;
+    /// 2. `intervalEnd % INTERVAL_SECONDS != 0` -> `IntervalMisaligned`;
+    /// 3. `intervalEnd > block.timestamp` -> `FromFuture`;
+    ///    `intervalEnd + acceptanceWindow < block.timestamp` -> `TooOld`;
+    /// 4. the same meter and `seq` already accepted in this transaction -> `DuplicateInBatch`;
+    /// 5. `seq`, `intervalEnd` and both registers equal the last counted reading -> `AlreadyCounted`;
+    ///    otherwise `seq <= ` the last accepted `seq` -> `SeqNotIncreasing` (so `seq` 0 never counts);
+    /// 6. the signature does not recover -> `MalformedSignature`; recovers to another key -> `WrongSigner`;
+    /// 7. `intervalEnd` not after the previous reading's -> `IntervalNotAfterPrevious`;
+    /// 8. either register below the previous reading's -> `RegisterWentBackwards`.
+    /// The meter's first accepted reading is its baseline (registers stored, zero deltas). Later readings
+    /// accrue their export delta as credits and `exportDelta * carbonIntensity / 1000` (rounded down) as
+    /// carbon. Reverts only if a meter's unclaimed accrual would overflow `uint40` (claim first).
+    /// @param readings The readings, in any order of meters; a meter's readings in ascending `seq`.
+    /// @return accepted How many readings were counted.
+    function submitReadings(Reading[] calldata readings) external returns (uint256 accepted);
+
+    /// @notice Mints each meter's unclaimed energy and carbon credits to the meter's owner and zeroes
+    /// them; anyone may call. Meters with nothing to claim are skipped without an event.
+    /// @dev Reverts with `MeterRegistryUnknownMeter` for a meter that was never registered. A
+    /// deactivated meter's credits stay claimable.
+    /// @param meters The meters to claim for.
+    function claim(address[] calldata meters) external;
+
+    /// @notice Makes `account` an active participant (again). Only `REGISTRAR_ROLE`.
+    /// @param account The participant's wallet.
+    function registerParticipant(address account) external;
+
+    /// @notice Deactivates a participant: no new meter can be registered or reactivated for it. Its
+    /// meters are not deactivated by this; the registrar deactivates them separately. Only
+    /// `REGISTRAR_ROLE`.
+    /// @param account The participant's wallet.
+    function deactivateParticipant(address account) external;
+
+    /// @notice Registers a meter. Only `REGISTRAR_ROLE`.
+    /// @param meter The address of the meter's signing key.
+    /// @param owner The active participant that receives the meter's credits.
+    /// @param feeder The distribution feeder the meter hangs off.
+    /// @param kinds `MeterKinds` flags.
+    /// @param capacityW Rated capacity behind the meter, in W.
+    function registerMeter(address meter, address owner, uint32 feeder, uint8 kinds, uint32 capacityW)
+        external;
+
+    /// @notice Stops accepting `meter`'s readings; its unclaimed credits stay claimable. Only
+    /// `REGISTRAR_ROLE`.
+    /// @param meter The meter's signing-key address.
+    function deactivateMeter(address meter) external;
+
+    /// @notice Accepts `meter`'s readings again, continuing from its last accepted reading. The owner must
+    /// still be an active participant. Only `REGISTRAR_ROLE`.
+    /// @param meter The meter's signing-key address.
+    function reactivateMeter(address meter) external;
+
+    /// @notice Sets the grid carbon intensity applied to readings accepted from now on. Only
+    /// `DEFAULT_ADMIN_ROLE` (the co-op admin) until the oracle takes over.
+    /// @param gramsPerKwh Grams CO2e per kWh.
+    function setCarbonIntensity(uint16 gramsPerKwh) external;
+
+    /// @notice Sets how long after its interval ends a reading is still accepted. Only
+    /// `DEFAULT_ADMIN_ROLE`.
+    /// @param seconds_ The window in seconds; at least one interval.
+    function setAcceptanceWindow(uint40 seconds_) external;
+
+    /// @notice The meter's packed reading state (all zero for an unknown meter).
+    function meterState(address meter) external view returns (MeterState memory);
+
+    /// @notice What the co-op registered about the meter (all zero for an unknown meter).
+    function meterInfo(address meter) external view returns (MeterInfo memory);
+
+    /// @notice Whether `account` is an active participant.
+    function isParticipant(address account) external view returns (bool);
+
+    /// @notice The EIP-712 digest the meter signs for `reading` (its `r` and `vs` are ignored), for
+    /// off-chain cross-checks.
+    function readingDigest(Reading calldata reading) external view returns (bytes32);
+
+    /// @notice The trading interval length in seconds; every `intervalEnd` is a multiple of it.
+    function INTERVAL_SECONDS() external view returns (uint32);
+
+    /// @notice The grid carbon intensity (g CO2e/kWh) applied to newly accepted readings.
+    function carbonIntensity() external view returns (uint16);
+
+    /// @notice How long (s) after its interval ends a reading is still accepted.
+    function acceptanceWindow() external view returns (uint40);
+
+    /// @notice The energy credit token this registry mints.
+    function ENERGY_CREDIT() external view returns (address);
+
+    /// @notice The carbon credit token this registry mints.
+    function CARBON_CREDIT() external view returns (address);
+
+    /// @notice The role that registers and (de)activates participants and meters.
+    function REGISTRAR_ROLE() external view returns (bytes32);
+}

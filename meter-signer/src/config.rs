@@ -1,0 +1,201 @@
+//! The meter signer's TOML config. Every key is checked when the file loads, and a bad value is
+//! reported with its key path (`meters[0].source.address: ...`).
+
+use std::{net::SocketAddr, path::PathBuf, time::Duration};
+
+use alloy::primitives::Address;
+use serde::Deserialize;
+
+/// The whole config file.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Where readings go.
+    pub chain: ChainConfig,
+    /// The key that pays for the transactions; defaults to the first meter's key.
+    pub relayer: Option<KeyConfig>,
+    /// The store-and-forward database.
+    pub outbox: OutboxConfig,
+    /// Batching and retries.
+    #[serde(default)]
+    pub delivery: DeliveryConfig,
+    /// The HTTP endpoint (`/health`, `/metrics`, `POST /readings`).
+    #[serde(default)]
+    pub http: HttpConfig,
+    /// The meters this gateway reads and signs for.
+    pub meters: Vec<MeterConfig>,
+}
+
+/// The chain and the registry contract.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChainConfig {
+    /// JSON-RPC URL of the L2 node.
+    pub rpc_url: String,
+    /// The chain readings are signed for (part of the EIP-712 domain); the signer refuses a
+    /// node that serves another one.
+    pub chain_id: u64,
+    /// The MeterRegistry contract.
+    pub registry: Address,
+    /// Confirmations after which a counted reading leaves the outbox.
+    #[serde(default = "default_confirmations")]
+    pub confirmations: u64,
+    /// Length of a trading interval; checked against the registry when the chain is reachable.
+    #[serde(default = "default_interval_seconds")]
+    pub interval_seconds: u64,
+}
+
+/// An encrypted keystore and the environment variable holding its password.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KeyConfig {
+    /// Ethereum v3 keystore file.
+    pub keystore: PathBuf,
+    /// Name of the environment variable with the password.
+    pub password_env: String,
+}
+
+/// The outbox database.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OutboxConfig {
+    /// SQLite file.
+    pub path: PathBuf,
+}
+
+/// How readings are sent.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DeliveryConfig {
+    /// Readings per transaction.
+    pub batch_size: usize,
+    /// How often the outbox is looked at when nothing wakes the sender.
+    #[serde(with = "humantime_serde")]
+    pub poll_interval: Duration,
+    /// First wait after a failed send; doubles up to `max_backoff`.
+    #[serde(with = "humantime_serde")]
+    pub initial_backoff: Duration,
+    /// Longest wait between retries.
+    #[serde(with = "humantime_serde")]
+    pub max_backoff: Duration,
+    /// How long to wait for a receipt before sending again.
+    #[serde(with = "humantime_serde")]
+    pub receipt_timeout: Duration,
+}
+
+impl Default for DeliveryConfig {
+    fn default() -> Self {
+        Self {
+            batch_size: 50,
+            poll_interval: Duration::from_secs(5),
+            initial_backoff: Duration::from_secs(1),
+            max_backoff: Duration::from_secs(60),
+            receipt_timeout: Duration::from_secs(120),
+        }
+    }
+}
+
+/// The HTTP endpoint.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HttpConfig {
+    /// Listen address; loopback by default.
+    pub listen: SocketAddr,
+    /// Smallest time between two pushes for one meter; faster pushes get 429.
+    #[serde(with = "humantime_serde")]
+    pub push_min_interval: Duration,
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 9101)),
+            push_min_interval: Duration::from_secs(1),
+        }
+    }
+}
+
+/// One meter: its key and where its registers come from.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MeterConfig {
+    /// The meter's signing key.
+    #[serde(flatten)]
+    pub key: KeyConfig,
+    /// Where the registers are read.
+    pub source: SourceConfig,
+}
+
+/// Where a meter's registers come from.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, tag = "kind", rename_all = "kebab-case")]
+pub enum SourceConfig {
+    /// A DSMR P1 port exposed over TCP (ser2net, ESP gateways).
+    P1Tcp {
+        /// `host:port`.
+        address: String,
+        /// Time until a silent connection is dropped and reopened.
+        #[serde(default = "default_p1_timeout", with = "humantime_serde")]
+        read_timeout: Duration,
+    },
+    /// A DSMR P1 port on a local serial device.
+    P1Serial {
+        /// e.g. `/dev/ttyUSB0`.
+        device: PathBuf,
+        /// 115200 for DSMR 4/5, 9600 for DSMR 2.2/3.
+        #[serde(default = "default_baud")]
+        baud: u32,
+    },
+    /// Registers pushed by a gateway to `POST /readings`.
+    Push,
+    /// A meter simulated from a real household's load and PV shapes.
+    Simulated(SimulatedSource),
+}
+
+/// Settings of a simulated meter.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SimulatedSource {
+    /// Half-hourly `timestamp,GC,GG` CSV (kW).
+    pub profile: PathBuf,
+    /// PV peak power, kWp.
+    pub pv_kwp: f64,
+    /// Multiplies the reference household load.
+    #[serde(default = "one")]
+    pub load_factor: f64,
+    /// Shifts the shapes by whole half hours.
+    #[serde(default)]
+    pub shift_half_hours: u32,
+    /// Day of the data year to start on.
+    #[serde(default)]
+    pub start_day: u32,
+    /// Unix time the simulated meter starts at (a multiple of 1,800).
+    pub start: u64,
+    /// Stop after this unix time (a replay); runs on forever when absent.
+    pub end: Option<u64>,
+    /// Simulated seconds per wall-clock second; 0 runs as fast as the pipeline takes it.
+    #[serde(default = "one")]
+    pub speed: f64,
+    /// Simulated seconds between two register samples (a DSMR 4 meter sends every 10 s).
+    #[serde(default = "default_sample_seconds")]
+    pub sample_seconds: u64,
+}
+
+fn default_confirmations() -> u64 {
+    2
+}
+fn default_interval_seconds() -> u64 {
+    900
+}
+fn default_p1_timeout() -> Duration {
+    Duration::from_secs(30)
+}
+fn default_baud() -> u32 {
+    115_200
+}
+fn one() -> f64 {
+    1.0
+}
+fn default_sample_seconds() -> u64 {
+    10
+}

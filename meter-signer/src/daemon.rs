@@ -1,0 +1,283 @@
+//! Wires the sources, the pipeline, the delivery and the HTTP endpoint together, and shuts them
+//! down in order on Ctrl-C or SIGTERM.
+
+use std::{collections::HashSet, path::Path, sync::Arc, time::Duration};
+
+use alloy::{primitives::Address, providers::DynProvider, signers::local::PrivateKeySigner};
+use cogrid_bindings::MeterRegistry;
+use cogrid_chain::{
+    ChainError, check_chain, connect_lazily, load_keystore, password_from_env, reading_domain,
+};
+use tokio::sync::{Notify, mpsc};
+use tokio_util::{sync::CancellationToken, task::TaskTracker};
+use tracing::{info, warn};
+
+use crate::{
+    config::{Config, KeyConfig, SourceConfig},
+    delivery::Delivery,
+    error::SignerError,
+    http::{HttpState, router},
+    metrics::Metrics,
+    outbox::Outbox,
+    pipeline::Pipeline,
+    profile::{HomeProfile, Shapes, SimulatedMeter},
+    source::{run_p1_serial, run_p1_tcp, run_simulated},
+};
+
+/// How long running tasks get to finish after a shutdown signal.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+
+/// Options of `meter-signer run` beyond the config file.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RunOptions {
+    /// Exit once every source has ended and the outbox is empty (replays, tests, the demo).
+    pub exit_when_idle: bool,
+}
+
+fn load_key(key: &KeyConfig, base: &Path) -> Result<PrivateKeySigner, SignerError> {
+    let password = password_from_env(&key.password_env)?;
+    Ok(load_keystore(&base.join(&key.keystore), &password)?)
+}
+
+/// Runs the signer described by `config` (relative paths resolve against `base`) until a
+/// shutdown signal, or until idle when asked.
+pub async fn run(config: Config, base: &Path, options: RunOptions) -> Result<(), SignerError> {
+    let meter_keys = config
+        .meters
+        .iter()
+        .map(|meter| load_key(&meter.key, base))
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut seen = HashSet::new();
+    for key in &meter_keys {
+        if !seen.insert(key.address()) {
+            return Err(SignerError::DuplicateMeter(key.address()));
+        }
+    }
+    let relayer = match &config.relayer {
+        Some(key) => load_key(key, base)?,
+        None => meter_keys
+            .first()
+            .cloned()
+            .ok_or_else(|| SignerError::Contract {
+                what: "config",
+                message: "no [[meters]] configured".into(),
+            })?,
+    };
+    let provider = connect_lazily(&config.chain.rpc_url, relayer)?;
+    let outbox = Outbox::open(&base.join(&config.outbox.path)).await?;
+
+    // Learn what the chain knows; an unreachable chain is not fatal (readings are stored and
+    // sent later), a wrong one is.
+    match sync_with_chain(&provider, &config, &meter_keys, &outbox).await {
+        Ok(()) => {}
+        Err(SignerError::Chain(error @ ChainError::RpcUnreachable { .. })) => {
+            warn!(%error, "chain unreachable at start; signing into the outbox and retrying delivery");
+        }
+        Err(error) => return Err(error),
+    }
+
+    let metrics = Arc::new(Metrics::default());
+    let wake_delivery = Arc::new(Notify::new());
+    let domain = reading_domain(config.chain.chain_id, config.chain.registry);
+    let mut pipeline = Pipeline::new(
+        outbox.clone(),
+        domain,
+        metrics.clone(),
+        wake_delivery.clone(),
+    );
+    let cancel = CancellationToken::new();
+    let sources = TaskTracker::new();
+    let (samples_tx, samples_rx) = mpsc::channel(1_024);
+    let mut push_meters = HashSet::new();
+
+    for (meter, key) in config.meters.iter().zip(&meter_keys) {
+        let address = key.address();
+        let last_boundary = outbox.last_interval_end(address).await?;
+        pipeline.add_meter(key.clone(), config.chain.interval_seconds, last_boundary);
+        let (samples, cancel) = (samples_tx.clone(), cancel.clone());
+        match meter.source.clone() {
+            SourceConfig::P1Tcp {
+                address: target,
+                read_timeout,
+            } => {
+                sources.spawn(run_p1_tcp(
+                    address,
+                    target,
+                    read_timeout,
+                    samples,
+                    metrics.clone(),
+                    cancel,
+                ));
+            }
+            SourceConfig::P1Serial { device, baud } => {
+                sources.spawn(run_p1_serial(
+                    address,
+                    device,
+                    baud,
+                    samples,
+                    metrics.clone(),
+                    cancel,
+                ));
+            }
+            SourceConfig::Push => {
+                push_meters.insert(address);
+            }
+            SourceConfig::Simulated(simulated) => {
+                let shapes = Shapes::from_csv(&base.join(&simulated.profile))?;
+                let home = HomeProfile {
+                    pv_kwp: simulated.pv_kwp,
+                    load_factor: simulated.load_factor,
+                    shift_half_hours: simulated.shift_half_hours,
+                    start_day: simulated.start_day,
+                };
+                let meter_model = SimulatedMeter::new(&shapes, home, simulated.start, (0, 0));
+                sources.spawn(run_simulated(
+                    address,
+                    meter_model,
+                    simulated,
+                    last_boundary,
+                    samples,
+                    cancel,
+                ));
+            }
+        }
+    }
+    sources.close();
+
+    let services = TaskTracker::new();
+    let http_state = Arc::new(HttpState::new(
+        samples_tx.clone(),
+        push_meters.clone(),
+        config.http.push_min_interval,
+        metrics.clone(),
+        outbox.clone(),
+    ));
+    let listener = tokio::net::TcpListener::bind(config.http.listen)
+        .await
+        .map_err(|source| SignerError::Listen {
+            address: config.http.listen.to_string(),
+            source,
+        })?;
+    info!(listen = %config.http.listen, "HTTP endpoint up");
+    let http_cancel = cancel.clone();
+    services.spawn(async move {
+        let shutdown = async move { http_cancel.cancelled().await };
+        if let Err(error) = axum::serve(listener, router(http_state))
+            .with_graceful_shutdown(shutdown)
+            .await
+        {
+            warn!(%error, "HTTP endpoint stopped");
+        }
+    });
+    // The pipeline ends when every sender is gone: the sources' and, with pushes, the HTTP one.
+    drop(samples_tx);
+    services.spawn(pipeline.run(samples_rx, cancel.clone()));
+    let delivery = Delivery::new(
+        provider,
+        config.chain.registry,
+        outbox.clone(),
+        config.delivery.clone(),
+        config.chain.confirmations,
+        metrics.clone(),
+    );
+    services.spawn(delivery.clone().run(wake_delivery.clone(), cancel.clone()));
+
+    let idle = async {
+        if !options.exit_when_idle || !push_meters.is_empty() {
+            return std::future::pending::<()>().await;
+        }
+        sources.wait().await;
+        loop {
+            // Let the pipeline take the last samples, then wait for delivery to empty the outbox.
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            match outbox.counts().await {
+                Ok(counts) if counts.pending == 0 && counts.included == 0 => return,
+                _ => wake_delivery.notify_one(),
+            }
+        }
+    };
+    tokio::select! {
+        () = shutdown_signal() => info!("shutdown signal: finishing"),
+        () = idle => info!("every source ended and the outbox is empty"),
+    }
+    cancel.cancel();
+    services.close();
+    if tokio::time::timeout(SHUTDOWN_GRACE, async {
+        sources.wait().await;
+        services.wait().await;
+    })
+    .await
+    .is_err()
+    {
+        warn!("tasks did not finish within {SHUTDOWN_GRACE:?}; stored readings are kept");
+    }
+    Ok(())
+}
+
+/// Checks the chain and interval length, and lifts each meter's seq above what the chain counted.
+async fn sync_with_chain(
+    provider: &DynProvider,
+    config: &Config,
+    meters: &[PrivateKeySigner],
+    outbox: &Outbox,
+) -> Result<(), SignerError> {
+    check_chain(provider, &config.chain.rpc_url, Some(config.chain.chain_id)).await?;
+    let registry = MeterRegistry::new(config.chain.registry, provider.clone());
+    let call_failed = |what: &'static str| {
+        move |error: alloy::contract::Error| SignerError::Contract {
+            what,
+            message: error.to_string(),
+        }
+    };
+    let interval = registry
+        .INTERVAL_SECONDS()
+        .call()
+        .await
+        .map_err(call_failed("reading INTERVAL_SECONDS"))?;
+    if u64::from(interval) != config.chain.interval_seconds {
+        return Err(SignerError::Contract {
+            what: "config chain.interval_seconds",
+            message: format!(
+                "{} differs from the registry's {interval}",
+                config.chain.interval_seconds
+            ),
+        });
+    }
+    for key in meters {
+        let meter: Address = key.address();
+        let state = registry
+            .meterState(meter)
+            .call()
+            .await
+            .map_err(call_failed("reading meterState"))?;
+        if state.status == 0 {
+            return Err(SignerError::MeterNotRegistered {
+                meter,
+                registry: config.chain.registry,
+            });
+        }
+        outbox.ensure_seq_above(meter, state.seq).await?;
+    }
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {}
+        () = terminate => {}
+    }
+}

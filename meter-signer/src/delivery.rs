@@ -1,0 +1,315 @@
+//! Sends the outbox's readings in batches, records what the chain made of each one, and removes
+//! them once their transaction is final. Failures back off and retry; nothing is dropped.
+
+use std::{sync::Arc, time::Duration};
+
+use alloy::{
+    primitives::{
+        Address,
+        aliases::{U40, U48},
+    },
+    providers::{DynProvider, Provider},
+    rpc::types::TransactionReceipt,
+};
+use cogrid_bindings::{
+    IMeterRegistry,
+    MeterRegistry::{self, MeterRegistryInstance},
+    RejectReason,
+};
+use cogrid_chain::SignedReading;
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+use tracing::{error, info, warn};
+
+use crate::{
+    config::DeliveryConfig,
+    error::SignerError,
+    metrics::Metrics,
+    outbox::{IncludedTx, Outbox},
+};
+
+/// What one pass over the outbox did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Progress {
+    /// Readings the chain counted in this pass.
+    pub delivered: u64,
+    /// Readings the chain refused for good.
+    pub rejected: u64,
+    /// Readings that left the outbox as final.
+    pub finalized: u64,
+}
+
+/// What to do with a reading the registry skipped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Disposition {
+    /// The chain counted it before: it is delivered.
+    Delivered,
+    /// Try again later (the node's clock is behind the meter's).
+    Retry,
+    /// It will never be counted: keep it for the operator and stop sending it.
+    Reject,
+}
+
+fn disposition(reason: RejectReason) -> Disposition {
+    match reason {
+        RejectReason::AlreadyCounted => Disposition::Delivered,
+        RejectReason::FromFuture | RejectReason::DuplicateInBatch => Disposition::Retry,
+        _ => Disposition::Reject,
+    }
+}
+
+/// What an operator can do about a reason.
+fn advice(reason: RejectReason) -> &'static str {
+    match reason {
+        RejectReason::UnknownMeter => "ask the co-op admin to register this meter",
+        RejectReason::MeterDeactivated => "the co-op deactivated this meter; ask them why",
+        RejectReason::TooOld => {
+            "it missed the acceptance window; its energy is carried by the next reading"
+        }
+        RejectReason::WrongSigner | RejectReason::MalformedSignature => {
+            "the keystore does not hold this meter's registered key"
+        }
+        RejectReason::SeqNotIncreasing => {
+            "the outbox is behind the chain; it resynchronises on restart"
+        }
+        _ => "the meter's registers or clock are inconsistent; check the meter",
+    }
+}
+
+/// The sender.
+#[derive(Debug, Clone)]
+pub struct Delivery {
+    provider: DynProvider,
+    registry: MeterRegistryInstance<DynProvider>,
+    outbox: Outbox,
+    config: DeliveryConfig,
+    confirmations: u64,
+    metrics: Arc<Metrics>,
+}
+
+impl Delivery {
+    /// A sender of `outbox` to `registry` through `provider` (which holds the relayer's wallet).
+    pub fn new(
+        provider: DynProvider,
+        registry: Address,
+        outbox: Outbox,
+        config: DeliveryConfig,
+        confirmations: u64,
+        metrics: Arc<Metrics>,
+    ) -> Self {
+        let registry = MeterRegistry::new(registry, provider.clone());
+        Self {
+            provider,
+            registry,
+            outbox,
+            config,
+            confirmations: confirmations.max(1),
+            metrics,
+        }
+    }
+
+    /// Runs until `cancel`: wakes on `wake` (a new reading) or every poll interval, and backs off
+    /// exponentially while the chain is unreachable.
+    pub async fn run(self, wake: Arc<Notify>, cancel: CancellationToken) {
+        let mut backoff = self.config.initial_backoff;
+        loop {
+            let wait = match self.pass().await {
+                Ok(progress) => {
+                    backoff = self.config.initial_backoff;
+                    if progress.delivered > 0 || progress.finalized > 0 {
+                        Duration::ZERO
+                    } else {
+                        self.config.poll_interval
+                    }
+                }
+                Err(error) => {
+                    Metrics::bump(&self.metrics.send_failures);
+                    warn!(%error, retry_in = ?backoff, "delivery failed; readings stay in the outbox");
+                    let wait = backoff;
+                    backoff = (backoff * 2).min(self.config.max_backoff);
+                    wait
+                }
+            };
+            tokio::select! {
+                () = cancel.cancelled() => return,
+                () = wake.notified() => {}
+                () = tokio::time::sleep(wait) => {}
+            }
+        }
+    }
+
+    /// One pass: finalize what is deep enough, then send one batch of pending readings.
+    pub async fn pass(&self) -> Result<Progress, SignerError> {
+        let mut progress = Progress {
+            finalized: self.finalize().await?,
+            ..Progress::default()
+        };
+        let batch = self.outbox.pending(self.config.batch_size).await?;
+        if batch.is_empty() {
+            return Ok(progress);
+        }
+        let receipt = self.send(&batch).await?;
+        let (delivered, rejected) = self.record(&batch, &receipt).await?;
+        progress.delivered = delivered;
+        progress.rejected = rejected;
+        Ok(progress)
+    }
+
+    /// Sends everything pending, then waits until it is all final (for one-shot runs and tests).
+    pub async fn drain(&self, poll: Duration) -> Result<(), SignerError> {
+        loop {
+            self.pass().await?;
+            let counts = self.outbox.counts().await?;
+            if counts.pending == 0 && counts.included == 0 {
+                return Ok(());
+            }
+            tokio::time::sleep(poll).await;
+        }
+    }
+
+    async fn send(&self, batch: &[SignedReading]) -> Result<TransactionReceipt, SignerError> {
+        let readings: Vec<IMeterRegistry::Reading> =
+            batch.iter().map(to_contract_reading).collect();
+        let contract_error = |what: &'static str| {
+            move |error: alloy::contract::Error| SignerError::Contract {
+                what,
+                message: error.to_string(),
+            }
+        };
+        let pending = self
+            .registry
+            .submitReadings(readings)
+            .send()
+            .await
+            .map_err(contract_error("sending submitReadings"))?;
+        Metrics::bump(&self.metrics.batches_sent);
+        let receipt = pending
+            .with_timeout(Some(self.config.receipt_timeout))
+            .get_receipt()
+            .await
+            .map_err(|error| SignerError::Contract {
+                what: "waiting for the submitReadings receipt",
+                message: error.to_string(),
+            })?;
+        self.metrics
+            .gas_used
+            .fetch_add(receipt.gas_used, std::sync::atomic::Ordering::Relaxed);
+        if !receipt.status() {
+            return Err(SignerError::Contract {
+                what: "submitReadings",
+                message: format!("transaction {} reverted", receipt.transaction_hash),
+            });
+        }
+        Ok(receipt)
+    }
+
+    /// Applies the registry's verdict on each reading of a mined batch.
+    async fn record(
+        &self,
+        batch: &[SignedReading],
+        receipt: &TransactionReceipt,
+    ) -> Result<(u64, u64), SignerError> {
+        let tx = IncludedTx {
+            tx_hash: receipt.transaction_hash,
+            block_number: receipt.block_number.unwrap_or_default(),
+        };
+        let mut delivered = Vec::new();
+        let mut rejected = 0;
+        for log in receipt.logs() {
+            if let Ok(accepted) = log.log_decode::<MeterRegistry::ReadingAccepted>() {
+                delivered.push((accepted.inner.meter, accepted.inner.seq));
+            } else if let Ok(skipped) = log.log_decode::<MeterRegistry::ReadingRejected>() {
+                let MeterRegistry::ReadingRejected { meter, seq, reason } = skipped.inner.data;
+                let reason = RejectReason::from_abi(reason.into());
+                match disposition(reason) {
+                    Disposition::Delivered => delivered.push((meter, seq)),
+                    Disposition::Retry => {
+                        info!(%meter, seq, ?reason, "reading not yet accepted; will retry")
+                    }
+                    Disposition::Reject => {
+                        error!(%meter, seq, ?reason, advice = advice(reason), "reading refused by the registry");
+                        self.outbox
+                            .mark_rejected(meter, seq, &format!("{reason:?}"))
+                            .await?;
+                        rejected += 1;
+                    }
+                }
+            }
+        }
+        delivered.retain(|(meter, seq)| {
+            batch
+                .iter()
+                .any(|reading| reading.meter == *meter && reading.seq == *seq)
+        });
+        self.outbox.mark_included(&delivered, tx).await?;
+        let count = delivered.len() as u64;
+        self.metrics
+            .readings_delivered
+            .fetch_add(count, std::sync::atomic::Ordering::Relaxed);
+        self.metrics
+            .readings_rejected
+            .fetch_add(rejected, std::sync::atomic::Ordering::Relaxed);
+        info!(tx = %tx.tx_hash, block = tx.block_number, delivered = count, rejected, gas = receipt.gas_used, "batch mined");
+        Ok((count, rejected))
+    }
+
+    /// Removes readings whose transaction has enough confirmations; requeues those a reorg
+    /// dropped.
+    async fn finalize(&self) -> Result<u64, SignerError> {
+        let waiting = self.outbox.included_transactions().await?;
+        if waiting.is_empty() {
+            return Ok(0);
+        }
+        let head =
+            self.provider
+                .get_block_number()
+                .await
+                .map_err(|error| SignerError::Contract {
+                    what: "reading the chain head",
+                    message: error.to_string(),
+                })?;
+        let mut finalized = 0;
+        for tx in waiting {
+            if head + 1 < tx.block_number + self.confirmations {
+                break;
+            }
+            let receipt = self
+                .provider
+                .get_transaction_receipt(tx.tx_hash)
+                .await
+                .map_err(|error| SignerError::Contract {
+                    what: "fetching a receipt",
+                    message: error.to_string(),
+                })?;
+            match receipt {
+                Some(receipt) if receipt.block_number == Some(tx.block_number) => {
+                    finalized += self.outbox.remove_final(tx.tx_hash).await?;
+                }
+                _ => {
+                    let requeued = self.outbox.requeue(tx.tx_hash).await?;
+                    warn!(tx = %tx.tx_hash, requeued, "transaction left the chain (reorg); resending its readings");
+                    self.metrics
+                        .readings_requeued
+                        .fetch_add(requeued, std::sync::atomic::Ordering::Relaxed);
+                }
+            }
+        }
+        self.metrics
+            .readings_final
+            .fetch_add(finalized, std::sync::atomic::Ordering::Relaxed);
+        Ok(finalized)
+    }
+}
+
+/// The contract's form of a signed reading.
+pub fn to_contract_reading(reading: &SignedReading) -> IMeterRegistry::Reading {
+    IMeterRegistry::Reading {
+        meter: reading.meter,
+        seq: reading.seq,
+        intervalEnd: U40::from(reading.interval_end),
+        importWh: U48::from(reading.import_wh),
+        exportWh: U48::from(reading.export_wh),
+        r: reading.r,
+        vs: reading.vs,
+    }
+}

@@ -1,0 +1,408 @@
+//! The store-and-forward outbox: every signed reading is written to SQLite before it is sent, and
+//! leaves only after the transaction that counted it is final. A crash at any point loses nothing:
+//! a reading is either still here, or on chain with enough confirmations.
+
+use std::{path::Path, str::FromStr};
+
+use alloy::primitives::{Address, B256};
+use cogrid_chain::SignedReading;
+use sqlx::{
+    Row, SqlitePool,
+    sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous},
+};
+
+use crate::{error::SignerError, sampler::IntervalReading};
+
+/// A transaction that counted readings and is waiting for its confirmations.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IncludedTx {
+    /// The transaction hash.
+    pub tx_hash: B256,
+    /// The block it was included in.
+    pub block_number: u64,
+}
+
+/// How many readings are in each state.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct OutboxCounts {
+    /// Signed, not yet counted on chain.
+    pub pending: u64,
+    /// Counted on chain, waiting for confirmations.
+    pub included: u64,
+    /// Refused by the chain for good (kept for the operator to inspect).
+    pub rejected: u64,
+}
+
+/// The SQLite outbox.
+#[derive(Debug, Clone)]
+pub struct Outbox {
+    pool: SqlitePool,
+}
+
+impl Outbox {
+    /// Opens (creating if needed) the outbox at `path` and applies its migrations.
+    pub async fn open(path: &Path) -> Result<Self, SignerError> {
+        let options = SqliteConnectOptions::from_str(&format!("sqlite://{}", path.display()))
+            .map_err(|source| SignerError::Outbox {
+                path: path.to_owned(),
+                source,
+            })?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            // FULL: a reading acknowledged as stored survives a power cut of the gateway.
+            .synchronous(SqliteSynchronous::Full);
+        let pool = SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect_with(options)
+            .await
+            .map_err(|source| SignerError::Outbox {
+                path: path.to_owned(),
+                source,
+            })?;
+        migrate(&pool).await.map_err(|source| SignerError::Outbox {
+            path: path.to_owned(),
+            source,
+        })?;
+        Ok(Self { pool })
+    }
+
+    /// The boundary of the last reading signed for `meter`, if any.
+    pub async fn last_interval_end(&self, meter: Address) -> Result<Option<u64>, sqlx::Error> {
+        let row = sqlx::query("SELECT last_interval_end FROM meters WHERE meter = ?")
+            .bind(meter.to_string())
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row
+            .and_then(|row| row.get::<Option<i64>, _>(0))
+            .map(|end| end as u64))
+    }
+
+    /// Makes sure the next seq for `meter` is above `chain_seq`, the last seq the chain counted:
+    /// a gateway that lost its outbox must not reuse sequence numbers.
+    pub async fn ensure_seq_above(
+        &self,
+        meter: Address,
+        chain_seq: u32,
+    ) -> Result<(), sqlx::Error> {
+        sqlx::query(
+            "INSERT INTO meters (meter, last_seq) VALUES (?1, ?2)
+             ON CONFLICT (meter) DO UPDATE SET last_seq = MAX(last_seq, ?2)",
+        )
+        .bind(meter.to_string())
+        .bind(i64::from(chain_seq))
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Gives `reading` the meter's next seq, signs it with `sign` and stores it, in one transaction.
+    pub async fn record<F>(
+        &self,
+        meter: Address,
+        reading: IntervalReading,
+        sign: F,
+    ) -> Result<SignedReading, SignerError>
+    where
+        F: FnOnce(u32) -> Result<SignedReading, SignerError>,
+    {
+        let mut tx = self.pool.begin().await?;
+        let last_seq: Option<i64> =
+            sqlx::query_scalar("SELECT last_seq FROM meters WHERE meter = ?")
+                .bind(meter.to_string())
+                .fetch_optional(&mut *tx)
+                .await?;
+        let seq =
+            u32::try_from(last_seq.unwrap_or(0) + 1).map_err(|_| SignerError::SeqExhausted)?;
+        let signed = sign(seq)?;
+        sqlx::query(
+            "INSERT INTO outbox (meter, seq, interval_end, import_wh, export_wh, r, vs, signed_at)
+             VALUES (?, ?, ?, ?, ?, ?, ?, unixepoch())",
+        )
+        .bind(meter.to_string())
+        .bind(i64::from(seq))
+        .bind(reading.interval_end as i64)
+        .bind(reading.import_wh as i64)
+        .bind(reading.export_wh as i64)
+        .bind(signed.r.as_slice())
+        .bind(signed.vs.as_slice())
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(
+            "INSERT INTO meters (meter, last_seq, last_interval_end) VALUES (?1, ?2, ?3)
+             ON CONFLICT (meter) DO UPDATE SET last_seq = ?2, last_interval_end = ?3",
+        )
+        .bind(meter.to_string())
+        .bind(i64::from(seq))
+        .bind(reading.interval_end as i64)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(signed)
+    }
+
+    /// Up to `limit` readings not yet counted on chain, oldest first.
+    pub async fn pending(&self, limit: usize) -> Result<Vec<SignedReading>, sqlx::Error> {
+        let rows = sqlx::query(
+            "SELECT meter, seq, interval_end, import_wh, export_wh, r, vs FROM outbox
+             WHERE state = 'pending' ORDER BY interval_end, meter, seq LIMIT ?",
+        )
+        .bind(limit as i64)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(signed_reading_from_row).collect()
+    }
+
+    /// Marks readings as counted by `tx`.
+    pub async fn mark_included(
+        &self,
+        readings: &[(Address, u32)],
+        tx: IncludedTx,
+    ) -> Result<(), sqlx::Error> {
+        let mut db = self.pool.begin().await?;
+        for (meter, seq) in readings {
+            sqlx::query(
+                "UPDATE outbox SET state = 'included', tx_hash = ?, block_number = ?, reason = NULL
+                 WHERE meter = ? AND seq = ?",
+            )
+            .bind(tx.tx_hash.as_slice())
+            .bind(tx.block_number as i64)
+            .bind(meter.to_string())
+            .bind(i64::from(*seq))
+            .execute(&mut *db)
+            .await?;
+        }
+        db.commit().await
+    }
+
+    /// Marks a reading the chain refused for good, with the reason.
+    pub async fn mark_rejected(
+        &self,
+        meter: Address,
+        seq: u32,
+        reason: &str,
+    ) -> Result<(), sqlx::Error> {
+        sqlx::query("UPDATE outbox SET state = 'rejected', reason = ? WHERE meter = ? AND seq = ?")
+            .bind(reason)
+            .bind(meter.to_string())
+            .bind(i64::from(seq))
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Transactions whose readings wait for confirmations.
+    pub async fn included_transactions(&self) -> Result<Vec<IncludedTx>, sqlx::Error> {
+        let rows = sqlx::query(
+            "SELECT DISTINCT tx_hash, block_number FROM outbox WHERE state = 'included' ORDER BY block_number",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .iter()
+            .map(|row| IncludedTx {
+                tx_hash: B256::from_slice(row.get::<&[u8], _>(0)),
+                block_number: row.get::<i64, _>(1) as u64,
+            })
+            .collect())
+    }
+
+    /// Removes the readings of a final transaction; returns how many left.
+    pub async fn remove_final(&self, tx_hash: B256) -> Result<u64, sqlx::Error> {
+        let done = sqlx::query("DELETE FROM outbox WHERE state = 'included' AND tx_hash = ?")
+            .bind(tx_hash.as_slice())
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected())
+    }
+
+    /// Puts the readings of a transaction that a reorg dropped back in line.
+    pub async fn requeue(&self, tx_hash: B256) -> Result<u64, sqlx::Error> {
+        let done = sqlx::query(
+            "UPDATE outbox SET state = 'pending', tx_hash = NULL, block_number = NULL
+             WHERE state = 'included' AND tx_hash = ?",
+        )
+        .bind(tx_hash.as_slice())
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected())
+    }
+
+    /// Readings per state.
+    pub async fn counts(&self) -> Result<OutboxCounts, sqlx::Error> {
+        let rows = sqlx::query("SELECT state, COUNT(*) FROM outbox GROUP BY state")
+            .fetch_all(&self.pool)
+            .await?;
+        let mut counts = OutboxCounts::default();
+        for row in rows {
+            let count = row.get::<i64, _>(1) as u64;
+            match row.get::<&str, _>(0) {
+                "pending" => counts.pending = count,
+                "included" => counts.included = count,
+                _ => counts.rejected = count,
+            }
+        }
+        Ok(counts)
+    }
+}
+
+/// Schema versions in order; `PRAGMA user_version` records how many have been applied.
+const MIGRATIONS: &[&str] = &[include_str!("../migrations/0001_outbox.sql")];
+
+async fn migrate(pool: &SqlitePool) -> Result<(), sqlx::Error> {
+    let applied: i64 = sqlx::query_scalar("PRAGMA user_version")
+        .fetch_one(pool)
+        .await?;
+    for (index, migration) in MIGRATIONS.iter().enumerate().skip(applied as usize) {
+        let mut tx = pool.begin().await?;
+        // Both strings are compiled in: the migration files and a counter.
+        sqlx::raw_sql(sqlx::AssertSqlSafe(*migration))
+            .execute(&mut *tx)
+            .await?;
+        let version = format!("PRAGMA user_version = {}", index + 1);
+        sqlx::raw_sql(sqlx::AssertSqlSafe(version))
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+    }
+    Ok(())
+}
+
+fn signed_reading_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<SignedReading, sqlx::Error> {
+    let meter: &str = row.get(0);
+    let meter = meter
+        .parse::<Address>()
+        .map_err(|error| sqlx::Error::Decode(Box::new(error)))?;
+    Ok(SignedReading {
+        meter,
+        seq: row.get::<i64, _>(1) as u32,
+        interval_end: row.get::<i64, _>(2) as u64,
+        import_wh: row.get::<i64, _>(3) as u64,
+        export_wh: row.get::<i64, _>(4) as u64,
+        r: B256::from_slice(row.get::<&[u8], _>(5)),
+        vs: B256::from_slice(row.get::<&[u8], _>(6)),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use alloy::signers::local::PrivateKeySigner;
+    use cogrid_chain::{Reading, reading_domain, sign_reading};
+
+    use super::*;
+
+    async fn outbox() -> (tempfile::TempDir, Outbox) {
+        let dir = tempfile::tempdir().unwrap();
+        let outbox = Outbox::open(&dir.path().join("outbox.db")).await.unwrap();
+        (dir, outbox)
+    }
+
+    async fn record(
+        outbox: &Outbox,
+        signer: &PrivateKeySigner,
+        interval_end: u64,
+    ) -> SignedReading {
+        let domain = reading_domain(1, Address::repeat_byte(9));
+        let reading = IntervalReading {
+            interval_end,
+            import_wh: interval_end / 10,
+            export_wh: 5,
+        };
+        outbox
+            .record(signer.address(), reading, |seq| {
+                let message = Reading::new(
+                    signer.address(),
+                    seq,
+                    reading.interval_end,
+                    reading.import_wh,
+                    reading.export_wh,
+                )?;
+                Ok(sign_reading(signer, &domain, &message)?)
+            })
+            .await
+            .unwrap()
+    }
+
+    #[tokio::test]
+    async fn seq_increases_and_survives_reopening() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("outbox.db");
+        let signer = PrivateKeySigner::random();
+        {
+            let outbox = Outbox::open(&path).await.unwrap();
+            assert_eq!(record(&outbox, &signer, 900).await.seq, 1);
+            assert_eq!(record(&outbox, &signer, 1_800).await.seq, 2);
+        }
+        let outbox = Outbox::open(&path).await.unwrap();
+        assert_eq!(
+            outbox.last_interval_end(signer.address()).await.unwrap(),
+            Some(1_800)
+        );
+        assert_eq!(outbox.pending(10).await.unwrap().len(), 2);
+        assert_eq!(record(&outbox, &signer, 2_700).await.seq, 3);
+    }
+
+    #[tokio::test]
+    async fn the_chain_seq_is_never_reused() {
+        let (_dir, outbox) = outbox().await;
+        let signer = PrivateKeySigner::random();
+        outbox.ensure_seq_above(signer.address(), 41).await.unwrap();
+        assert_eq!(record(&outbox, &signer, 900).await.seq, 42);
+        outbox.ensure_seq_above(signer.address(), 10).await.unwrap();
+        assert_eq!(record(&outbox, &signer, 1_800).await.seq, 43);
+    }
+
+    #[tokio::test]
+    async fn readings_leave_only_when_final_and_come_back_after_a_reorg() {
+        let (_dir, outbox) = outbox().await;
+        let signer = PrivateKeySigner::random();
+        let first = record(&outbox, &signer, 900).await;
+        let second = record(&outbox, &signer, 1_800).await;
+        let tx_a = IncludedTx {
+            tx_hash: B256::repeat_byte(1),
+            block_number: 10,
+        };
+        let tx_b = IncludedTx {
+            tx_hash: B256::repeat_byte(2),
+            block_number: 11,
+        };
+        outbox
+            .mark_included(&[(first.meter, first.seq)], tx_a)
+            .await
+            .unwrap();
+        outbox
+            .mark_included(&[(second.meter, second.seq)], tx_b)
+            .await
+            .unwrap();
+        assert!(outbox.pending(10).await.unwrap().is_empty());
+        assert_eq!(
+            outbox.included_transactions().await.unwrap(),
+            vec![tx_a, tx_b]
+        );
+
+        assert_eq!(outbox.requeue(tx_b.tx_hash).await.unwrap(), 1);
+        assert_eq!(outbox.pending(10).await.unwrap(), vec![second]);
+        assert_eq!(outbox.remove_final(tx_a.tx_hash).await.unwrap(), 1);
+        let counts = outbox.counts().await.unwrap();
+        assert_eq!(
+            counts,
+            OutboxCounts {
+                pending: 1,
+                included: 0,
+                rejected: 0
+            }
+        );
+    }
+
+    #[tokio::test]
+    async fn a_rejected_reading_is_kept_but_no_longer_sent() {
+        let (_dir, outbox) = outbox().await;
+        let signer = PrivateKeySigner::random();
+        let reading = record(&outbox, &signer, 900).await;
+        outbox
+            .mark_rejected(reading.meter, reading.seq, "TooOld")
+            .await
+            .unwrap();
+        assert!(outbox.pending(10).await.unwrap().is_empty());
+        assert_eq!(outbox.counts().await.unwrap().rejected, 1);
+    }
+}

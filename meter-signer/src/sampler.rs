@@ -1,0 +1,186 @@
+//! Turns a stream of register samples into one reading per interval boundary.
+//!
+//! A P1 port sends a telegram every 1 s (DSMR 5) or 10 s (DSMR 4); the reading for the boundary
+//! `b` is the first sample taken at or after `b`, stamped `intervalEnd = b`: its registers lag the
+//! boundary by at most one telegram period, which moves a few Wh between neighbouring intervals but
+//! never creates or loses any, because registers are cumulative. When the samples skip whole
+//! intervals (the meter or the gateway was off), one reading is made for the latest boundary
+//! crossed: its delta covers the gap, and the registry treats such a reading as residual only.
+
+/// Cumulative registers read from a meter at a moment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Sample {
+    /// Unix seconds when the registers were read.
+    pub at: u64,
+    /// Cumulative import register, Wh.
+    pub import_wh: u64,
+    /// Cumulative export register, Wh.
+    pub export_wh: u64,
+}
+
+/// A reading due for signing: the registers at an interval boundary.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IntervalReading {
+    /// The interval boundary (unix seconds, a multiple of the interval length).
+    pub interval_end: u64,
+    /// Cumulative import register, Wh.
+    pub import_wh: u64,
+    /// Cumulative export register, Wh.
+    pub export_wh: u64,
+}
+
+/// Why a sample was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum SampleError {
+    /// A register is lower than in an earlier sample: a cumulative register never goes down.
+    #[error(
+        "register went backwards: import {import_wh} Wh / export {export_wh} Wh after {previous_import_wh} / {previous_export_wh}"
+    )]
+    RegisterWentBackwards {
+        /// Import in the refused sample.
+        import_wh: u64,
+        /// Export in the refused sample.
+        export_wh: u64,
+        /// Import in the last accepted sample.
+        previous_import_wh: u64,
+        /// Export in the last accepted sample.
+        previous_export_wh: u64,
+    },
+    /// The sample is not later than the last accepted one.
+    #[error("sample time {at} is not after the previous sample at {previous_at}")]
+    TimeNotIncreasing {
+        /// Time of the refused sample.
+        at: u64,
+        /// Time of the last accepted sample.
+        previous_at: u64,
+    },
+}
+
+/// Per-meter state of the boundary detection.
+#[derive(Debug, Clone)]
+pub struct IntervalSampler {
+    interval_seconds: u64,
+    last_sample: Option<Sample>,
+    last_boundary: Option<u64>,
+}
+
+impl IntervalSampler {
+    /// A sampler for `interval_seconds`-long intervals that already made a reading for
+    /// `last_boundary` (from the outbox after a restart), so it never signs that boundary again.
+    pub fn new(interval_seconds: u64, last_boundary: Option<u64>) -> Self {
+        assert!(interval_seconds > 0, "interval length must be positive");
+        Self {
+            interval_seconds,
+            last_sample: None,
+            last_boundary,
+        }
+    }
+
+    /// The latest boundary at or before `at`.
+    pub fn boundary_at_or_before(&self, at: u64) -> u64 {
+        at - at % self.interval_seconds
+    }
+
+    /// Feeds one sample; returns the reading it completes, if it is the first at or after a new
+    /// boundary.
+    pub fn push(&mut self, sample: Sample) -> Result<Option<IntervalReading>, SampleError> {
+        if let Some(previous) = self.last_sample {
+            if sample.at <= previous.at {
+                return Err(SampleError::TimeNotIncreasing {
+                    at: sample.at,
+                    previous_at: previous.at,
+                });
+            }
+            if sample.import_wh < previous.import_wh || sample.export_wh < previous.export_wh {
+                return Err(SampleError::RegisterWentBackwards {
+                    import_wh: sample.import_wh,
+                    export_wh: sample.export_wh,
+                    previous_import_wh: previous.import_wh,
+                    previous_export_wh: previous.export_wh,
+                });
+            }
+        }
+        self.last_sample = Some(sample);
+        let boundary = self.boundary_at_or_before(sample.at);
+        if self.last_boundary.is_some_and(|last| boundary <= last) {
+            return Ok(None);
+        }
+        self.last_boundary = Some(boundary);
+        Ok(Some(IntervalReading {
+            interval_end: boundary,
+            import_wh: sample.import_wh,
+            export_wh: sample.export_wh,
+        }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample(at: u64, import_wh: u64, export_wh: u64) -> Sample {
+        Sample {
+            at,
+            import_wh,
+            export_wh,
+        }
+    }
+
+    #[test]
+    fn the_first_sample_after_a_boundary_makes_the_reading() {
+        let mut sampler = IntervalSampler::new(900, Some(900));
+        assert_eq!(sampler.push(sample(1_790, 10, 0)).unwrap(), None);
+        let reading = sampler.push(sample(1_801, 12, 3)).unwrap().unwrap();
+        assert_eq!(
+            reading,
+            IntervalReading {
+                interval_end: 1_800,
+                import_wh: 12,
+                export_wh: 3
+            }
+        );
+        assert_eq!(sampler.push(sample(1_811, 13, 3)).unwrap(), None);
+    }
+
+    #[test]
+    fn a_gap_makes_one_reading_for_the_latest_boundary() {
+        let mut sampler = IntervalSampler::new(900, None);
+        assert!(sampler.push(sample(905, 1, 1)).unwrap().is_some());
+        let reading = sampler.push(sample(4_000, 50, 9)).unwrap().unwrap();
+        assert_eq!(reading.interval_end, 3_600);
+    }
+
+    #[test]
+    fn a_restart_never_signs_a_boundary_twice() {
+        let mut sampler = IntervalSampler::new(900, Some(1_800));
+        assert_eq!(sampler.push(sample(1_805, 1, 1)).unwrap(), None);
+        assert_eq!(
+            sampler
+                .push(sample(2_700, 2, 1))
+                .unwrap()
+                .unwrap()
+                .interval_end,
+            2_700
+        );
+    }
+
+    #[test]
+    fn registers_going_backwards_are_refused_and_forgotten() {
+        let mut sampler = IntervalSampler::new(900, None);
+        sampler.push(sample(100, 500, 20)).unwrap();
+        let error = sampler.push(sample(200, 499, 20)).unwrap_err();
+        assert!(matches!(error, SampleError::RegisterWentBackwards { .. }));
+        // The refused sample does not become the reference.
+        assert!(sampler.push(sample(300, 500, 20)).is_ok());
+    }
+
+    #[test]
+    fn time_must_increase() {
+        let mut sampler = IntervalSampler::new(900, None);
+        sampler.push(sample(100, 1, 1)).unwrap();
+        assert!(matches!(
+            sampler.push(sample(100, 1, 1)),
+            Err(SampleError::TimeNotIncreasing { .. })
+        ));
+    }
+}
