@@ -185,7 +185,7 @@ impl Devnet {
         let binary = anvil_binary()?;
         let anvil = Anvil::at(binary)
             .host("127.0.0.1")
-            .args(["--network", "optimism", "--chain-id", "31337", "--silent"])
+            .args(["--network", "optimism", "--chain-id", "31337"])
             .args(extra.iter().copied())
             .try_spawn()
             .map_err(|error| ChainError::AnvilStart {

@@ -4,8 +4,8 @@ pragma solidity 0.8.37;
 import {IEnergyCredit} from "./interfaces/IEnergyCredit.sol";
 import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
 import {ERC20} from "@openzeppelin/contracts/token/ERC20/ERC20.sol";
-import {IERC20Metadata} from "@openzeppelin/contracts/token/ERC20/extensions/IERC20Metadata.sol";
 import {ERC20Burnable} from "@openzeppelin/contracts/token/ERC20/extensions/ERC20Burnable.sol";
+import {IERC20Metadata} from "@openzeppelin/contracts/token/ERC20/extensions/IERC20Metadata.sol";
 
 /// @title EnergyCredit
 /// @notice cogrid's banked surplus energy, "ECR": 1 base unit = 1 Wh of attested export.

@@ -94,9 +94,13 @@ contract MeterRegistry is IMeterRegistry, AccessControl, EIP712 {
     function submitReadings(Reading[] calldata readings) external returns (uint256 accepted) {
         Config memory config = _config;
         bytes32 domainSeparator = _domainSeparatorV4();
+        // One memory slot for every reading of the batch: memory does not grow with the batch, and each
+        // field is read with an MLOAD instead of a bounds-checked calldata access.
+        Reading memory reading;
         uint256 length = readings.length;
         for (uint256 i; i < length; ++i) {
-            if (_processReading(readings[i], config, domainSeparator)) {
+            _loadReading(readings[i], reading);
+            if (_processReading(reading, config, domainSeparator)) {
                 // Cannot overflow: at most one increment per reading, and `readings.length` fits calldata.
                 unchecked {
                     ++accepted;
@@ -208,7 +212,8 @@ contract MeterRegistry is IMeterRegistry, AccessControl, EIP712 {
 
     /// @inheritdoc IMeterRegistry
     function readingDigest(Reading calldata reading) external view returns (bytes32) {
-        return MessageHashUtils.toTypedDataHash(_domainSeparatorV4(), _hashReading(reading));
+        Reading memory copy = reading;
+        return MessageHashUtils.toTypedDataHash(_domainSeparatorV4(), _hashReading(copy));
     }
 
     /// @inheritdoc IMeterRegistry
@@ -223,7 +228,7 @@ contract MeterRegistry is IMeterRegistry, AccessControl, EIP712 {
 
     /// @dev Counts one reading, or skips it with `ReadingRejected` (the batch rule: never a revert).
     /// @return accepted Whether the reading was counted.
-    function _processReading(Reading calldata reading, Config memory config, bytes32 domainSeparator)
+    function _processReading(Reading memory reading, Config memory config, bytes32 domainSeparator)
         private
         returns (bool accepted)
     {
@@ -244,7 +249,7 @@ contract MeterRegistry is IMeterRegistry, AccessControl, EIP712 {
 
     /// @dev Counts a reading that passed `_check`: one SSTORE of the meter's state word, one TSTORE.
     /// The first reading (stored seq 0) is the baseline and accrues nothing.
-    function _accept(Reading calldata reading, MeterState storage stateRef, uint256 word, uint16 intensity)
+    function _accept(Reading memory reading, MeterState storage stateRef, uint256 word, uint16 intensity)
         private
     {
         uint48 importDeltaWh;
@@ -263,18 +268,17 @@ contract MeterRegistry is IMeterRegistry, AccessControl, EIP712 {
             }
         }
         word = _packReading(reading) | (accruals << _CREDITS_SHIFT);
-        uint256 batchKey = _batchKey(reading.meter, reading.seq);
         assembly ("memory-safe") {
             sstore(stateRef.slot, word)
-            tstore(batchKey, 1)
         }
+        _markAcceptedInThisTransaction(reading.meter, reading.seq);
         emit ReadingAccepted(reading.meter, reading.seq, reading.intervalEnd, importDeltaWh, exportDeltaWh);
     }
 
     /// @dev Runs the checks of `submitReadings` in the documented order against the meter's state word.
     /// @return ok Whether every check passed.
     /// @return reason The first failed check (meaningless when `ok`).
-    function _check(Reading calldata reading, uint256 word, uint40 window, bytes32 domainSeparator)
+    function _check(Reading memory reading, uint256 word, uint40 window, bytes32 domainSeparator)
         private
         view
         returns (bool ok, RejectReason reason)
@@ -282,34 +286,34 @@ contract MeterRegistry is IMeterRegistry, AccessControl, EIP712 {
         // 1. The meter must be registered and active.
         uint256 status = word & type(uint8).max;
         if (status != _STATUS_ACTIVE) {
-            return (false, status == _STATUS_UNKNOWN ? RejectReason.UnknownMeter : RejectReason.MeterDeactivated);
+            return
+                (false, status == _STATUS_UNKNOWN ? RejectReason.UnknownMeter : RejectReason.MeterDeactivated);
         }
 
         // 2.-3. The interval must be aligned, already over, and inside the acceptance window. Timestamps
         // are the sequencer's; a drift of seconds cannot matter against windows of whole intervals.
         uint40 intervalEnd = reading.intervalEnd;
-        if (intervalEnd % INTERVAL_SECONDS != 0) return (false, RejectReason.IntervalMisaligned);
+        if (_isMisaligned(intervalEnd)) return (false, RejectReason.IntervalMisaligned);
         // forge-lint: disable-next-line(block-timestamp)
         if (intervalEnd > block.timestamp) return (false, RejectReason.FromFuture);
-        // forge-lint: disable-next-line(block-timestamp)
-        if (uint256(intervalEnd) + window < block.timestamp) return (false, RejectReason.TooOld);
-
-        // 4. Not counted already in this transaction.
-        uint32 seq = reading.seq;
-        {
-            uint256 batchKey = _batchKey(reading.meter, seq);
-            uint256 seenInBatch;
-            assembly ("memory-safe") {
-                seenInBatch := tload(batchKey)
-            }
-            if (seenInBatch != 0) return (false, RejectReason.DuplicateInBatch);
+        // Cannot overflow: the sum of two uint40 values fits in 41 bits.
+        unchecked {
+            // forge-lint: disable-next-line(block-timestamp)
+            if (uint256(intervalEnd) + window < block.timestamp) return (false, RejectReason.TooOld);
         }
 
-        // 5. `seq` must move forward; an exact replay of the last counted reading gets its own reason so
-        // a relayer can treat it as delivered.
         (uint32 lastSeq, uint40 lastIntervalEnd, uint48 lastImportWh, uint48 lastExportWh) =
             _unpackLastReading(word);
+        uint32 seq = reading.seq;
         if (seq <= lastSeq) {
+            // 4. Not counted already in this transaction. A (meter, seq) accepted earlier in this
+            // transaction has `seq <= lastSeq`, so a reading with a higher seq skips this lookup: the
+            // order of the checks is unchanged, only the TLOAD is saved on the common path.
+            if (_acceptedInThisTransaction(reading.meter, seq)) {
+                return (false, RejectReason.DuplicateInBatch);
+            }
+            // 5. `seq` must move forward; an exact replay of the last counted reading gets its own reason
+            // so a relayer can treat it as delivered.
             bool exactReplay = seq == lastSeq && lastSeq != 0 && intervalEnd == lastIntervalEnd
                 && reading.importWh == lastImportWh && reading.exportWh == lastExportWh;
             return (false, exactReplay ? RejectReason.AlreadyCounted : RejectReason.SeqNotIncreasing);
@@ -332,7 +336,7 @@ contract MeterRegistry is IMeterRegistry, AccessControl, EIP712 {
 
     /// @dev Check 6: a high `s` or an unrecoverable signature is malformed; a valid signature by any key
     /// but the meter's is the wrong signer.
-    function _checkSignature(Reading calldata reading, bytes32 domainSeparator)
+    function _checkSignature(Reading memory reading, bytes32 domainSeparator)
         private
         pure
         returns (bool ok, RejectReason reason)
@@ -348,17 +352,27 @@ contract MeterRegistry is IMeterRegistry, AccessControl, EIP712 {
     /// The uint40 accruals hold 1.1 TWh / 1.1 kt CO2e per meter between claims, far beyond a home, but a
     /// register jump signed by a broken meter could exceed them: SafeCast reverts rather than wrapping
     /// (the relayer drops that reading and resubmits the batch).
-    function _accrue(uint256 accruals, uint48 exportDeltaWh, uint16 intensity) private pure returns (uint256) {
-        uint256 creditsWh = SafeCast.toUint40((accruals & type(uint40).max) + exportDeltaWh);
-        uint256 carbonGrams = SafeCast.toUint40((accruals >> 40) + uint256(exportDeltaWh) * intensity / 1000);
-        return creditsWh | (carbonGrams << 40);
+    function _accrue(uint256 accruals, uint48 exportDeltaWh, uint16 intensity)
+        private
+        pure
+        returns (uint256)
+    {
+        uint256 creditsWh;
+        uint256 carbonGrams;
+        // Cannot overflow: 40-bit accruals plus a 48-bit delta, and a 48-bit delta times a 16-bit
+        // intensity, all fit in 65 bits. The narrowing to uint40 below is what may overflow.
+        unchecked {
+            creditsWh = (accruals & type(uint40).max) + exportDeltaWh;
+            carbonGrams = (accruals >> 40) + uint256(exportDeltaWh) * intensity / 1000;
+        }
+        return uint256(SafeCast.toUint40(creditsWh)) | (uint256(SafeCast.toUint40(carbonGrams)) << 40);
     }
 
     /// @dev The low 176 bits of a `MeterState` word for an active meter whose last reading is `reading`.
-    function _packReading(Reading calldata reading) private pure returns (uint256) {
+    function _packReading(Reading memory reading) private pure returns (uint256) {
         return uint256(_STATUS_ACTIVE) | (uint256(reading.seq) << _SEQ_SHIFT)
-            | (uint256(reading.intervalEnd) << _INTERVAL_END_SHIFT) | (uint256(reading.importWh) << _IMPORT_SHIFT)
-            | (uint256(reading.exportWh) << _EXPORT_SHIFT);
+            | (uint256(reading.intervalEnd) << _INTERVAL_END_SHIFT)
+            | (uint256(reading.importWh) << _IMPORT_SHIFT) | (uint256(reading.exportWh) << _EXPORT_SHIFT);
     }
 
     /// @dev The last accepted reading's fields out of a packed `MeterState` word.
@@ -375,31 +389,57 @@ contract MeterRegistry is IMeterRegistry, AccessControl, EIP712 {
         exportWh = uint48(word >> _EXPORT_SHIFT);
     }
 
+    /// @dev `intervalEnd % INTERVAL_SECONDS != 0`, without the division-by-zero check Solidity adds to `%`:
+    /// the constructor rejects a zero interval.
+    function _isMisaligned(uint40 intervalEnd) private view returns (bool misaligned) {
+        uint256 interval = INTERVAL_SECONDS;
+        assembly ("memory-safe") {
+            misaligned := iszero(iszero(mod(and(intervalEnd, 0xffffffffff), interval)))
+        }
+    }
+
+    /// @dev Whether `_markAcceptedInThisTransaction(meter, seq)` ran earlier in this transaction.
+    function _acceptedInThisTransaction(address meter, uint32 seq) private view returns (bool accepted) {
+        uint256 key = _transientKey(meter, seq);
+        assembly ("memory-safe") {
+            accepted := tload(key)
+        }
+    }
+
+    function _markAcceptedInThisTransaction(address meter, uint32 seq) private {
+        uint256 key = _transientKey(meter, seq);
+        assembly ("memory-safe") {
+            tstore(key, 1)
+        }
+    }
+
     /// @dev Transient-storage key of (meter, seq): 160 + 32 bits packed into one word, unique without
     /// hashing. Nothing else in this contract uses transient storage.
-    function _batchKey(address meter, uint32 seq) private pure returns (uint256) {
+    function _transientKey(address meter, uint32 seq) private pure returns (uint256) {
         return (uint256(uint160(meter)) << 32) | seq;
     }
 
-    /// @dev EIP-712 `hashStruct` of a reading, hashed in scratch memory past the free pointer: unlike
-    /// `abi.encode` it allocates nothing, so a 100-reading batch does not keep growing memory.
-    function _hashReading(Reading calldata reading) private pure returns (bytes32 structHash) {
+    /// @dev EIP-712 `hashStruct` of a reading: the first five words of a memory `Reading` are exactly its
+    /// `encodeData`. Hashed in scratch memory past the free pointer, so nothing is allocated.
+    function _hashReading(Reading memory reading) private pure returns (bytes32 structHash) {
         bytes32 typehash = _READING_TYPEHASH;
-        address meter = reading.meter;
-        uint32 seq = reading.seq;
-        uint40 intervalEnd = reading.intervalEnd;
-        uint48 importWh = reading.importWh;
-        uint48 exportWh = reading.exportWh;
         assembly ("memory-safe") {
-            // Solidity does not promise clean high bits of sub-word types inside assembly: mask them.
             let ptr := mload(0x40)
             mstore(ptr, typehash)
-            mstore(add(ptr, 0x20), and(meter, 0xffffffffffffffffffffffffffffffffffffffff))
-            mstore(add(ptr, 0x40), and(seq, 0xffffffff))
-            mstore(add(ptr, 0x60), and(intervalEnd, 0xffffffffff))
-            mstore(add(ptr, 0x80), and(importWh, 0xffffffffffff))
-            mstore(add(ptr, 0xa0), and(exportWh, 0xffffffffffff))
+            mcopy(add(ptr, 0x20), reading, 0xa0)
             structHash := keccak256(ptr, 0xc0)
+        }
+    }
+
+    /// @dev Copies one ABI-encoded reading from calldata into `reading`. Like the ABI decoder, it reverts
+    /// on a word with bits outside its type: that is malformed calldata, not a bad reading.
+    function _loadReading(Reading calldata source, Reading memory reading) private pure {
+        assembly ("memory-safe") {
+            calldatacopy(reading, source, 0xe0)
+            let dirty := or(shr(160, mload(reading)), shr(32, mload(add(reading, 0x20))))
+            dirty := or(dirty, shr(40, mload(add(reading, 0x40))))
+            dirty := or(dirty, or(shr(48, mload(add(reading, 0x60))), shr(48, mload(add(reading, 0x80)))))
+            if dirty { revert(0, 0) }
         }
     }
 }

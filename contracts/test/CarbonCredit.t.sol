@@ -44,7 +44,9 @@ contract CarbonCreditTest is Test {
     function test_RevertWhen_MintUnauthorized() public {
         vm.prank(alice);
         vm.expectRevert(
-            abi.encodeWithSelector(IAccessControl.AccessControlUnauthorizedAccount.selector, alice, MINTER_ROLE)
+            abi.encodeWithSelector(
+                IAccessControl.AccessControlUnauthorizedAccount.selector, alice, MINTER_ROLE
+            )
         );
         token.mint(alice, 1);
     }
@@ -113,7 +115,9 @@ contract CarbonCreditTest is Test {
 
     function test_RevertWhen_RetireMoreThanBalance() public {
         vm.prank(bob);
-        vm.expectRevert(abi.encodeWithSelector(IERC20Errors.ERC20InsufficientBalance.selector, bob, 3000, 3001));
+        vm.expectRevert(
+            abi.encodeWithSelector(IERC20Errors.ERC20InsufficientBalance.selector, bob, 3000, 3001)
+        );
         token.retire(3001, "x", YEAR_START, YEAR_END, "x");
     }
 

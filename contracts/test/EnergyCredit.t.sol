@@ -40,7 +40,9 @@ contract EnergyCreditTest is Test {
     function test_RevertWhen_MintUnauthorized() public {
         vm.prank(alice);
         vm.expectRevert(
-            abi.encodeWithSelector(IAccessControl.AccessControlUnauthorizedAccount.selector, alice, MINTER_ROLE)
+            abi.encodeWithSelector(
+                IAccessControl.AccessControlUnauthorizedAccount.selector, alice, MINTER_ROLE
+            )
         );
         token.mint(alice, 1);
     }

@@ -3,8 +3,8 @@ pragma solidity 0.8.37;
 
 import {MeterRegistry} from "../src/MeterRegistry.sol";
 import {IMeterRegistry} from "../src/interfaces/IMeterRegistry.sol";
-import {RegistryFixture} from "./utils/RegistryFixture.sol";
 import {ReadingSigning} from "./utils/ReadingSigning.sol";
+import {RegistryFixture} from "./utils/RegistryFixture.sol";
 import {IAccessControl} from "@openzeppelin/contracts/access/IAccessControl.sol";
 import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
 
@@ -25,7 +25,8 @@ contract MeterRegistryReadingsTest is RegistryFixture {
     }
 
     function test_ReadingAccruesExportDeltaAsCreditsAndCarbon() public {
-        IMeterRegistry.Reading memory reading = _sign(meterAKey, meterA, 2, T1, A_IMPORT + 567, A_EXPORT + 1234);
+        IMeterRegistry.Reading memory reading =
+            _sign(meterAKey, meterA, 2, T1, A_IMPORT + 567, A_EXPORT + 1234);
 
         vm.expectEmit(address(registry));
         emit IMeterRegistry.ReadingAccepted(meterA, 2, T1, 567, 1234);
@@ -137,7 +138,9 @@ contract MeterRegistryReadingsTest is RegistryFixture {
         uint48 huge = uint48(type(uint40).max) + 1;
         IMeterRegistry.Reading memory reading = _sign(meterCKey, meterC, 2, T1, C_IMPORT, huge);
 
-        vm.expectRevert(abi.encodeWithSelector(SafeCast.SafeCastOverflowedUintDowncast.selector, 40, uint256(huge)));
+        vm.expectRevert(
+            abi.encodeWithSelector(SafeCast.SafeCastOverflowedUintDowncast.selector, 40, uint256(huge))
+        );
         _submit(reading);
     }
 
@@ -152,25 +155,30 @@ contract MeterRegistryReadingsTest is RegistryFixture {
         vm.prank(admin);
         registry.deactivateMeter(meterA);
         _assertRejected(
-            _sign(meterAKey, meterA, 2, T1, A_IMPORT, A_EXPORT + 1), IMeterRegistry.RejectReason.MeterDeactivated
+            _sign(meterAKey, meterA, 2, T1, A_IMPORT, A_EXPORT + 1),
+            IMeterRegistry.RejectReason.MeterDeactivated
         );
     }
 
     function test_RejectsMisalignedInterval() public {
         _assertRejected(
-            _sign(meterAKey, meterA, 2, T1 - 1, A_IMPORT, A_EXPORT + 1), IMeterRegistry.RejectReason.IntervalMisaligned
+            _sign(meterAKey, meterA, 2, T1 - 1, A_IMPORT, A_EXPORT + 1),
+            IMeterRegistry.RejectReason.IntervalMisaligned
         );
     }
 
     function test_RejectsReadingFromFuture() public {
         _assertRejected(
-            _sign(meterAKey, meterA, 2, T1 + INTERVAL, A_IMPORT, A_EXPORT + 1), IMeterRegistry.RejectReason.FromFuture
+            _sign(meterAKey, meterA, 2, T1 + INTERVAL, A_IMPORT, A_EXPORT + 1),
+            IMeterRegistry.RejectReason.FromFuture
         );
     }
 
     function test_RejectsReadingOlderThanWindow() public {
         vm.warp(T1 + WINDOW + 1);
-        _assertRejected(_sign(meterAKey, meterA, 2, T1, A_IMPORT, A_EXPORT + 1), IMeterRegistry.RejectReason.TooOld);
+        _assertRejected(
+            _sign(meterAKey, meterA, 2, T1, A_IMPORT, A_EXPORT + 1), IMeterRegistry.RejectReason.TooOld
+        );
     }
 
     function test_RejectsDuplicateInBatch() public {
@@ -197,7 +205,8 @@ contract MeterRegistryReadingsTest is RegistryFixture {
     function test_RejectsSeqNotIncreasing() public {
         // Same seq as the last counted reading, but different content: not a replay.
         _assertRejected(
-            _sign(meterAKey, meterA, 1, T1, A_IMPORT, A_EXPORT + 5), IMeterRegistry.RejectReason.SeqNotIncreasing
+            _sign(meterAKey, meterA, 1, T1, A_IMPORT, A_EXPORT + 5),
+            IMeterRegistry.RejectReason.SeqNotIncreasing
         );
     }
 
@@ -233,19 +242,22 @@ contract MeterRegistryReadingsTest is RegistryFixture {
 
     function test_RejectsIntervalNotAfterPrevious() public {
         _assertRejected(
-            _sign(meterAKey, meterA, 2, T0, A_IMPORT, A_EXPORT + 1), IMeterRegistry.RejectReason.IntervalNotAfterPrevious
+            _sign(meterAKey, meterA, 2, T0, A_IMPORT, A_EXPORT + 1),
+            IMeterRegistry.RejectReason.IntervalNotAfterPrevious
         );
     }
 
     function test_RejectsImportRegisterGoingBackwards() public {
         _assertRejected(
-            _sign(meterAKey, meterA, 2, T1, A_IMPORT - 1, A_EXPORT + 1), IMeterRegistry.RejectReason.RegisterWentBackwards
+            _sign(meterAKey, meterA, 2, T1, A_IMPORT - 1, A_EXPORT + 1),
+            IMeterRegistry.RejectReason.RegisterWentBackwards
         );
     }
 
     function test_RejectsExportRegisterGoingBackwards() public {
         _assertRejected(
-            _sign(meterAKey, meterA, 2, T1, A_IMPORT + 1, A_EXPORT - 1), IMeterRegistry.RejectReason.RegisterWentBackwards
+            _sign(meterAKey, meterA, 2, T1, A_IMPORT + 1, A_EXPORT - 1),
+            IMeterRegistry.RejectReason.RegisterWentBackwards
         );
     }
 
@@ -269,7 +281,11 @@ contract MeterRegistryReadingsTest is RegistryFixture {
             keccak256("EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)");
         bytes32 domain = keccak256(
             abi.encode(
-                domainTypehash, keccak256("cogrid MeterRegistry"), keccak256("1"), block.chainid, address(registry)
+                domainTypehash,
+                keccak256("cogrid MeterRegistry"),
+                keccak256("1"),
+                block.chainid,
+                address(registry)
             )
         );
         bytes32 structHash =
@@ -401,7 +417,9 @@ contract MeterRegistryReadingsTest is RegistryFixture {
 
         vm.expectRevert(
             abi.encodeWithSelector(
-                IAccessControl.AccessControlUnauthorizedAccount.selector, address(unwired), energy.MINTER_ROLE()
+                IAccessControl.AccessControlUnauthorizedAccount.selector,
+                address(unwired),
+                energy.MINTER_ROLE()
             )
         );
         unwired.claim(_meters(meterA));
@@ -414,5 +432,4 @@ contract MeterRegistryReadingsTest is RegistryFixture {
     {
         return IMeterRegistry.Reading(meter, seq, intervalEnd, importWh, exportWh, bytes32(0), bytes32(0));
     }
-
 }

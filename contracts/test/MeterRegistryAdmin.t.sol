@@ -64,7 +64,9 @@ contract MeterRegistryAdminTest is RegistryFixture {
     }
 
     function test_RevertWhen_ConstructorWindowShorterThanInterval() public {
-        vm.expectRevert(abi.encodeWithSelector(IMeterRegistry.MeterRegistryWindowTooShort.selector, 899, INTERVAL));
+        vm.expectRevert(
+            abi.encodeWithSelector(IMeterRegistry.MeterRegistryWindowTooShort.selector, 899, INTERVAL)
+        );
         new MeterRegistry(admin, energy, carbon, INTERVAL, 899, INTENSITY);
     }
 
@@ -156,14 +158,18 @@ contract MeterRegistryAdminTest is RegistryFixture {
 
     function test_RevertWhen_RegisterMeterTwice() public {
         vm.prank(registrar);
-        vm.expectRevert(abi.encodeWithSelector(IMeterRegistry.MeterRegistryMeterAlreadyRegistered.selector, meterA));
+        vm.expectRevert(
+            abi.encodeWithSelector(IMeterRegistry.MeterRegistryMeterAlreadyRegistered.selector, meterA)
+        );
         registry.registerMeter(meterA, bob, 1, 0, 0);
     }
 
     function test_RevertWhen_RegisterDeactivatedMeterAgain() public {
         vm.startPrank(registrar);
         registry.deactivateMeter(meterA);
-        vm.expectRevert(abi.encodeWithSelector(IMeterRegistry.MeterRegistryMeterAlreadyRegistered.selector, meterA));
+        vm.expectRevert(
+            abi.encodeWithSelector(IMeterRegistry.MeterRegistryMeterAlreadyRegistered.selector, meterA)
+        );
         registry.registerMeter(meterA, bob, 1, 0, 0);
         vm.stopPrank();
     }
@@ -179,7 +185,9 @@ contract MeterRegistryAdminTest is RegistryFixture {
 
     function test_RevertWhen_RegisterMeterOwnerNotParticipant() public {
         vm.prank(registrar);
-        vm.expectRevert(abi.encodeWithSelector(IMeterRegistry.MeterRegistryOwnerNotParticipant.selector, carol));
+        vm.expectRevert(
+            abi.encodeWithSelector(IMeterRegistry.MeterRegistryOwnerNotParticipant.selector, carol)
+        );
         registry.registerMeter(newMeter, carol, 1, 0, 0);
     }
 
@@ -243,7 +251,9 @@ contract MeterRegistryAdminTest is RegistryFixture {
 
     function test_RevertWhen_ReactivateActiveMeter() public {
         vm.prank(registrar);
-        vm.expectRevert(abi.encodeWithSelector(IMeterRegistry.MeterRegistryMeterNotDeactivated.selector, meterA));
+        vm.expectRevert(
+            abi.encodeWithSelector(IMeterRegistry.MeterRegistryMeterNotDeactivated.selector, meterA)
+        );
         registry.reactivateMeter(meterA);
     }
 
@@ -251,7 +261,9 @@ contract MeterRegistryAdminTest is RegistryFixture {
         vm.startPrank(registrar);
         registry.deactivateMeter(meterA);
         registry.deactivateParticipant(alice);
-        vm.expectRevert(abi.encodeWithSelector(IMeterRegistry.MeterRegistryOwnerNotParticipant.selector, alice));
+        vm.expectRevert(
+            abi.encodeWithSelector(IMeterRegistry.MeterRegistryOwnerNotParticipant.selector, alice)
+        );
         registry.reactivateMeter(meterA);
         vm.stopPrank();
     }
@@ -302,7 +314,9 @@ contract MeterRegistryAdminTest is RegistryFixture {
     function test_RevertWhen_SetAcceptanceWindowTooShort() public {
         vm.prank(admin);
         vm.expectRevert(
-            abi.encodeWithSelector(IMeterRegistry.MeterRegistryWindowTooShort.selector, INTERVAL - 1, INTERVAL)
+            abi.encodeWithSelector(
+                IMeterRegistry.MeterRegistryWindowTooShort.selector, INTERVAL - 1, INTERVAL
+            )
         );
         registry.setAcceptanceWindow(INTERVAL - 1);
     }
@@ -322,7 +336,6 @@ contract MeterRegistryAdminTest is RegistryFixture {
     function test_SupportsAccessControlInterface() public view {
         assertTrue(registry.supportsInterface(type(IAccessControl).interfaceId));
     }
-
 
     /// @dev Builds the expected revert without an external call, so it cannot eat a pending `vm.prank`.
     function _expectUnauthorized(address account, bytes32 role) private {

@@ -18,19 +18,4 @@ fn dsmr_parse_5_0_2(c: &mut Criterion) {
 }
 
 criterion_group!(benches, dsmr_parse_5_0_2);
-criterion_main!(benches, tmp);
-
-fn tmp_parts(c: &mut Criterion) {
-    let frame = fixtures::SPEC_5_0_2.as_bytes();
-    c.bench_function("tmp_crc", |b| {
-        b.iter(|| cogrid_dsmr::crc16_arc(black_box(frame)))
-    });
-    c.bench_function("tmp_find", |b| {
-        b.iter(|| black_box(frame).windows(2).position(|p| p == b"\n!"))
-    });
-    c.bench_function("tmp_2_2_nocrc", |b| {
-        let f = fixtures::without_crc(fixtures::DSMR_4_2.replace("1-3:0.2.8(42)\r\n", "").as_str());
-        b.iter(|| cogrid_dsmr::parse(black_box(&f)))
-    });
-}
-criterion_group!(tmp, tmp_parts);
+criterion_main!(benches);

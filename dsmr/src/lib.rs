@@ -26,11 +26,11 @@
 //!
 //! # Trust
 //!
-//! A CRC-16 detects every corruption of up to 16 consecutive bits, so a DSMR 4+
-//! telegram that parses was received as sent. DSMR 2.2/3.0 telegrams carry no CRC:
-//! only the serial port's parity (7E1) and this crate's strict grammar stand between a
-//! corrupted byte and a wrong reading; [`Telegram::crc`] is `None` for them, so callers
-//! that need the guarantee can insist on it.
+//! The CRC-16 of DSMR 4+ detects every burst of up to 16 corrupted bits and all but one
+//! in 65 536 longer ones, and it is checked before any line is read. DSMR 2.2/3.0
+//! telegrams carry no CRC: only the serial port's parity (7E1) and this crate's strict
+//! grammar stand between a corrupted byte and a wrong reading. [`Telegram::crc`] is
+//! `None` for them, so callers that need the guarantee can insist on it.
 //!
 //! ```
 //! let body = "/ISk5\\2MT382-1000\r\n\

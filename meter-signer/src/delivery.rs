@@ -113,26 +113,31 @@ impl Delivery {
     pub async fn run(self, wake: Arc<Notify>, cancel: CancellationToken) {
         let mut backoff = self.config.initial_backoff;
         loop {
-            let wait = match self.pass().await {
+            let (wait, wakeable) = match self.pass().await {
                 Ok(progress) => {
                     backoff = self.config.initial_backoff;
-                    if progress.delivered > 0 || progress.finalized > 0 {
-                        Duration::ZERO
-                    } else {
-                        self.config.poll_interval
-                    }
+                    let more = progress.delivered > 0 || progress.finalized > 0;
+                    (
+                        if more {
+                            Duration::ZERO
+                        } else {
+                            self.config.poll_interval
+                        },
+                        true,
+                    )
                 }
                 Err(error) => {
                     Metrics::bump(&self.metrics.send_failures);
                     warn!(%error, retry_in = ?backoff, "delivery failed; readings stay in the outbox");
                     let wait = backoff;
                     backoff = (backoff * 2).min(self.config.max_backoff);
-                    wait
+                    // New readings must not cut a back-off short: the chain is still down.
+                    (wait, false)
                 }
             };
             tokio::select! {
                 () = cancel.cancelled() => return,
-                () = wake.notified() => {}
+                () = wake.notified(), if wakeable => {}
                 () = tokio::time::sleep(wait) => {}
             }
         }

@@ -154,7 +154,8 @@ interface IMeterRegistry {
     /// 8. either register below the previous reading's -> `RegisterWentBackwards`.
     /// The meter's first accepted reading is its baseline (registers stored, zero deltas). Later readings
     /// accrue their export delta as credits and `exportDelta * carbonIntensity / 1000` (rounded down) as
-    /// carbon. Reverts only if a meter's unclaimed accrual would overflow `uint40` (claim first).
+    /// carbon. Reverts only for malformed ABI encoding (a word with bits outside its type) or when a
+    /// meter's unclaimed accrual would overflow `uint40` (1.1 TWh; claim first).
     /// @param readings The readings, in any order of meters; a meter's readings in ascending `seq`.
     /// @return accepted How many readings were counted.
     function submitReadings(Reading[] calldata readings) external returns (uint256 accepted);

@@ -7,6 +7,7 @@ import {MeterRegistry} from "../../src/MeterRegistry.sol";
 import {IMeterRegistry} from "../../src/interfaces/IMeterRegistry.sol";
 import {MeterKinds} from "../../src/libraries/MeterKinds.sol";
 import {ReadingSigning} from "../utils/ReadingSigning.sol";
+import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
 import {Test, console} from "forge-std/Test.sol";
 
 /// @notice Gas of the hot path, as named snapshots (`snapshots/MeterRegistryGasTest.json`). Every meter
@@ -40,7 +41,7 @@ contract MeterRegistryGasTest is Test {
         for (uint256 i; i < METERS; ++i) {
             keys[i] = uint256(keccak256(abi.encode("gas-meter", i)));
             meters[i] = vm.addr(keys[i]);
-            registry.registerMeter(meters[i], owner, uint32(i % 4), MeterKinds.SOLAR, 5000);
+            registry.registerMeter(meters[i], owner, SafeCast.toUint32(i % 4), MeterKinds.SOLAR, 5000);
         }
         vm.stopPrank();
 
@@ -97,7 +98,7 @@ contract MeterRegistryGasTest is Test {
         view
         returns (IMeterRegistry.Reading memory reading)
     {
-        uint48 base = uint48(1_000_000 + i * 1000);
+        uint48 base = SafeCast.toUint48(1_000_000 + i * 1000);
         reading = IMeterRegistry.Reading({
             meter: meters[i],
             seq: seq,
@@ -110,7 +111,11 @@ contract MeterRegistryGasTest is Test {
         return ReadingSigning.sign(address(registry), keys[i], reading);
     }
 
-    function _one(IMeterRegistry.Reading memory reading) internal pure returns (IMeterRegistry.Reading[] memory b) {
+    function _one(IMeterRegistry.Reading memory reading)
+        internal
+        pure
+        returns (IMeterRegistry.Reading[] memory b)
+    {
         b = new IMeterRegistry.Reading[](1);
         b[0] = reading;
     }

@@ -76,11 +76,14 @@ abstract contract RegistryFixture is Test {
     }
 
     /// @dev A reading signed with `key` (normally the meter's own).
-    function _sign(uint256 key, address meter, uint32 seq, uint40 intervalEnd, uint48 importWh, uint48 exportWh)
-        internal
-        view
-        returns (IMeterRegistry.Reading memory)
-    {
+    function _sign(
+        uint256 key,
+        address meter,
+        uint32 seq,
+        uint40 intervalEnd,
+        uint48 importWh,
+        uint48 exportWh
+    ) internal view returns (IMeterRegistry.Reading memory) {
         IMeterRegistry.Reading memory reading = IMeterRegistry.Reading({
             meter: meter,
             seq: seq,
@@ -93,7 +96,11 @@ abstract contract RegistryFixture is Test {
         return ReadingSigning.sign(address(registry), key, reading);
     }
 
-    function _one(IMeterRegistry.Reading memory reading) internal pure returns (IMeterRegistry.Reading[] memory batch) {
+    function _one(IMeterRegistry.Reading memory reading)
+        internal
+        pure
+        returns (IMeterRegistry.Reading[] memory batch)
+    {
         batch = new IMeterRegistry.Reading[](1);
         batch[0] = reading;
     }
@@ -119,7 +126,9 @@ abstract contract RegistryFixture is Test {
 
     /// @dev Asserts that `reading`, submitted alone, is rejected for `reason` and changes nothing: same
     /// meter state, no credit minted, exactly one log (the rejection).
-    function _assertRejected(IMeterRegistry.Reading memory reading, IMeterRegistry.RejectReason reason) internal {
+    function _assertRejected(IMeterRegistry.Reading memory reading, IMeterRegistry.RejectReason reason)
+        internal
+    {
         bytes memory stateBefore = abi.encode(registry.meterState(reading.meter));
         uint256 energySupply = energy.totalSupply();
         uint256 carbonSupply = carbon.totalSupply();

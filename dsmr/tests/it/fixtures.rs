@@ -5,9 +5,9 @@
 
 use cogrid_dsmr::crc16_arc;
 
-/// The example telegram of the P1 Companion Standard 5.0.2 (section 6.12), with the CRC
-/// its bytes really have. The standard prints `!EF2F`, which no line-ending convention
-/// reproduces (see `published_5_0_2_crc_is_an_erratum`); `E47C` was computed with a
+/// The example telegram of the P1 Companion Standard 5.0.2, with the CRC its bytes
+/// really have. The standard prints `!EF2F`, which neither CRLF nor LF line endings
+/// reproduce (see `published_5_0_2_crc_is_an_erratum`); `E47C` was computed with a
 /// bit-by-bit CRC-16/ARC written independently of this crate's table-driven one.
 pub(crate) const SPEC_5_0_2: &str = "\
 /ISk5\\2MT382-1000\r\n\

@@ -1,0 +1,284 @@
+//! A devnet with the suite deployed and a registered meter, and a meter-signer process for it.
+
+use std::{
+    path::{Path, PathBuf},
+    process::{Child, Command, Stdio},
+    time::{Duration, SystemTime, UNIX_EPOCH},
+};
+
+use alloy::{
+    primitives::{Address, U256},
+    providers::DynProvider,
+    signers::local::PrivateKeySigner,
+};
+use cogrid_bindings::{CarbonCredit, EnergyCredit, IMeterRegistry, MeterRegistry};
+use cogrid_chain::{Deployment, Devnet, SuiteParams, create_keystore, deploy_suite};
+use cogrid_meter_signer::profile::{HomeProfile, Shapes, SimulatedMeter};
+
+pub(crate) const PASSWORD_ENV: &str = "COGRID_TEST_METER_PASSWORD";
+pub(crate) const INTENSITY: u16 = 400;
+pub(crate) const HOME: HomeProfile = HomeProfile {
+    pv_kwp: 5.0,
+    load_factor: 1.2,
+    shift_half_hours: 1,
+    start_day: 160,
+};
+
+pub(crate) struct Neighbourhood {
+    pub(crate) devnet: Devnet,
+    pub(crate) deployment: Deployment,
+    pub(crate) meter: Address,
+    pub(crate) owner: Address,
+    pub(crate) dir: tempfile::TempDir,
+    /// The simulated day: from `start` to `start + 86_400`.
+    pub(crate) start: u64,
+}
+
+fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_owned()
+}
+
+pub(crate) fn profile_path() -> PathBuf {
+    workspace().join("data/ausgrid-customer12/data_2011-2012.csv")
+}
+
+impl Neighbourhood {
+    /// Starts anvil (a block every second, so confirmations accrue), deploys, and registers one
+    /// meter whose key lives in a keystore.
+    pub(crate) async fn start() -> Self {
+        let devnet = Devnet::start_with_args(&["--block-time", "1"])
+            .expect("anvil must be installed: run `make install` (npm ci in contracts/)");
+        let deployment = deploy_suite(
+            &devnet.admin,
+            devnet.admin_key.address(),
+            SuiteParams {
+                carbon_intensity: INTENSITY,
+                ..SuiteParams::default()
+            },
+        )
+        .await
+        .unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        // SAFETY of the environment: every test sets the same value.
+        unsafe { std::env::set_var(PASSWORD_ENV, "meter-password") };
+        let meter_key = create_keystore(&dir.path().join("meter.json"), "meter-password").unwrap();
+        let owner = devnet.funded_key(1).address();
+        let registry = MeterRegistry::new(deployment.meter_registry, devnet.admin.clone());
+        registry
+            .registerParticipant(owner)
+            .send()
+            .await
+            .unwrap()
+            .get_receipt()
+            .await
+            .unwrap();
+        registry
+            .registerMeter(meter_key.address(), owner, 7, 1, 5_000)
+            .send()
+            .await
+            .unwrap()
+            .get_receipt()
+            .await
+            .unwrap();
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap()
+            .as_secs();
+        let start = (now - 86_400 - 3_600) / 1_800 * 1_800;
+        Self {
+            devnet,
+            deployment,
+            meter: meter_key.address(),
+            owner,
+            dir,
+            start,
+        }
+    }
+
+    /// Writes a meter-signer config replaying the day at `speed`; relays with funded key 2.
+    pub(crate) fn write_config(&self, rpc_url: &str, speed: f64, http_port: u16) -> PathBuf {
+        let relayer = self.devnet.funded_key(2);
+        let relayer_path = self.dir.path().join("relayer.json");
+        if !relayer_path.exists() {
+            PrivateKeySigner::encrypt_keystore(
+                self.dir.path(),
+                &mut rand::thread_rng(),
+                relayer.to_bytes(),
+                "meter-password",
+                Some("relayer.json"),
+            )
+            .unwrap();
+        }
+        let config = format!(
+            r#"
+[chain]
+rpc_url = "{rpc_url}"
+chain_id = 31337
+registry = "{registry}"
+confirmations = 2
+
+[relayer]
+keystore = "relayer.json"
+password_env = "{PASSWORD_ENV}"
+
+[outbox]
+path = "outbox.db"
+
+[delivery]
+batch_size = 20
+poll_interval = "500ms"
+initial_backoff = "200ms"
+max_backoff = "1s"
+receipt_timeout = "10s"
+
+[http]
+listen = "127.0.0.1:{http_port}"
+
+[[meters]]
+keystore = "meter.json"
+password_env = "{PASSWORD_ENV}"
+[meters.source]
+kind = "simulated"
+profile = "{profile}"
+pv_kwp = {pv_kwp}
+load_factor = {load_factor}
+shift_half_hours = {shift}
+start_day = {start_day}
+start = {start}
+end = {end}
+speed = {speed}
+sample_seconds = 60
+"#,
+            registry = self.deployment.meter_registry,
+            profile = profile_path().display(),
+            pv_kwp = HOME.pv_kwp,
+            load_factor = HOME.load_factor,
+            shift = HOME.shift_half_hours,
+            start_day = HOME.start_day,
+            start = self.start,
+            end = self.start + 86_400,
+        );
+        let path = self.dir.path().join("meter-signer.toml");
+        std::fs::write(&path, config).unwrap();
+        path
+    }
+
+    pub(crate) fn spawn_signer(&self, config: &Path, exit_when_idle: bool) -> Child {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_meter-signer"));
+        command
+            .arg("run")
+            .arg("--config")
+            .arg(config)
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null());
+        if exit_when_idle {
+            command.arg("--exit-when-idle");
+        }
+        command.spawn().unwrap()
+    }
+
+    pub(crate) fn registry(&self) -> MeterRegistry::MeterRegistryInstance<DynProvider> {
+        MeterRegistry::new(self.deployment.meter_registry, self.devnet.admin.clone())
+    }
+
+    pub(crate) async fn meter_state(&self) -> IMeterRegistry::MeterState {
+        self.registry().meterState(self.meter).call().await.unwrap()
+    }
+
+    /// What the chain must hold after the whole day: every boundary's reading counted once.
+    pub(crate) fn expected_day(&self) -> ExpectedDay {
+        let shapes = Shapes::from_csv(&profile_path()).unwrap();
+        let meter = SimulatedMeter::new(&shapes, HOME, self.start, (0, 0));
+        let boundaries: Vec<u64> = (0..=96).map(|index| self.start + index * 900).collect();
+        let registers: Vec<(u64, u64)> = boundaries
+            .iter()
+            .map(|&at| meter.registers_at(at))
+            .collect();
+        let carbon = registers
+            .windows(2)
+            .map(|pair| (pair[1].1 - pair[0].1) * u64::from(INTENSITY) / 1_000)
+            .sum();
+        ExpectedDay {
+            readings: 97,
+            final_registers: registers[96],
+            credits_wh: registers[96].1 - registers[0].1,
+            carbon_grams: carbon,
+        }
+    }
+
+    /// Claims the meter's accruals and returns the owner's (credits, carbon) balances.
+    pub(crate) async fn claim_and_balances(&self) -> (U256, U256) {
+        self.registry()
+            .claim(vec![self.meter])
+            .send()
+            .await
+            .unwrap()
+            .get_receipt()
+            .await
+            .unwrap();
+        let credits = EnergyCredit::new(self.deployment.energy_credit, self.devnet.admin.clone());
+        let carbon = CarbonCredit::new(self.deployment.carbon_credit, self.devnet.admin.clone());
+        (
+            credits.balanceOf(self.owner).call().await.unwrap(),
+            carbon.balanceOf(self.owner).call().await.unwrap(),
+        )
+    }
+
+    /// Checks the chain against the expected day and the owner's claimed balances.
+    pub(crate) async fn assert_day_counted_once(&self) {
+        let expected = self.expected_day();
+        let state = self.meter_state().await;
+        assert_eq!(
+            u64::from(state.seq),
+            expected.readings,
+            "every reading counted exactly once"
+        );
+        assert_eq!(state.lastIntervalEnd.to::<u64>(), self.start + 86_400);
+        assert_eq!(
+            (state.importWh.to::<u64>(), state.exportWh.to::<u64>()),
+            expected.final_registers
+        );
+        assert!(
+            expected.credits_wh > 3_000,
+            "a sunny day exports several kWh: {expected:?}"
+        );
+        let (credits, carbon) = self.claim_and_balances().await;
+        assert_eq!(credits, U256::from(expected.credits_wh));
+        assert_eq!(carbon, U256::from(expected.carbon_grams));
+    }
+}
+
+#[derive(Debug)]
+pub(crate) struct ExpectedDay {
+    pub(crate) readings: u64,
+    pub(crate) final_registers: (u64, u64),
+    pub(crate) credits_wh: u64,
+    pub(crate) carbon_grams: u64,
+}
+
+pub(crate) fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Waits for `child` to exit by itself within `limit`.
+pub(crate) async fn wait_for_exit(child: &mut Child, limit: Duration) {
+    let deadline = tokio::time::Instant::now() + limit;
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            assert!(status.success(), "meter-signer failed: {status}");
+            return;
+        }
+        if tokio::time::Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("meter-signer did not finish within {limit:?}");
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
