@@ -1,1 +1,5 @@
-fn main() {}
+//! `cogrid`: see the library docs.
+
+fn main() -> eyre::Result<()> {
+    cogrid::cli::main()
+}
