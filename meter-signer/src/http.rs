@@ -134,7 +134,9 @@ async fn push_reading(
         if let Some(previous) = last_push.get(&push.meter) {
             let elapsed = now.duration_since(*previous);
             if elapsed < state.min_interval {
-                let wait = (state.min_interval - elapsed).as_secs().max(1);
+                let left = state.min_interval - elapsed;
+                // Rounded up: a gateway that waits exactly this long must not be refused again.
+                let wait = (left.as_secs() + u64::from(left.subsec_nanos() > 0)).max(1);
                 let mut response = refuse(
                     &state,
                     StatusCode::TOO_MANY_REQUESTS,
