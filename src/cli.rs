@@ -266,7 +266,7 @@ async fn load_deployment(
             provider.get_chain_id().await?
         )),
     };
-    Ok(Deployment::load(&path).wrap_err("run `cogrid deploy` first or pass --deployment FILE")?)
+    Deployment::load(&path).wrap_err("run `cogrid deploy` first or pass --deployment FILE")
 }
 
 /// Turns a revert into the contract's named error.

@@ -9,8 +9,16 @@ use crate::ChainError;
 
 /// A provider for `rpc_url` with `signer` as the sending wallet, without contacting the node:
 /// for daemons that must start (and keep their data) while the chain is unreachable.
+///
+/// The nonce is asked of the node for every transaction rather than cached: a daemon that sends
+/// one transaction at a time must recover by itself when a reorg or a restarted node drops one,
+/// and a cached nonce would leave every later transaction stuck behind the gap.
 pub fn connect_lazily(rpc_url: &str, signer: PrivateKeySigner) -> Result<DynProvider, ChainError> {
     Ok(ProviderBuilder::new()
+        .disable_recommended_fillers()
+        .with_gas_estimation()
+        .with_simple_nonce_management()
+        .fetch_chain_id()
         .wallet(EthereumWallet::from(signer))
         .connect_http(parse_url(rpc_url)?)
         .erased())

@@ -225,7 +225,7 @@ impl Delivery {
                 delivered.push((accepted.inner.meter, accepted.inner.seq));
             } else if let Ok(skipped) = log.log_decode::<MeterRegistry::ReadingRejected>() {
                 let MeterRegistry::ReadingRejected { meter, seq, reason } = skipped.inner.data;
-                let reason = RejectReason::from_abi(reason.into());
+                let reason = RejectReason::from_abi(reason);
                 match disposition(reason) {
                     Disposition::Delivered => delivered.push((meter, seq)),
                     Disposition::Retry => {
@@ -258,45 +258,42 @@ impl Delivery {
         Ok((count, rejected))
     }
 
-    /// Removes readings whose transaction has enough confirmations; requeues those a reorg
-    /// dropped.
+    /// Removes readings whose transaction has enough confirmations, and puts back in line those
+    /// whose transaction a reorg removed. Every waiting transaction is looked up on every pass,
+    /// before anything new is sent, so readings go back in their order.
     async fn finalize(&self) -> Result<u64, SignerError> {
         let waiting = self.outbox.included_transactions().await?;
         if waiting.is_empty() {
             return Ok(0);
         }
-        let head =
-            self.provider
-                .get_block_number()
-                .await
-                .map_err(|error| SignerError::Contract {
-                    what: "reading the chain head",
-                    message: error.to_string(),
-                })?;
+        let rpc_failed = |what: &'static str| {
+            move |error: alloy::transports::TransportError| SignerError::Contract {
+                what,
+                message: error.to_string(),
+            }
+        };
+        let head = self
+            .provider
+            .get_block_number()
+            .await
+            .map_err(rpc_failed("reading the chain head"))?;
         let mut finalized = 0;
         for tx in waiting {
-            if head + 1 < tx.block_number + self.confirmations {
-                break;
-            }
             let receipt = self
                 .provider
                 .get_transaction_receipt(tx.tx_hash)
                 .await
-                .map_err(|error| SignerError::Contract {
-                    what: "fetching a receipt",
-                    message: error.to_string(),
-                })?;
-            match receipt {
-                Some(receipt) if receipt.block_number == Some(tx.block_number) => {
-                    finalized += self.outbox.remove_final(tx.tx_hash).await?;
-                }
-                _ => {
-                    let requeued = self.outbox.requeue(tx.tx_hash).await?;
-                    warn!(tx = %tx.tx_hash, requeued, "transaction left the chain (reorg); resending its readings");
-                    self.metrics
-                        .readings_requeued
-                        .fetch_add(requeued, std::sync::atomic::Ordering::Relaxed);
-                }
+                .map_err(rpc_failed("fetching a receipt"))?;
+            let still_there =
+                receipt.is_some_and(|receipt| receipt.block_number == Some(tx.block_number));
+            if !still_there {
+                let requeued = self.outbox.requeue(tx.tx_hash).await?;
+                warn!(tx = %tx.tx_hash, requeued, "transaction left the chain (reorg); resending its readings");
+                self.metrics
+                    .readings_requeued
+                    .fetch_add(requeued, std::sync::atomic::Ordering::Relaxed);
+            } else if head + 1 >= tx.block_number + self.confirmations {
+                finalized += self.outbox.remove_final(tx.tx_hash).await?;
             }
         }
         self.metrics

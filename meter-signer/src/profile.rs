@@ -82,6 +82,9 @@ pub struct HomeProfile {
 pub struct SimulatedMeter {
     /// Per slot, net power in W: positive imports, negative exports.
     net_w: Vec<i64>,
+    /// `cumulative_ws[i]`: import and export in watt-seconds over slots `0..i`, so a register
+    /// reading costs O(1) however long the simulation has run.
+    cumulative_ws: Vec<(u64, u64)>,
     /// Unix time of the simulation's first slot.
     epoch: u64,
     /// Registers at `epoch`, Wh.
@@ -107,9 +110,21 @@ impl SimulatedMeter {
                 let pv = shapes.pv_w[source] * home.pv_kwp / DATA_PV_KWP;
                 (load - pv).round() as i64
             })
-            .collect();
+            .collect::<Vec<i64>>();
+        let mut cumulative_ws = Vec::with_capacity(slots + 1);
+        cumulative_ws.push((0, 0));
+        for &power in &net_w {
+            let (import, export) = *cumulative_ws.last().expect("starts non-empty");
+            let ws = power.unsigned_abs() * SLOT_SECONDS;
+            cumulative_ws.push(if power >= 0 {
+                (import + ws, export)
+            } else {
+                (import, export + ws)
+            });
+        }
         Self {
             net_w,
+            cumulative_ws,
             epoch,
             initial_import_wh: initial_registers_wh.0,
             initial_export_wh: initial_registers_wh.1,
@@ -123,10 +138,10 @@ impl SimulatedMeter {
         let partial = elapsed % SLOT_SECONDS;
         let slots = self.net_w.len() as u64;
         // Whole passes over the data year, then the remaining slots, then the partial slot.
-        let (year_import, year_export) = self.energy_ws(0, slots);
+        let (year_import, year_export) = self.cumulative_ws[slots as usize];
         let years = full_slots / slots;
         let rest = full_slots % slots;
-        let (rest_import, rest_export) = self.energy_ws(0, rest);
+        let (rest_import, rest_export) = self.cumulative_ws[rest as usize];
         let power = self.net_w[rest as usize];
         let partial_ws = power.unsigned_abs() * partial;
         let (partial_import, partial_export) = if power >= 0 {
@@ -140,19 +155,6 @@ impl SimulatedMeter {
             self.initial_import_wh + import_ws / 3_600,
             self.initial_export_wh + export_ws / 3_600,
         )
-    }
-
-    fn energy_ws(&self, from_slot: u64, to_slot: u64) -> (u64, u64) {
-        self.net_w[from_slot as usize..to_slot as usize]
-            .iter()
-            .fold((0, 0), |(import, export), &power| {
-                let ws = power.unsigned_abs() * SLOT_SECONDS;
-                if power >= 0 {
-                    (import + ws, export)
-                } else {
-                    (import, export + ws)
-                }
-            })
     }
 }
 
@@ -175,12 +177,7 @@ mod tests {
             shift_half_hours: 0,
             start_day: 170,
         };
-        let meter = SimulatedMeter::new(
-            &shapes,
-            home,
-            1_800_000_000 - 1_800_000_000 % 1_800,
-            (1_000, 7),
-        );
+        let meter = SimulatedMeter::new(&shapes, home, 1_800_000_000, (1_000, 7));
         let mut previous = meter.registers_at(0);
         assert_eq!(previous, (1_000, 7));
         for step in 0..(2 * 96) {

@@ -47,7 +47,7 @@ async fn forward(
                 }
             }
             Err(error @ DsmrError::CrcMismatch { .. }) => {
-                Metrics::bump(&metrics.telegrams_malformed);
+                Metrics::bump(&metrics.telegrams_crc_errors);
                 warn!(%meter, %error, "telegram dropped");
             }
             Err(error) => {

@@ -100,6 +100,17 @@ impl Neighbourhood {
 
     /// Writes a meter-signer config replaying the day at `speed`; relays with funded key 2.
     pub(crate) fn write_config(&self, rpc_url: &str, speed: f64, http_port: u16) -> PathBuf {
+        self.write_config_with(rpc_url, speed, http_port, 2)
+    }
+
+    /// Like [`Self::write_config`] with a given confirmation depth.
+    pub(crate) fn write_config_with(
+        &self,
+        rpc_url: &str,
+        speed: f64,
+        http_port: u16,
+        confirmations: u64,
+    ) -> PathBuf {
         let relayer = self.devnet.funded_key(2);
         let relayer_path = self.dir.path().join("relayer.json");
         if !relayer_path.exists() {
@@ -118,7 +129,7 @@ impl Neighbourhood {
 rpc_url = "{rpc_url}"
 chain_id = 31337
 registry = "{registry}"
-confirmations = 2
+confirmations = {confirmations}
 
 [relayer]
 keystore = "relayer.json"

@@ -6,4 +6,5 @@ mod harness;
 mod outage;
 mod p1;
 mod push;
+mod reorg;
 mod restart;
