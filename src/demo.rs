@@ -8,10 +8,10 @@ use std::{path::Path, time::Duration};
 
 use alloy::{primitives::U256, signers::local::PrivateKeySigner};
 use cogrid_bindings::{CarbonCredit, EnergyCredit, MeterRegistry};
-use cogrid_chain::{Devnet, SuiteParams, create_keystore, deploy_suite};
+use cogrid_chain::{Devnet, KeyConfig, SuiteParams, create_keystore, deploy_suite};
 use cogrid_meter_signer::{
     config::{
-        ChainConfig, Config, DeliveryConfig, HttpConfig, KeyConfig, MeterConfig, OutboxConfig,
+        ChainConfig, Config, DeliveryConfig, HttpConfig, MeterConfig, OutboxConfig,
         SimulatedSource, SourceConfig,
     },
     daemon::{RunOptions, run as run_signer},

@@ -11,7 +11,7 @@ mod reading;
 mod telemetry;
 
 pub use anvil::{anvil_binary, workspace_root};
-pub use config::load_toml;
+pub use config::{BrokenRule, KeyConfig, http_url, load_toml, rule};
 pub use devnet::{Deployment, Devnet, SuiteParams, deploy_suite};
 pub use error::ChainError;
 pub use keys::{create_keystore, load_keystore, password_from_env};

@@ -10,7 +10,9 @@ use std::{
 };
 
 use alloy::transports::http::reqwest::Url;
-use serde::{Deserialize, Deserializer, de::Error as _};
+use serde::Deserialize;
+
+use cogrid_chain::{BrokenRule, KeyConfig, rule};
 
 use crate::error::KeeperError;
 
@@ -43,7 +45,7 @@ pub struct Config {
 #[serde(deny_unknown_fields)]
 pub struct ChainConfig {
     /// JSON-RPC URL (http or https) of the L2 node.
-    #[serde(deserialize_with = "http_url")]
+    #[serde(deserialize_with = "cogrid_chain::http_url")]
     pub rpc_url: Url,
     /// The chain the keeper settles on; it refuses a node that serves another one.
     pub chain_id: u64,
@@ -57,16 +59,6 @@ pub struct ChainConfig {
     /// How often the node is asked for new blocks.
     #[serde(default = "default_poll_interval", with = "humantime_serde")]
     pub poll_interval: Duration,
-}
-
-/// An encrypted keystore and the environment variable holding its password.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct KeyConfig {
-    /// Ethereum v3 keystore file.
-    pub keystore: PathBuf,
-    /// Name of the environment variable with the keystore's password.
-    pub password_env: String,
 }
 
 /// The keeper's database.
@@ -194,51 +186,23 @@ impl Default for SettlementConfig {
 /// file's directory.
 pub fn load(path: &Path) -> Result<Config, KeeperError> {
     let mut config: Config = cogrid_chain::load_toml(path)?;
-    config
-        .check()
-        .map_err(|broken| KeeperError::InvalidConfig {
-            path: path.to_owned(),
-            key: broken.key.into(),
-            message: broken.message,
-        })?;
+    config.check().map_err(|broken| broken.in_file(path))?;
     config.resolve_paths(path.parent().unwrap_or(Path::new("")));
     Ok(config)
 }
 
-/// A broken rule: the key holding the value and what is wrong with it.
-struct Broken {
-    key: &'static str,
-    message: String,
-}
-
-fn rule(holds: bool, key: &'static str, message: impl FnOnce() -> String) -> Result<(), Broken> {
-    if holds {
-        Ok(())
-    } else {
-        Err(Broken {
-            key,
-            message: message(),
-        })
-    }
-}
-
 impl Config {
-    fn check(&self) -> Result<(), Broken> {
-        let password_env = &self.keeper.password_env;
-        rule(
-            !password_env.is_empty() && !password_env.contains(['=', '\0']),
-            "keeper.password_env",
-            || format!("`{password_env}` is not an environment variable name"),
-        )?;
+    fn check(&self) -> Result<(), BrokenRule> {
+        self.keeper.check("keeper")?;
         rule(
             !self.chain.poll_interval.is_zero(),
-            "chain.poll_interval",
+            || "chain.poll_interval".into(),
             || "must be longer than zero".into(),
         )?;
         let settlement = &self.settlement;
         rule(
             settlement.gas_cap > INTRINSIC_GAS,
-            "settlement.gas_cap",
+            || "settlement.gas_cap".into(),
             || {
                 format!(
                     "{} leaves no gas for a fill: every transaction spends {INTRINSIC_GAS} before \
@@ -247,12 +211,14 @@ impl Config {
                 )
             },
         )?;
-        rule(settlement.batch_size > 0, "settlement.batch_size", || {
-            "must be at least 1 fill".into()
-        })?;
+        rule(
+            settlement.batch_size > 0,
+            || "settlement.batch_size".into(),
+            || "must be at least 1 fill".into(),
+        )?;
         rule(
             settlement.fee_bump_percent >= MIN_FEE_BUMP_PERCENT,
-            "settlement.fee_bump_percent",
+            || "settlement.fee_bump_percent".into(),
             || {
                 format!(
                     "{} is too small: nodes refuse a replacement transaction whose fees rise by \
@@ -263,7 +229,7 @@ impl Config {
         )?;
         rule(
             !settlement.stuck_timeout.is_zero(),
-            "settlement.stuck_timeout",
+            || "settlement.stuck_timeout".into(),
             || "must be longer than zero".into(),
         )
     }
@@ -274,20 +240,6 @@ impl Config {
         if let Database::Sqlite(file) = &mut self.database.url {
             *file = base.join(&*file);
         }
-    }
-}
-
-/// Parses an `http://` or `https://` URL; the only transports the keeper's provider speaks.
-fn http_url<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Url, D::Error> {
-    let text = String::deserialize(deserializer)?;
-    let url = Url::parse(&text)
-        .map_err(|error| D::Error::custom(format!("`{text}` is not a URL: {error}")))?;
-    if matches!(url.scheme(), "http" | "https") {
-        Ok(url)
-    } else {
-        Err(D::Error::custom(format!(
-            "`{text}` is not an http:// or https:// URL"
-        )))
     }
 }
 

@@ -4,6 +4,7 @@
 use std::{net::SocketAddr, path::PathBuf, time::Duration};
 
 use alloy::primitives::Address;
+use cogrid_chain::KeyConfig;
 use serde::Deserialize;
 
 /// The whole config file.
@@ -43,16 +44,6 @@ pub struct ChainConfig {
     /// Length of a trading interval; checked against the registry when the chain is reachable.
     #[serde(default = "default_interval_seconds")]
     pub interval_seconds: u64,
-}
-
-/// An encrypted keystore and the environment variable holding its password.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct KeyConfig {
-    /// Ethereum v3 keystore file.
-    pub keystore: PathBuf,
-    /// Name of the environment variable with the password.
-    pub password_env: String,
 }
 
 /// The outbox database.

@@ -5,15 +5,13 @@ use std::{collections::HashSet, path::Path, sync::Arc, time::Duration};
 
 use alloy::{primitives::Address, providers::DynProvider, signers::local::PrivateKeySigner};
 use cogrid_bindings::MeterRegistry;
-use cogrid_chain::{
-    ChainError, check_chain, connect_lazily, load_keystore, password_from_env, reading_domain,
-};
+use cogrid_chain::{ChainError, check_chain, connect_lazily, reading_domain};
 use tokio::sync::{Notify, mpsc};
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
 use tracing::{info, warn};
 
 use crate::{
-    config::{Config, KeyConfig, SourceConfig},
+    config::{Config, SourceConfig},
     delivery::Delivery,
     error::SignerError,
     http::{HttpState, router},
@@ -34,18 +32,13 @@ pub struct RunOptions {
     pub exit_when_idle: bool,
 }
 
-fn load_key(key: &KeyConfig, base: &Path) -> Result<PrivateKeySigner, SignerError> {
-    let password = password_from_env(&key.password_env)?;
-    Ok(load_keystore(&base.join(&key.keystore), &password)?)
-}
-
 /// Runs the signer described by `config` (relative paths resolve against `base`) until a
 /// shutdown signal, or until idle when asked.
 pub async fn run(config: Config, base: &Path, options: RunOptions) -> Result<(), SignerError> {
     let meter_keys = config
         .meters
         .iter()
-        .map(|meter| load_key(&meter.key, base))
+        .map(|meter| meter.key.load_signer(base))
         .collect::<Result<Vec<_>, _>>()?;
     let mut seen = HashSet::new();
     for key in &meter_keys {
@@ -54,7 +47,7 @@ pub async fn run(config: Config, base: &Path, options: RunOptions) -> Result<(),
         }
     }
     let relayer = match &config.relayer {
-        Some(key) => load_key(key, base)?,
+        Some(key) => key.load_signer(base)?,
         None => meter_keys
             .first()
             .cloned()

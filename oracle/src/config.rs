@@ -11,7 +11,9 @@ use std::{
 };
 
 use alloy::transports::http::reqwest::Url;
-use serde::{Deserialize, Deserializer, de::Error as _};
+use serde::Deserialize;
+
+use cogrid_chain::{BrokenRule, KeyConfig, rule};
 
 use crate::error::OracleError;
 
@@ -36,23 +38,13 @@ pub struct Config {
 #[serde(deny_unknown_fields)]
 pub struct ChainConfig {
     /// JSON-RPC URL (http or https) of the L2 node.
-    #[serde(deserialize_with = "http_url")]
+    #[serde(deserialize_with = "cogrid_chain::http_url")]
     pub rpc_url: Url,
     /// The chain observations are signed for; the reporter refuses a node that serves another one.
     pub chain_id: u64,
     /// The deployment file `cogrid deploy` wrote (`deployments/<chainId>.json`), which locates
     /// OracleHub.
     pub deployment: PathBuf,
-}
-
-/// An encrypted keystore and the environment variable holding its password.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct KeyConfig {
-    /// Ethereum v3 keystore file.
-    pub keystore: PathBuf,
-    /// Name of the environment variable with the keystore's password.
-    pub password_env: String,
 }
 
 /// The HTTP endpoint.
@@ -126,7 +118,7 @@ pub struct SourceConfig {
     /// Which API this is, and so how its response is read.
     pub kind: SourceKind,
     /// The full request URL (http or https), query included.
-    #[serde(deserialize_with = "http_url")]
+    #[serde(deserialize_with = "cogrid_chain::http_url")]
     pub url: Url,
     /// How long a request may take before the source counts as failed for this round.
     #[serde(default = "default_timeout", with = "humantime_serde")]
@@ -185,46 +177,14 @@ impl fmt::Display for SourceKind {
 /// file's directory.
 pub fn load(path: &Path) -> Result<Config, OracleError> {
     let mut config: Config = cogrid_chain::load_toml(path)?;
-    config
-        .check()
-        .map_err(|broken| OracleError::InvalidConfig {
-            path: path.to_owned(),
-            key: broken.key,
-            message: broken.message,
-        })?;
+    config.check().map_err(|broken| broken.in_file(path))?;
     config.resolve_paths(path.parent().unwrap_or(Path::new("")));
     Ok(config)
 }
 
-/// A broken rule: the key holding the value and what is wrong with it.
-struct Broken {
-    key: String,
-    message: String,
-}
-
-fn rule(
-    holds: bool,
-    key: impl FnOnce() -> String,
-    message: impl FnOnce() -> String,
-) -> Result<(), Broken> {
-    if holds {
-        Ok(())
-    } else {
-        Err(Broken {
-            key: key(),
-            message: message(),
-        })
-    }
-}
-
 impl Config {
-    fn check(&self) -> Result<(), Broken> {
-        let password_env = &self.reporter.password_env;
-        rule(
-            !password_env.is_empty() && !password_env.contains(['=', '\0']),
-            || "reporter.password_env".into(),
-            || format!("`{password_env}` is not an environment variable name"),
-        )?;
+    fn check(&self) -> Result<(), BrokenRule> {
+        self.reporter.check("reporter")?;
         rule(
             !self.feeds.is_empty(),
             || "feeds".into(),
@@ -256,7 +216,7 @@ impl Config {
 
 impl FeedConfig {
     /// Checks the feed found at key `at`.
-    fn check(&self, at: &str) -> Result<(), Broken> {
+    fn check(&self, at: &str) -> Result<(), BrokenRule> {
         rule(
             self.deviation_bps > 0,
             || format!("{at}.deviation_bps"),
@@ -320,7 +280,7 @@ impl FeedConfig {
 
 impl SourceConfig {
     /// Checks the source found at key `at`, a source of `feed`.
-    fn check(&self, at: &str, feed: &FeedConfig) -> Result<(), Broken> {
+    fn check(&self, at: &str, feed: &FeedConfig) -> Result<(), BrokenRule> {
         rule(
             self.kind.feeds().contains(&feed.kind),
             || format!("{at}.kind"),
@@ -360,20 +320,6 @@ impl SourceConfig {
             || format!("{at}.divide"),
             || "must be at least 1: a conversion cannot divide by 0".into(),
         )
-    }
-}
-
-/// Parses an `http://` or `https://` URL, the only schemes the reporter fetches or connects to.
-fn http_url<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Url, D::Error> {
-    let text = String::deserialize(deserializer)?;
-    let url = Url::parse(&text)
-        .map_err(|error| D::Error::custom(format!("`{text}` is not a URL: {error}")))?;
-    if matches!(url.scheme(), "http" | "https") {
-        Ok(url)
-    } else {
-        Err(D::Error::custom(format!(
-            "`{text}` is not an http:// or https:// URL"
-        )))
     }
 }
 
