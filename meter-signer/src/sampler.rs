@@ -3,8 +3,13 @@
 //! A P1 port sends a telegram every 1 s (DSMR 5) or 10 s (DSMR 4); the reading for the boundary
 //! `b` is the first sample taken at or after `b`, stamped `intervalEnd = b`: its registers lag the
 //! boundary by at most one telegram period, which moves a few Wh between neighbouring intervals but
-//! never creates or loses any, because registers are cumulative. When the samples skip whole
-//! intervals (the meter or the gateway was off), one reading is made for the latest boundary
+//! never creates or loses any, because registers are cumulative.
+//!
+//! A boundary is read only when the crossing was seen: a sample before it, then one at or after
+//! it (or a sample exactly on it). The first sample after a start or restart therefore signs
+//! nothing unless it sits on a boundary: its registers may be minutes past the last boundary, and
+//! stamping them with it would move those minutes into the wrong interval. When the samples skip
+//! whole intervals (the meter or the gateway was off), one reading is made for the latest boundary
 //! crossed: its delta covers the gap, and the registry treats such a reading as residual only.
 
 /// Cumulative registers read from a meter at a moment.
@@ -84,7 +89,8 @@ impl IntervalSampler {
     /// Feeds one sample; returns the reading it completes, if it is the first at or after a new
     /// boundary.
     pub fn push(&mut self, sample: Sample) -> Result<Option<IntervalReading>, SampleError> {
-        if let Some(previous) = self.last_sample {
+        let previous = self.last_sample;
+        if let Some(previous) = previous {
             if sample.at <= previous.at {
                 return Err(SampleError::TimeNotIncreasing {
                     at: sample.at,
@@ -103,6 +109,11 @@ impl IntervalSampler {
         self.last_sample = Some(sample);
         let boundary = self.boundary_at_or_before(sample.at);
         if self.last_boundary.is_some_and(|last| boundary <= last) {
+            return Ok(None);
+        }
+        let crossing_seen =
+            previous.map_or(sample.at == boundary, |previous| previous.at < boundary);
+        if !crossing_seen {
             return Ok(None);
         }
         self.last_boundary = Some(boundary);
@@ -143,9 +154,28 @@ mod tests {
     }
 
     #[test]
+    fn a_first_sample_off_the_boundary_signs_nothing() {
+        let mut sampler = IntervalSampler::new(900, None);
+        assert_eq!(sampler.push(sample(1_207, 10, 2)).unwrap(), None);
+        assert_eq!(sampler.push(sample(1_790, 11, 2)).unwrap(), None);
+        let reading = sampler.push(sample(1_800, 12, 2)).unwrap().unwrap();
+        assert_eq!(reading.interval_end, 1_800);
+        // A sample exactly on a boundary is a reading at that boundary.
+        let mut sampler = IntervalSampler::new(900, None);
+        assert_eq!(
+            sampler
+                .push(sample(2_700, 5, 5))
+                .unwrap()
+                .unwrap()
+                .interval_end,
+            2_700
+        );
+    }
+
+    #[test]
     fn a_gap_makes_one_reading_for_the_latest_boundary() {
         let mut sampler = IntervalSampler::new(900, None);
-        assert!(sampler.push(sample(905, 1, 1)).unwrap().is_some());
+        assert!(sampler.push(sample(900, 1, 1)).unwrap().is_some());
         let reading = sampler.push(sample(4_000, 50, 9)).unwrap().unwrap();
         assert_eq!(reading.interval_end, 3_600);
     }

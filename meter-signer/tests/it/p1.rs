@@ -293,8 +293,8 @@ async fn p1_tcp_reconnects_after_the_gateway_drops_the_connection() {
 }
 
 /// The whole in-process path: P1 telegrams across two 15-minute boundaries become exactly one
-/// signed reading per boundary in the outbox (plus the fresh meter's first reading, its
-/// baseline), with consecutive seqs and signatures by the meter's key.
+/// signed reading per boundary crossed in the outbox (the first telegram, mid-interval, signs
+/// nothing), with consecutive seqs and signatures by the meter's key.
 #[tokio::test]
 async fn p1_telegrams_become_one_signed_reading_per_boundary() {
     let dir = tempfile::tempdir().unwrap();
@@ -360,17 +360,16 @@ async fn p1_telegrams_become_one_signed_reading_per_boundary() {
     assert_eq!(
         summary,
         vec![
-            // The first telegram a fresh meter sends is its baseline for the boundary before it.
-            row(1, TEN_O_CLOCK_CET, 897),
-            // 10:15:00 arrived corrupted: 10:15:01 is the first good telegram at or after it.
-            row(2, TEN_O_CLOCK_CET + 900, 901),
-            row(3, TEN_O_CLOCK_CET + 1_800, 1_800),
+            // 10:14:57 is the first telegram: no crossing seen, nothing signed. 10:15:00 arrived
+            // corrupted: 10:15:01 is the first good telegram at or after it.
+            row(1, TEN_O_CLOCK_CET + 900, 901),
+            row(2, TEN_O_CLOCK_CET + 1_800, 1_800),
         ]
     );
     for reading in &readings {
         assert_eq!(reading.meter, meter.address());
         assert_eq!(signer_of(reading, &domain), meter.address());
     }
-    assert_eq!(metrics.readings_signed.load(Relaxed), 3);
+    assert_eq!(metrics.readings_signed.load(Relaxed), 2);
     assert_eq!(metrics.telegrams_crc_errors.load(Relaxed), 1);
 }

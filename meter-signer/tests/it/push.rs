@@ -198,17 +198,13 @@ async fn a_push_that_crosses_a_boundary_is_signed_into_the_outbox() {
     let answer = server.push(boundary - 30, 5_000, 1_000).await;
     assert_eq!(answer.status, 202, "{answer:?}");
     assert_eq!(answer.body, json!({ "accepted": true }));
-    // A fresh meter's first push is its baseline for the boundary before it.
-    assert_eq!(
-        server.outbox_readings().await,
-        vec![(boundary - 900, 5_000, 1_000)]
-    );
+    // A fresh meter's first push, mid-interval, only starts watching for the next boundary.
+    assert!(server.outbox_readings().await.is_empty());
 
     let answer = server.push(boundary - 10, 5_004, 1_001).await;
     assert_eq!(answer.status, 202, "{answer:?}");
-    assert_eq!(
-        server.outbox_readings().await.len(),
-        1,
+    assert!(
+        server.outbox_readings().await.is_empty(),
         "no boundary crossed"
     );
 
@@ -216,10 +212,10 @@ async fn a_push_that_crosses_a_boundary_is_signed_into_the_outbox() {
     assert_eq!(answer.status, 202, "{answer:?}");
     assert_eq!(
         server.outbox_readings().await,
-        vec![(boundary - 900, 5_000, 1_000), (boundary, 5_010, 1_002)]
+        vec![(boundary, 5_010, 1_002)]
     );
     let readings = server.outbox.pending(100).await.unwrap();
-    assert_eq!(readings[1].seq, 2);
+    assert_eq!(readings[0].seq, 1);
     for reading in &readings {
         assert_eq!(signer_of(reading, &server.domain), server.meter.address());
     }
@@ -231,7 +227,7 @@ async fn a_push_that_crosses_a_boundary_is_signed_into_the_outbox() {
 async fn a_register_going_backwards_gets_409() {
     let server = PushServer::start(Duration::ZERO).await;
     let boundary = past_boundary();
-    assert_eq!(server.push(boundary + 1, 5_000, 1_000).await.status, 202);
+    assert_eq!(server.push(boundary, 5_000, 1_000).await.status, 202);
 
     let answer = server.push(boundary + 2, 4_999, 2_000).await;
     assert_eq!(answer.status, 409, "{answer:?}");
@@ -291,7 +287,7 @@ async fn malformed_or_out_of_range_pushes_get_422() {
 
     assert!(server.outbox_readings().await.is_empty());
     // The largest register the registry stores is fine.
-    let largest = server.push(boundary + 2, MAX_REGISTER_WH, 0).await;
+    let largest = server.push(boundary, MAX_REGISTER_WH, 0).await;
     assert_eq!(largest.status, 202, "{largest:?}");
     assert_eq!(
         server.outbox_readings().await,
@@ -308,7 +304,7 @@ async fn a_second_push_within_the_min_interval_gets_429_with_retry_after() {
     let boundary = past_boundary();
 
     let started = Instant::now();
-    assert_eq!(server.push(boundary - 10, 5_000, 1_000).await.status, 202);
+    assert_eq!(server.push(boundary - 900, 5_000, 1_000).await.status, 202);
     let answer = server.push(boundary + 5, 5_010, 1_001).await;
     let between = started.elapsed();
     assert_eq!(answer.status, 429, "{answer:?}");
@@ -337,6 +333,7 @@ async fn a_second_push_within_the_min_interval_gets_429_with_retry_after() {
 async fn health_and_metrics_count_readings_and_refusals() {
     let server = PushServer::start(Duration::ZERO).await;
     let boundary = past_boundary();
+    assert_eq!(server.push(boundary - 900, 4_990, 1_000).await.status, 202);
     assert_eq!(server.push(boundary - 5, 5_000, 1_000).await.status, 202);
     assert_eq!(server.push(boundary + 5, 5_010, 1_000).await.status, 202);
     assert_eq!(server.push(boundary + 6, 5_011, 1_000).await.status, 202);
