@@ -165,12 +165,13 @@ pub async fn deploy_suite(
 /// A local L2 devnet: anvil with Optimism's network features on a free loopback port.
 #[derive(Debug)]
 pub struct Devnet {
-    /// The running node; it stops when this is dropped.
-    pub anvil: AnvilInstance,
-    /// A provider whose wallet is anvil's first funded account (the co-op admin).
+    /// A provider whose wallet is anvil's first funded account (the co-op admin). Declared
+    /// before the node so that it is dropped first: its block poller must not outlive anvil.
     pub admin: DynProvider,
     /// The admin's key.
     pub admin_key: PrivateKeySigner,
+    /// The running node; it stops when this is dropped.
+    pub anvil: AnvilInstance,
 }
 
 impl Devnet {
