@@ -151,7 +151,7 @@ pub enum MeterAction {
 /// Entry point of the binary.
 pub fn main() -> eyre::Result<()> {
     let cli = Cli::parse();
-    cogrid_chain::init_tracing();
+    cogrid_chain::init_tracing("warn");
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;

@@ -51,7 +51,7 @@ pub enum Command {
 /// Entry point of the binary.
 pub fn main() -> eyre::Result<()> {
     let cli = Cli::parse();
-    cogrid_chain::init_tracing();
+    cogrid_chain::init_tracing("info");
     match cli.command {
         Command::Run {
             config,
