@@ -246,6 +246,11 @@ async fn run(cli: Cli) -> eyre::Result<()> {
         }
     };
     let receipt = receipt.map_err(explain)?.get_receipt().await?;
+    eyre::ensure!(
+        receipt.status(),
+        "transaction {} reverted",
+        receipt.transaction_hash
+    );
     println!(
         "transaction {} in block {}",
         receipt.transaction_hash,

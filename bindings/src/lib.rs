@@ -52,6 +52,7 @@ pub enum RejectReason {
     WrongSigner,
     IntervalNotAfterPrevious,
     RegisterWentBackwards,
+    ImplausibleDelta,
     /// A value this build does not know (a newer contract).
     Unknown(u8),
 }
@@ -60,7 +61,7 @@ impl RejectReason {
     /// Decodes the `uint8` the contract emits.
     pub fn from_abi(value: u8) -> Self {
         use RejectReason::*;
-        const ORDER: [RejectReason; 12] = [
+        const ORDER: [RejectReason; 13] = [
             UnknownMeter,
             MeterDeactivated,
             IntervalMisaligned,
@@ -73,6 +74,7 @@ impl RejectReason {
             WrongSigner,
             IntervalNotAfterPrevious,
             RegisterWentBackwards,
+            ImplausibleDelta,
         ];
         ORDER.get(value as usize).copied().unwrap_or(Unknown(value))
     }

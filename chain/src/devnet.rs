@@ -4,10 +4,10 @@
 use std::path::Path;
 
 use alloy::{
-    network::EthereumWallet,
+    network::{Ethereum, EthereumWallet},
     node_bindings::{Anvil, AnvilInstance},
-    primitives::Address,
-    providers::{DynProvider, Provider, ProviderBuilder},
+    primitives::{Address, aliases::U40},
+    providers::{DynProvider, PendingTransactionBuilder, Provider, ProviderBuilder},
     signers::local::PrivateKeySigner,
 };
 use cogrid_bindings::{CarbonCredit, EnergyCredit, MeterRegistry, MockStablecoin};
@@ -93,6 +93,22 @@ pub async fn deploy_suite(
             message: error.to_string(),
         }
     };
+    let unreachable = |error: alloy::transports::TransportError| ChainError::RpcUnreachable {
+        url: "the deployment provider".into(),
+        message: error.to_string(),
+    };
+    let acceptance_window =
+        U40::try_from(params.acceptance_window).map_err(|_| ChainError::Deploy {
+            what: "MeterRegistry",
+            message: format!(
+                "an acceptance window of {} s does not fit in uint40",
+                params.acceptance_window
+            ),
+        })?;
+    let chain_id = provider.get_chain_id().await.map_err(unreachable)?;
+    // Indexers start at the first block that can hold a deployment: the constructors' events
+    // (roles, initial parameters) are in it or after it.
+    let deployed_at_block = provider.get_block_number().await.map_err(unreachable)? + 1;
     let stablecoin = MockStablecoin::deploy(provider.clone(), admin)
         .await
         .map_err(failed("MockStablecoin"))?;
@@ -108,7 +124,7 @@ pub async fn deploy_suite(
         *energy.address(),
         *carbon.address(),
         params.interval_seconds,
-        alloy::primitives::aliases::U40::from(params.acceptance_window),
+        acceptance_window,
         params.carbon_intensity,
     )
     .await
@@ -118,48 +134,50 @@ pub async fn deploy_suite(
         .call()
         .await
         .map_err(failed("EnergyCredit.MINTER_ROLE"))?;
-    energy
-        .grantRole(minter, *registry.address())
-        .send()
-        .await
-        .map_err(failed("EnergyCredit.grantRole"))?
-        .get_receipt()
-        .await
-        .map_err(|error| ChainError::Deploy {
-            what: "EnergyCredit.grantRole",
-            message: error.to_string(),
-        })?;
+    confirm(
+        "EnergyCredit.grantRole",
+        energy.grantRole(minter, *registry.address()).send().await,
+    )
+    .await?;
     let minter = carbon
         .MINTER_ROLE()
         .call()
         .await
         .map_err(failed("CarbonCredit.MINTER_ROLE"))?;
-    let receipt = carbon
-        .grantRole(minter, *registry.address())
-        .send()
-        .await
-        .map_err(failed("CarbonCredit.grantRole"))?
-        .get_receipt()
-        .await
-        .map_err(|error| ChainError::Deploy {
-            what: "CarbonCredit.grantRole",
-            message: error.to_string(),
-        })?;
-    let chain_id = provider
-        .get_chain_id()
-        .await
-        .map_err(|error| ChainError::RpcUnreachable {
-            url: "the deployment provider".into(),
-            message: error.to_string(),
-        })?;
+    confirm(
+        "CarbonCredit.grantRole",
+        carbon.grantRole(minter, *registry.address()).send().await,
+    )
+    .await?;
     Ok(Deployment {
         chain_id,
         meter_registry: *registry.address(),
         energy_credit: *energy.address(),
         carbon_credit: *carbon.address(),
         stablecoin: *stablecoin.address(),
-        deployed_at_block: receipt.block_number.unwrap_or_default(),
+        deployed_at_block,
     })
+}
+
+/// Waits for a sent transaction and fails when it reverted.
+async fn confirm(
+    what: &'static str,
+    sent: Result<PendingTransactionBuilder<Ethereum>, alloy::contract::Error>,
+) -> Result<(), ChainError> {
+    let deploy_error = |message: String| ChainError::Deploy { what, message };
+    let receipt = sent
+        .map_err(|error| deploy_error(error.to_string()))?
+        .get_receipt()
+        .await
+        .map_err(|error| deploy_error(error.to_string()))?;
+    if receipt.status() {
+        Ok(())
+    } else {
+        Err(deploy_error(format!(
+            "transaction {} reverted",
+            receipt.transaction_hash
+        )))
+    }
 }
 
 /// A local L2 devnet: anvil with Optimism's network features on a free loopback port.

@@ -15,6 +15,6 @@ pub use config::{BrokenRule, KeyConfig, http_url, load_toml, rule};
 pub use devnet::{Deployment, Devnet, SuiteParams, deploy_suite};
 pub use error::ChainError;
 pub use keys::{create_keystore, load_keystore, password_from_env};
-pub use provider::{check_chain, connect, connect_lazily, connect_read_only};
+pub use provider::{check_chain, connect, connect_lazily};
 pub use reading::{Reading, SignedReading, reading_domain, sign_reading};
 pub use telemetry::init_tracing;

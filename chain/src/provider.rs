@@ -59,18 +59,6 @@ pub async fn connect(
     Ok(provider)
 }
 
-/// Connects to `rpc_url` without a wallet, for reads.
-pub async fn connect_read_only(
-    rpc_url: &str,
-    expected_chain_id: Option<u64>,
-) -> Result<DynProvider, ChainError> {
-    let provider = ProviderBuilder::new()
-        .connect_http(parse_url(rpc_url)?)
-        .erased();
-    check_chain(&provider, rpc_url, expected_chain_id).await?;
-    Ok(provider)
-}
-
 fn parse_url(rpc_url: &str) -> Result<Url, ChainError> {
     rpc_url
         .parse::<Url>()
@@ -87,7 +75,7 @@ mod tests {
     #[tokio::test]
     async fn an_unreachable_rpc_names_the_url() {
         // Port 9 (discard) on loopback has no listener here: the connection is refused at once.
-        let error = connect_read_only("http://127.0.0.1:9", None)
+        let error = connect("http://127.0.0.1:9", PrivateKeySigner::random(), None)
             .await
             .unwrap_err();
         assert!(
@@ -99,7 +87,9 @@ mod tests {
 
     #[tokio::test]
     async fn a_malformed_url_is_refused_before_any_request() {
-        let error = connect_read_only("not a url", None).await.unwrap_err();
+        let error = connect("not a url", PrivateKeySigner::random(), None)
+            .await
+            .unwrap_err();
         assert!(matches!(error, ChainError::BadRpcUrl { .. }), "{error}");
     }
 }

@@ -5,10 +5,7 @@ use std::path::PathBuf;
 use clap::{Parser, Subcommand};
 use eyre::WrapErr;
 
-use crate::{
-    config::Config,
-    daemon::{RunOptions, run},
-};
+use crate::daemon::{RunOptions, run};
 
 /// Reads a smart meter, signs a reading at every interval boundary (EIP-712) and delivers it to
 /// the cogrid MeterRegistry, storing each one locally until it is final on chain.
@@ -57,7 +54,7 @@ pub fn main() -> eyre::Result<()> {
             config,
             exit_when_idle,
         } => {
-            let parsed: Config = cogrid_chain::load_toml(&config)?;
+            let parsed = crate::config::load(&config)?;
             let base = config.parent().map(PathBuf::from).unwrap_or_default();
             let runtime = tokio::runtime::Builder::new_multi_thread()
                 .worker_threads(1)

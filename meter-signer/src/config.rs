@@ -1,11 +1,24 @@
 //! The meter signer's TOML config. Every key is checked when the file loads, and a bad value is
 //! reported with its key path (`meters[0].source.address: ...`).
 
-use std::{net::SocketAddr, path::PathBuf, time::Duration};
+use std::{
+    net::SocketAddr,
+    path::{Path, PathBuf},
+    time::Duration,
+};
 
 use alloy::primitives::Address;
-use cogrid_chain::KeyConfig;
+use cogrid_chain::{BrokenRule, KeyConfig, rule};
 use serde::Deserialize;
+
+use crate::error::SignerError;
+
+/// Reads the config at `path` and checks the rules between its values.
+pub fn load(path: &Path) -> Result<Config, SignerError> {
+    let config: Config = cogrid_chain::load_toml(path)?;
+    config.check().map_err(|broken| broken.in_file(path))?;
+    Ok(config)
+}
 
 /// The whole config file.
 #[derive(Debug, Clone, Deserialize)]
@@ -25,6 +38,85 @@ pub struct Config {
     pub http: HttpConfig,
     /// The meters this gateway reads and signs for.
     pub meters: Vec<MeterConfig>,
+}
+
+impl Config {
+    /// The rules serde cannot express; each broken one names its key.
+    pub fn check(&self) -> Result<(), BrokenRule> {
+        let chain = &self.chain;
+        rule(
+            chain.interval_seconds > 0,
+            || "chain.interval_seconds".into(),
+            || "must be positive (900 for 15-minute intervals)".into(),
+        )?;
+        rule(
+            chain.confirmations > 0,
+            || "chain.confirmations".into(),
+            || {
+                "must be at least 1: the block that includes a transaction is its first confirmation".into()
+            },
+        )?;
+        rule(
+            self.delivery.batch_size > 0,
+            || "delivery.batch_size".into(),
+            || "must be at least 1 reading per transaction".into(),
+        )?;
+        rule(
+            !self.meters.is_empty(),
+            || "meters".into(),
+            || "no [[meters]]: nothing to sign for".into(),
+        )?;
+        if let Some(relayer) = &self.relayer {
+            relayer.check("relayer")?;
+        }
+        for (index, meter) in self.meters.iter().enumerate() {
+            meter.key.check(&format!("meters[{index}]"))?;
+            if let SourceConfig::Simulated(simulated) = &meter.source {
+                simulated.check(&format!("meters[{index}].source"))?;
+            }
+        }
+        Ok(())
+    }
+}
+
+impl SimulatedSource {
+    fn check(&self, at: &str) -> Result<(), BrokenRule> {
+        rule(
+            self.start % 1_800 == 0,
+            || format!("{at}.start"),
+            || {
+                format!(
+                    "{} is not on a half hour (a multiple of 1800), where the data's slots start",
+                    self.start
+                )
+            },
+        )?;
+        rule(
+            self.end.is_none_or(|end| end > self.start),
+            || format!("{at}.end"),
+            || "must be after start".into(),
+        )?;
+        rule(
+            self.speed.is_finite() && self.speed >= 0.0,
+            || format!("{at}.speed"),
+            || "must be 0 (as fast as possible) or a positive factor".into(),
+        )?;
+        rule(
+            self.sample_seconds > 0,
+            || format!("{at}.sample_seconds"),
+            || "must be positive".into(),
+        )?;
+        rule(
+            self.pv_kwp.is_finite() && self.pv_kwp >= 0.0,
+            || format!("{at}.pv_kwp"),
+            || "must be 0 or more kWp".into(),
+        )?;
+        rule(
+            self.load_factor.is_finite() && self.load_factor >= 0.0,
+            || format!("{at}.load_factor"),
+            || "must be 0 or more".into(),
+        )
+    }
 }
 
 /// The chain and the registry contract.
@@ -189,4 +281,95 @@ fn one() -> f64 {
 }
 fn default_sample_seconds() -> u64 {
     10
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(extra_delivery: &str, source: &str) -> String {
+        format!(
+            r#"
+[chain]
+rpc_url = "http://127.0.0.1:8545"
+chain_id = 10
+registry = "0x0000000000000000000000000000000000000001"
+[outbox]
+path = "outbox.db"
+[delivery]
+{extra_delivery}
+[[meters]]
+keystore = "meter.json"
+password_env = "COGRID_METER_PASSWORD"
+[meters.source]
+{source}
+"#
+        )
+    }
+
+    fn load_text(text: &str) -> Result<Config, SignerError> {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("meter-signer.toml");
+        std::fs::write(&path, text).unwrap();
+        load(&path)
+    }
+
+    const SIMULATED: &str = "kind = \"simulated\"\nprofile = \"p.csv\"\npv_kwp = 4.0\nstart = 1800";
+
+    #[test]
+    fn a_good_config_loads() {
+        let loaded = load_text(&config("batch_size = 10", SIMULATED)).unwrap();
+        assert_eq!(loaded.delivery.batch_size, 10);
+        assert_eq!(loaded.chain.confirmations, 2);
+        assert!(matches!(
+            loaded.meters[0].source,
+            SourceConfig::Simulated(_)
+        ));
+    }
+
+    #[test]
+    fn each_rule_names_its_key() {
+        let cases = [
+            (
+                config("batch_size = 0", "kind = \"push\""),
+                "delivery.batch_size",
+            ),
+            (
+                config(
+                    "",
+                    "kind = \"simulated\"\nprofile = \"p.csv\"\npv_kwp = 4.0\nstart = 1000",
+                ),
+                "meters[0].source.start",
+            ),
+            (
+                config(
+                    "",
+                    "kind = \"simulated\"\nprofile = \"p.csv\"\npv_kwp = -1.0\nstart = 1800",
+                ),
+                "meters[0].source.pv_kwp",
+            ),
+            (
+                config("", &format!("{SIMULATED}\nend = 1800")),
+                "meters[0].source.end",
+            ),
+            (
+                config("", "kind = \"push\"")
+                    .replace("chain_id = 10", "chain_id = 10\nconfirmations = 0"),
+                "chain.confirmations",
+            ),
+            (
+                config("", "kind = \"push\"")
+                    .replace("chain_id = 10", "chain_id = 10\ninterval_seconds = 0"),
+                "chain.interval_seconds",
+            ),
+            (
+                config("", "kind = \"push\"").replace("COGRID_METER_PASSWORD", "A=B"),
+                "meters[0].password_env",
+            ),
+        ];
+        for (text, key) in cases {
+            let error = load_text(&text).unwrap_err().to_string();
+            assert!(error.contains(&format!("key `{key}`")), "{key}: {error}");
+        }
+    }
 }

@@ -3,16 +3,14 @@
 
 use std::{collections::HashSet, path::Path, sync::Arc, time::Duration};
 
-use alloy::{primitives::Address, providers::DynProvider, signers::local::PrivateKeySigner};
-use cogrid_bindings::MeterRegistry;
-use cogrid_chain::{ChainError, check_chain, connect_lazily, reading_domain};
+use cogrid_chain::{connect_lazily, reading_domain};
 use tokio::sync::{Notify, mpsc};
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
 use tracing::{info, warn};
 
 use crate::{
     config::{Config, SourceConfig},
-    delivery::Delivery,
+    delivery::{ChainExpectations, Delivery},
     error::SignerError,
     http::{HttpState, router},
     metrics::Metrics,
@@ -58,18 +56,31 @@ pub async fn run(config: Config, base: &Path, options: RunOptions) -> Result<(),
     };
     let provider = connect_lazily(&config.chain.rpc_url, relayer)?;
     let outbox = Outbox::open(&base.join(&config.outbox.path)).await?;
+    let metrics = Arc::new(Metrics::default());
+    let delivery = Delivery::new(
+        provider,
+        config.chain.registry,
+        outbox.clone(),
+        config.delivery.clone(),
+        config.chain.confirmations,
+        metrics.clone(),
+        ChainExpectations {
+            rpc_url: config.chain.rpc_url.clone(),
+            chain_id: config.chain.chain_id,
+            interval_seconds: config.chain.interval_seconds,
+            meters: meter_keys.iter().map(|key| key.address()).collect(),
+        },
+    );
 
-    // Learn what the chain knows; an unreachable chain is not fatal (readings are stored and
-    // sent later), a wrong one is.
-    match sync_with_chain(&provider, &config, &meter_keys, &outbox).await {
-        Ok(()) => {}
-        Err(SignerError::Chain(error @ ChainError::RpcUnreachable { .. })) => {
-            warn!(%error, "chain unreachable at start; signing into the outbox and retrying delivery");
+    // Agree with the chain now if it answers: a config that contradicts it stops the signer
+    // here. An unreachable chain does not (readings are stored, and delivery agrees later).
+    if let Err(error) = delivery.sync().await {
+        if error.is_config_mismatch() {
+            return Err(error);
         }
-        Err(error) => return Err(error),
+        warn!(%error, "cannot check the chain at start; signing into the outbox and retrying delivery");
     }
 
-    let metrics = Arc::new(Metrics::default());
     let wake_delivery = Arc::new(Notify::new());
     let domain = reading_domain(config.chain.chain_id, config.chain.registry);
     let mut pipeline = Pipeline::new(
@@ -138,8 +149,11 @@ pub async fn run(config: Config, base: &Path, options: RunOptions) -> Result<(),
     sources.close();
 
     let services = TaskTracker::new();
+    // Only a gateway with push meters keeps a sender for HTTP: without one, the pipeline ends
+    // (after taking every queued sample) as soon as the sources have ended.
+    let push_samples = (!push_meters.is_empty()).then(|| samples_tx.clone());
     let http_state = Arc::new(HttpState::new(
-        samples_tx.clone(),
+        push_samples,
         push_meters.clone(),
         config.http.push_min_interval,
         metrics.clone(),
@@ -164,24 +178,22 @@ pub async fn run(config: Config, base: &Path, options: RunOptions) -> Result<(),
     });
     // The pipeline ends when every sender is gone: the sources' and, with pushes, the HTTP one.
     drop(samples_tx);
-    services.spawn(pipeline.run(samples_rx, cancel.clone()));
-    let delivery = Delivery::new(
-        provider,
-        config.chain.registry,
-        outbox.clone(),
-        config.delivery.clone(),
-        config.chain.confirmations,
-        metrics.clone(),
-    );
-    services.spawn(delivery.clone().run(wake_delivery.clone(), cancel.clone()));
+    let (pipeline_done, pipeline_ended) = tokio::sync::oneshot::channel::<()>();
+    let pipeline_cancel = cancel.clone();
+    services.spawn(async move {
+        pipeline.run(samples_rx, pipeline_cancel).await;
+        let _ = pipeline_done.send(());
+    });
+    services.spawn(delivery.run(wake_delivery.clone(), cancel.clone()));
 
     let idle = async {
         if !options.exit_when_idle || !push_meters.is_empty() {
             return std::future::pending::<()>().await;
         }
+        // Every sample taken and every reading stored, then wait for delivery to empty the outbox.
         sources.wait().await;
+        let _ = pipeline_ended.await;
         loop {
-            // Let the pipeline take the last samples, then wait for delivery to empty the outbox.
             tokio::time::sleep(Duration::from_millis(200)).await;
             match outbox.counts().await {
                 Ok(counts) if counts.pending == 0 && counts.included == 0 => return,
@@ -203,53 +215,6 @@ pub async fn run(config: Config, base: &Path, options: RunOptions) -> Result<(),
     .is_err()
     {
         warn!("tasks did not finish within {SHUTDOWN_GRACE:?}; stored readings are kept");
-    }
-    Ok(())
-}
-
-/// Checks the chain and interval length, and lifts each meter's seq above what the chain counted.
-async fn sync_with_chain(
-    provider: &DynProvider,
-    config: &Config,
-    meters: &[PrivateKeySigner],
-    outbox: &Outbox,
-) -> Result<(), SignerError> {
-    check_chain(provider, &config.chain.rpc_url, Some(config.chain.chain_id)).await?;
-    let registry = MeterRegistry::new(config.chain.registry, provider.clone());
-    let call_failed = |what: &'static str| {
-        move |error: alloy::contract::Error| SignerError::Contract {
-            what,
-            message: error.to_string(),
-        }
-    };
-    let interval = registry
-        .INTERVAL_SECONDS()
-        .call()
-        .await
-        .map_err(call_failed("reading INTERVAL_SECONDS"))?;
-    if u64::from(interval) != config.chain.interval_seconds {
-        return Err(SignerError::Contract {
-            what: "config chain.interval_seconds",
-            message: format!(
-                "{} differs from the registry's {interval}",
-                config.chain.interval_seconds
-            ),
-        });
-    }
-    for key in meters {
-        let meter: Address = key.address();
-        let state = registry
-            .meterState(meter)
-            .call()
-            .await
-            .map_err(call_failed("reading meterState"))?;
-        if state.status == 0 {
-            return Err(SignerError::MeterNotRegistered {
-                meter,
-                registry: config.chain.registry,
-            });
-        }
-        outbox.ensure_seq_above(meter, state.seq).await?;
     }
     Ok(())
 }

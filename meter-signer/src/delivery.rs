@@ -1,7 +1,13 @@
 //! Sends the outbox's readings in batches, records what the chain made of each one, and removes
 //! them once their transaction is final. Failures back off and retry; nothing is dropped.
 
-use std::{sync::Arc, time::Duration};
+use std::{
+    sync::{
+        Arc,
+        atomic::{AtomicBool, Ordering},
+    },
+    time::Duration,
+};
 
 use alloy::{
     primitives::{
@@ -16,7 +22,7 @@ use cogrid_bindings::{
     MeterRegistry::{self, MeterRegistryInstance},
     RejectReason,
 };
-use cogrid_chain::SignedReading;
+use cogrid_chain::{SignedReading, check_chain};
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 use tracing::{error, info, warn};
@@ -44,6 +50,10 @@ pub struct Progress {
 enum Disposition {
     /// The chain counted it before: it is delivered.
     Delivered,
+    /// The chain counted a later reading of this meter: this one's seq is below it. Its energy is
+    /// in that later reading's delta (registers are cumulative), so it is done, and this
+    /// gateway's seq must be lifted above the chain's before it signs again.
+    Superseded,
     /// Try again later (the node's clock is behind the meter's).
     Retry,
     /// It will never be counted: keep it for the operator and stop sending it.
@@ -53,9 +63,24 @@ enum Disposition {
 fn disposition(reason: RejectReason) -> Disposition {
     match reason {
         RejectReason::AlreadyCounted => Disposition::Delivered,
+        RejectReason::SeqNotIncreasing => Disposition::Superseded,
         RejectReason::FromFuture | RejectReason::DuplicateInBatch => Disposition::Retry,
         _ => Disposition::Reject,
     }
+}
+
+/// What the signer must agree on with the chain before it sends: checked on the first pass that
+/// reaches the node, and again whenever the chain shows a seq this gateway did not expect.
+#[derive(Debug, Clone)]
+pub struct ChainExpectations {
+    /// The RPC URL, for error messages.
+    pub rpc_url: String,
+    /// The chain the readings are signed for.
+    pub chain_id: u64,
+    /// The registry's interval length.
+    pub interval_seconds: u64,
+    /// The meters this gateway signs for.
+    pub meters: Vec<Address>,
 }
 
 /// What an operator can do about a reason.
@@ -85,6 +110,8 @@ pub struct Delivery {
     config: DeliveryConfig,
     confirmations: u64,
     metrics: Arc<Metrics>,
+    expectations: ChainExpectations,
+    synced: Arc<AtomicBool>,
 }
 
 impl Delivery {
@@ -96,6 +123,7 @@ impl Delivery {
         config: DeliveryConfig,
         confirmations: u64,
         metrics: Arc<Metrics>,
+        expectations: ChainExpectations,
     ) -> Self {
         let registry = MeterRegistry::new(registry, provider.clone());
         Self {
@@ -103,9 +131,54 @@ impl Delivery {
             registry,
             outbox,
             config,
-            confirmations: confirmations.max(1),
+            confirmations,
             metrics,
+            expectations,
+            synced: Arc::new(AtomicBool::new(false)),
         }
+    }
+
+    /// Checks the chain id and interval length, and lifts each meter's next seq above what the
+    /// chain counted (a gateway that lost its outbox must not reuse seqs). Errs without sending
+    /// anything when the node is unreachable or disagrees.
+    pub async fn sync(&self) -> Result<(), SignerError> {
+        let expected = &self.expectations;
+        check_chain(&self.provider, &expected.rpc_url, Some(expected.chain_id)).await?;
+        let call_failed = |what: &'static str| {
+            move |error: alloy::contract::Error| SignerError::Contract {
+                what,
+                message: error.to_string(),
+            }
+        };
+        let interval = self
+            .registry
+            .INTERVAL_SECONDS()
+            .call()
+            .await
+            .map_err(call_failed("reading the registry's INTERVAL_SECONDS"))?;
+        if u64::from(interval) != expected.interval_seconds {
+            return Err(SignerError::IntervalMismatch {
+                configured: expected.interval_seconds,
+                registry: u64::from(interval),
+            });
+        }
+        for &meter in &expected.meters {
+            let state = self
+                .registry
+                .meterState(meter)
+                .call()
+                .await
+                .map_err(call_failed("reading a meter's state"))?;
+            if state.status == 0 {
+                return Err(SignerError::MeterNotRegistered {
+                    meter,
+                    registry: *self.registry.address(),
+                });
+            }
+            self.outbox.ensure_seq_above(meter, state.seq).await?;
+        }
+        self.synced.store(true, Ordering::Release);
+        Ok(())
     }
 
     /// Runs until `cancel`: wakes on `wake` (a new reading) or every poll interval, and backs off
@@ -143,8 +216,12 @@ impl Delivery {
         }
     }
 
-    /// One pass: finalize what is deep enough, then send one batch of pending readings.
+    /// One pass: agree with the chain if not done yet, finalize what is deep enough, then send
+    /// one batch of pending readings.
     pub async fn pass(&self) -> Result<Progress, SignerError> {
+        if !self.synced.load(Ordering::Acquire) {
+            self.sync().await?;
+        }
         let mut progress = Progress {
             finalized: self.finalize().await?,
             ..Progress::default()
@@ -158,18 +235,6 @@ impl Delivery {
         progress.delivered = delivered;
         progress.rejected = rejected;
         Ok(progress)
-    }
-
-    /// Sends everything pending, then waits until it is all final (for one-shot runs and tests).
-    pub async fn drain(&self, poll: Duration) -> Result<(), SignerError> {
-        loop {
-            self.pass().await?;
-            let counts = self.outbox.counts().await?;
-            if counts.pending == 0 && counts.included == 0 {
-                return Ok(());
-            }
-            tokio::time::sleep(poll).await;
-        }
     }
 
     async fn send(&self, batch: &[SignedReading]) -> Result<TransactionReceipt, SignerError> {
@@ -228,6 +293,11 @@ impl Delivery {
                 let reason = RejectReason::from_abi(reason);
                 match disposition(reason) {
                     Disposition::Delivered => delivered.push((meter, seq)),
+                    Disposition::Superseded => {
+                        info!(%meter, seq, "the chain counted a later reading of this meter; this one is covered by it");
+                        self.synced.store(false, Ordering::Release);
+                        delivered.push((meter, seq));
+                    }
                     Disposition::Retry => {
                         info!(%meter, seq, ?reason, "reading not yet accepted; will retry")
                     }
@@ -284,9 +354,11 @@ impl Delivery {
                 .get_transaction_receipt(tx.tx_hash)
                 .await
                 .map_err(rpc_failed("fetching a receipt"))?;
-            let still_there =
-                receipt.is_some_and(|receipt| receipt.block_number == Some(tx.block_number));
-            if !still_there {
+            let included_at = receipt.and_then(|receipt| receipt.block_number);
+            if let Some(block_number) = included_at.filter(|&block| block != tx.block_number) {
+                // A reorg moved the transaction to another block: its confirmations restart there.
+                self.outbox.move_to_block(tx.tx_hash, block_number).await?;
+            } else if included_at.is_none() {
                 let requeued = self.outbox.requeue(tx.tx_hash).await?;
                 warn!(tx = %tx.tx_hash, requeued, "transaction left the chain (reorg); resending its readings");
                 self.metrics
@@ -303,6 +375,18 @@ impl Delivery {
     }
 }
 
+impl SignerError {
+    /// Whether retrying cannot help: the config disagrees with the chain.
+    pub fn is_config_mismatch(&self) -> bool {
+        matches!(
+            self,
+            Self::Chain(cogrid_chain::ChainError::WrongChain { .. })
+                | Self::IntervalMismatch { .. }
+                | Self::MeterNotRegistered { .. }
+        )
+    }
+}
+
 /// The contract's form of a signed reading.
 pub fn to_contract_reading(reading: &SignedReading) -> IMeterRegistry::Reading {
     IMeterRegistry::Reading {
@@ -313,5 +397,39 @@ pub fn to_contract_reading(reading: &SignedReading) -> IMeterRegistry::Reading {
         exportWh: U48::from(reading.export_wh),
         r: reading.r,
         vs: reading.vs,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_reading_the_chain_counted_or_passed_is_never_a_rejection() {
+        assert_eq!(
+            disposition(RejectReason::AlreadyCounted),
+            Disposition::Delivered
+        );
+        assert_eq!(
+            disposition(RejectReason::SeqNotIncreasing),
+            Disposition::Superseded
+        );
+        assert_eq!(disposition(RejectReason::FromFuture), Disposition::Retry);
+        assert_eq!(
+            disposition(RejectReason::DuplicateInBatch),
+            Disposition::Retry
+        );
+        for reason in [
+            RejectReason::UnknownMeter,
+            RejectReason::MeterDeactivated,
+            RejectReason::TooOld,
+            RejectReason::WrongSigner,
+            RejectReason::MalformedSignature,
+            RejectReason::RegisterWentBackwards,
+            RejectReason::ImplausibleDelta,
+            RejectReason::Unknown(200),
+        ] {
+            assert_eq!(disposition(reason), Disposition::Reject, "{reason:?}");
+        }
     }
 }

@@ -35,6 +35,17 @@ pub enum SignerError {
         /// What is wrong.
         message: String,
     },
+    /// The config's interval length differs from the registry's.
+    #[error(
+        "config chain.interval_seconds = {configured} but the registry's interval is {registry} s: \
+         fix the config"
+    )]
+    IntervalMismatch {
+        /// From the config.
+        configured: u64,
+        /// From the registry.
+        registry: u64,
+    },
     /// The meter is not registered on chain.
     #[error(
         "meter {meter} is not registered in MeterRegistry {registry}: ask the co-op admin to run \

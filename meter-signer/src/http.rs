@@ -22,7 +22,7 @@ use crate::{
     metrics::Metrics,
     outbox::Outbox,
     pipeline::PipelineError,
-    sampler::{Sample, SampleError},
+    sampler::{Sample, SampleError, unix_now},
     source::SampleMessage,
 };
 
@@ -34,7 +34,7 @@ const MAX_CLOCK_AHEAD: u64 = 300;
 /// What the handlers share.
 #[derive(Debug)]
 pub struct HttpState {
-    samples: mpsc::Sender<SampleMessage>,
+    samples: Option<mpsc::Sender<SampleMessage>>,
     push_meters: HashSet<Address>,
     min_interval: Duration,
     last_push: Mutex<HashMap<Address, Instant>>,
@@ -43,9 +43,10 @@ pub struct HttpState {
 }
 
 impl HttpState {
-    /// State for a router that accepts pushes for `push_meters`.
+    /// State for a router that accepts pushes for `push_meters` into `samples` (`None` when
+    /// no meter takes pushes).
     pub fn new(
-        samples: mpsc::Sender<SampleMessage>,
+        samples: Option<mpsc::Sender<SampleMessage>>,
         push_meters: HashSet<Address>,
         min_interval: Duration,
         metrics: Arc<Metrics>,
@@ -104,13 +105,17 @@ async fn push_reading(
             );
         }
     };
-    if !state.push_meters.contains(&push.meter) {
+    let Some(samples) = state
+        .samples
+        .as_ref()
+        .filter(|_| state.push_meters.contains(&push.meter))
+    else {
         return refuse(
             &state,
             StatusCode::NOT_FOUND,
             format!("meter {} is not configured for pushes here", push.meter),
         );
-    }
+    };
     if push.import_wh > MAX_REGISTER_WH || push.export_wh > MAX_REGISTER_WH {
         return refuse(
             &state,
@@ -118,9 +123,7 @@ async fn push_reading(
             format!("registers above {MAX_REGISTER_WH} Wh are out of range"),
         );
     }
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
+    let now = unix_now();
     if push.timestamp > now + MAX_CLOCK_AHEAD {
         return refuse(
             &state,
@@ -159,8 +162,7 @@ async fn push_reading(
         import_wh: push.import_wh,
         export_wh: push.export_wh,
     };
-    if state
-        .samples
+    if samples
         .send(SampleMessage {
             meter: push.meter,
             sample,

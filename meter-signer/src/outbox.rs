@@ -215,6 +215,22 @@ impl Outbox {
         Ok(done.rows_affected())
     }
 
+    /// Records that a reorg moved a transaction to another block.
+    pub async fn move_to_block(
+        &self,
+        tx_hash: B256,
+        block_number: u64,
+    ) -> Result<u64, sqlx::Error> {
+        let done = sqlx::query(
+            "UPDATE outbox SET block_number = ? WHERE state = 'included' AND tx_hash = ?",
+        )
+        .bind(block_number as i64)
+        .bind(tx_hash.as_slice())
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected())
+    }
+
     /// Puts the readings of a transaction that a reorg dropped back in line.
     pub async fn requeue(&self, tx_hash: B256) -> Result<u64, sqlx::Error> {
         let done = sqlx::query(
@@ -379,6 +395,15 @@ mod tests {
             vec![tx_a, tx_b]
         );
 
+        assert_eq!(outbox.move_to_block(tx_a.tx_hash, 12).await.unwrap(), 1);
+        let moved = IncludedTx {
+            block_number: 12,
+            ..tx_a
+        };
+        assert_eq!(
+            outbox.included_transactions().await.unwrap(),
+            vec![tx_b, moved]
+        );
         assert_eq!(outbox.requeue(tx_b.tx_hash).await.unwrap(), 1);
         assert_eq!(outbox.pending(10).await.unwrap(), vec![second]);
         assert_eq!(outbox.remove_final(tx_a.tx_hash).await.unwrap(), 1);

@@ -12,6 +12,13 @@
 //! whole intervals (the meter or the gateway was off), one reading is made for the latest boundary
 //! crossed: its delta covers the gap, and the registry treats such a reading as residual only.
 
+/// This machine's clock in unix seconds (the time of a telegram without its own timestamp).
+pub fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |elapsed| elapsed.as_secs())
+}
+
 /// Cumulative registers read from a meter at a moment.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Sample {

@@ -7,7 +7,10 @@ use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
 use super::SampleMessage;
-use crate::{metrics::Metrics, sampler::Sample};
+use crate::{
+    metrics::Metrics,
+    sampler::{Sample, unix_now},
+};
 
 /// The sample a telegram carries: the meter's own clock when it sends one (DSMR 4+), else now.
 pub fn telegram_sample(telegram: &Telegram, now: u64) -> Sample {
@@ -130,7 +133,9 @@ pub async fn run_p1_serial(
     cancel: CancellationToken,
 ) {
     let (bytes_tx, mut bytes_rx) = mpsc::channel::<Vec<u8>>(64);
-    let reader_cancel = cancel.clone();
+    // The reader thread's own token: ending this source must not stop the whole signer.
+    let reader_cancel = cancel.child_token();
+    let stop_reader = reader_cancel.clone();
     let reader =
         tokio::task::spawn_blocking(move || read_serial(&device, baud, &bytes_tx, &reader_cancel));
     let mut framer = Framer::new();
@@ -147,7 +152,7 @@ pub async fn run_p1_serial(
             },
         }
     }
-    cancel.cancel();
+    stop_reader.cancel();
     let _ = reader.await;
 }
 
@@ -192,10 +197,4 @@ fn read_serial(
             }
         }
     }
-}
-
-fn unix_now() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |elapsed| elapsed.as_secs())
 }

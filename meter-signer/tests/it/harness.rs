@@ -8,12 +8,17 @@ use std::{
 
 use alloy::{
     primitives::{Address, U256},
-    providers::DynProvider,
+    providers::{DynProvider, Provider},
+    rpc::types::Filter,
     signers::local::PrivateKeySigner,
+    sol_types::SolEvent,
 };
 use cogrid_bindings::{CarbonCredit, EnergyCredit, IMeterRegistry, MeterRegistry};
 use cogrid_chain::{Deployment, Devnet, SuiteParams, create_keystore, deploy_suite};
-use cogrid_meter_signer::profile::{HomeProfile, Shapes, SimulatedMeter};
+use cogrid_meter_signer::{
+    outbox::{Outbox, OutboxCounts},
+    profile::{HomeProfile, Shapes, SimulatedMeter},
+};
 
 pub(crate) const PASSWORD_ENV: &str = "COGRID_TEST_METER_PASSWORD";
 pub(crate) const INTENSITY: u16 = 400;
@@ -238,15 +243,47 @@ sample_seconds = 60
         )
     }
 
-    /// Checks the chain against the expected day and the owner's claimed balances.
+    /// Checks the chain against the expected day and the owner's claimed balances, and that the
+    /// outbox ended empty with nothing refused.
     pub(crate) async fn assert_day_counted_once(&self) {
         let expected = self.expected_day();
-        let state = self.meter_state().await;
+        let accepted_logs = self
+            .devnet
+            .admin
+            .get_logs(
+                &Filter::new()
+                    .address(self.deployment.meter_registry)
+                    .event_signature(MeterRegistry::ReadingAccepted::SIGNATURE_HASH)
+                    .from_block(0),
+            )
+            .await
+            .unwrap();
+        let accepted_seqs: Vec<u64> = accepted_logs
+            .iter()
+            .map(|log| {
+                log.log_decode::<MeterRegistry::ReadingAccepted>()
+                    .unwrap()
+                    .inner
+                    .data
+            })
+            .filter(|event| event.meter == self.meter)
+            .map(|event| u64::from(event.seq))
+            .collect();
         assert_eq!(
-            u64::from(state.seq),
-            expected.readings,
-            "every reading counted exactly once"
+            accepted_seqs,
+            (1..=expected.readings).collect::<Vec<_>>(),
+            "every reading accepted exactly once, in order"
         );
+        let outbox = Outbox::open(&self.dir.path().join("outbox.db"))
+            .await
+            .unwrap();
+        assert_eq!(
+            outbox.counts().await.unwrap(),
+            OutboxCounts::default(),
+            "the outbox ends empty, with no reading refused"
+        );
+        let state = self.meter_state().await;
+        assert_eq!(u64::from(state.seq), expected.readings);
         assert_eq!(state.lastIntervalEnd.to::<u64>(), self.start + 86_400);
         assert_eq!(
             (state.importWh.to::<u64>(), state.exportWh.to::<u64>()),

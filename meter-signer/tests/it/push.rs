@@ -74,7 +74,7 @@ impl PushServer {
         let cancel = CancellationToken::new();
         tokio::spawn(pipeline.run(samples_rx, cancel.clone()));
         let state = Arc::new(HttpState::new(
-            samples,
+            Some(samples),
             HashSet::from([meter.address()]),
             min_interval,
             metrics,
