@@ -82,7 +82,7 @@ impl Config {
 impl SimulatedSource {
     fn check(&self, at: &str) -> Result<(), BrokenRule> {
         rule(
-            self.start % 1_800 == 0,
+            self.start.is_multiple_of(1_800),
             || format!("{at}.start"),
             || {
                 format!(
