@@ -96,8 +96,9 @@ pub async fn run(config: Config, base: &Path, options: RunOptions) -> Result<(),
 
     for (meter, key) in config.meters.iter().zip(&meter_keys) {
         let address = key.address();
-        let last_boundary = outbox.last_interval_end(address).await?;
-        pipeline.add_meter(key.clone(), config.chain.interval_seconds, last_boundary);
+        let last_reading = outbox.last_reading(address).await?;
+        let last_boundary = last_reading.map(|reading| reading.interval_end);
+        pipeline.add_meter(key.clone(), config.chain.interval_seconds, last_reading);
         let (samples, cancel) = (samples_tx.clone(), cancel.clone());
         match meter.source.clone() {
             SourceConfig::P1Tcp {

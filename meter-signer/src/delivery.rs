@@ -232,6 +232,14 @@ impl Delivery {
         }
         let receipt = self.send(&batch).await?;
         let (delivered, rejected) = self.record(&batch, &receipt).await?;
+        if delivered == 0 && rejected == 0 {
+            // Every reading was skipped for now (its interval has not ended by the block's time:
+            // a meter clock ahead of the sequencer's). Back off instead of paying for the same
+            // skipped batch on every poll.
+            return Err(SignerError::NotYetAccepted {
+                readings: batch.len(),
+            });
+        }
         progress.delivered = delivered;
         progress.rejected = rejected;
         Ok(progress)

@@ -46,6 +46,15 @@ pub enum SignerError {
         /// From the registry.
         registry: u64,
     },
+    /// A whole batch was skipped for now (intervals not yet ended by the chain's clock).
+    #[error(
+        "the registry skipped all {readings} readings as not yet due (the meter's clock is ahead \
+         of the chain's); retrying later"
+    )]
+    NotYetAccepted {
+        /// Readings in the batch.
+        readings: usize,
+    },
     /// The meter is not registered on chain.
     #[error(
         "meter {meter} is not registered in MeterRegistry {registry}: ask the co-op admin to run \

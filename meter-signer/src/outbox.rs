@@ -66,15 +66,23 @@ impl Outbox {
         Ok(Self { pool })
     }
 
-    /// The boundary of the last reading signed for `meter`, if any.
-    pub async fn last_interval_end(&self, meter: Address) -> Result<Option<u64>, sqlx::Error> {
-        let row = sqlx::query("SELECT last_interval_end FROM meters WHERE meter = ?")
-            .bind(meter.to_string())
-            .fetch_optional(&self.pool)
-            .await?;
-        Ok(row
-            .and_then(|row| row.get::<Option<i64>, _>(0))
-            .map(|end| end as u64))
+    /// The last reading signed for `meter` (boundary and registers), if any.
+    pub async fn last_reading(
+        &self,
+        meter: Address,
+    ) -> Result<Option<IntervalReading>, sqlx::Error> {
+        let row = sqlx::query(
+            "SELECT last_interval_end, last_import_wh, last_export_wh FROM meters
+             WHERE meter = ? AND last_interval_end IS NOT NULL",
+        )
+        .bind(meter.to_string())
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.map(|row| IntervalReading {
+            interval_end: row.get::<i64, _>(0) as u64,
+            import_wh: row.get::<Option<i64>, _>(1).unwrap_or(0) as u64,
+            export_wh: row.get::<Option<i64>, _>(2).unwrap_or(0) as u64,
+        }))
     }
 
     /// Makes sure the next seq for `meter` is above `chain_seq`, the last seq the chain counted:
@@ -128,12 +136,16 @@ impl Outbox {
         .execute(&mut *tx)
         .await?;
         sqlx::query(
-            "INSERT INTO meters (meter, last_seq, last_interval_end) VALUES (?1, ?2, ?3)
-             ON CONFLICT (meter) DO UPDATE SET last_seq = ?2, last_interval_end = ?3",
+            "INSERT INTO meters (meter, last_seq, last_interval_end, last_import_wh, last_export_wh)
+             VALUES (?1, ?2, ?3, ?4, ?5)
+             ON CONFLICT (meter) DO UPDATE SET
+                 last_seq = ?2, last_interval_end = ?3, last_import_wh = ?4, last_export_wh = ?5",
         )
         .bind(meter.to_string())
         .bind(i64::from(seq))
         .bind(reading.interval_end as i64)
+        .bind(reading.import_wh as i64)
+        .bind(reading.export_wh as i64)
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
@@ -262,7 +274,10 @@ impl Outbox {
 }
 
 /// Schema versions in order; `PRAGMA user_version` records how many have been applied.
-const MIGRATIONS: &[&str] = &[include_str!("../migrations/0001_outbox.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("../migrations/0001_outbox.sql"),
+    include_str!("../migrations/0002_last_registers.sql"),
+];
 
 async fn migrate(pool: &SqlitePool) -> Result<(), sqlx::Error> {
     let applied: i64 = sqlx::query_scalar("PRAGMA user_version")
@@ -350,8 +365,12 @@ mod tests {
         }
         let outbox = Outbox::open(&path).await.unwrap();
         assert_eq!(
-            outbox.last_interval_end(signer.address()).await.unwrap(),
-            Some(1_800)
+            outbox.last_reading(signer.address()).await.unwrap(),
+            Some(IntervalReading {
+                interval_end: 1_800,
+                import_wh: 180,
+                export_wh: 5
+            })
         );
         assert_eq!(outbox.pending(10).await.unwrap().len(), 2);
         assert_eq!(record(&outbox, &signer, 2_700).await.seq, 3);

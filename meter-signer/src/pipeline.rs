@@ -12,7 +12,7 @@ use tracing::{error, info, warn};
 use crate::{
     metrics::Metrics,
     outbox::Outbox,
-    sampler::{IntervalSampler, Sample, SampleError},
+    sampler::{IntervalReading, IntervalSampler, Sample, SampleError},
     source::SampleMessage,
 };
 
@@ -69,14 +69,14 @@ impl Pipeline {
         }
     }
 
-    /// Serves `signer`'s meter; `last_boundary` is the last boundary already signed for it.
+    /// Serves `signer`'s meter; `last` is the last reading already signed for it.
     pub fn add_meter(
         &mut self,
         signer: PrivateKeySigner,
         interval_seconds: u64,
-        last_boundary: Option<u64>,
+        last: Option<IntervalReading>,
     ) {
-        let sampler = IntervalSampler::new(interval_seconds, last_boundary);
+        let sampler = IntervalSampler::new(interval_seconds, last);
         self.meters
             .insert(signer.address(), MeterSlot { signer, sampler });
     }

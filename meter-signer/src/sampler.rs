@@ -74,17 +74,21 @@ pub struct IntervalSampler {
     interval_seconds: u64,
     last_sample: Option<Sample>,
     last_boundary: Option<u64>,
+    /// Registers of the last reading signed before a restart: no sample may go below them.
+    floor: Option<(u64, u64)>,
 }
 
 impl IntervalSampler {
-    /// A sampler for `interval_seconds`-long intervals that already made a reading for
-    /// `last_boundary` (from the outbox after a restart), so it never signs that boundary again.
-    pub fn new(interval_seconds: u64, last_boundary: Option<u64>) -> Self {
+    /// A sampler for `interval_seconds`-long intervals that already signed `last` (from the
+    /// outbox after a restart): it never signs that boundary again, and refuses registers below
+    /// that reading's.
+    pub fn new(interval_seconds: u64, last: Option<IntervalReading>) -> Self {
         assert!(interval_seconds > 0, "interval length must be positive");
         Self {
             interval_seconds,
             last_sample: None,
-            last_boundary,
+            last_boundary: last.map(|reading| reading.interval_end),
+            floor: last.map(|reading| (reading.import_wh, reading.export_wh)),
         }
     }
 
@@ -97,21 +101,26 @@ impl IntervalSampler {
     /// boundary.
     pub fn push(&mut self, sample: Sample) -> Result<Option<IntervalReading>, SampleError> {
         let previous = self.last_sample;
-        if let Some(previous) = previous {
-            if sample.at <= previous.at {
-                return Err(SampleError::TimeNotIncreasing {
-                    at: sample.at,
-                    previous_at: previous.at,
-                });
-            }
-            if sample.import_wh < previous.import_wh || sample.export_wh < previous.export_wh {
-                return Err(SampleError::RegisterWentBackwards {
-                    import_wh: sample.import_wh,
-                    export_wh: sample.export_wh,
-                    previous_import_wh: previous.import_wh,
-                    previous_export_wh: previous.export_wh,
-                });
-            }
+        if let Some(previous) = previous
+            && sample.at <= previous.at
+        {
+            return Err(SampleError::TimeNotIncreasing {
+                at: sample.at,
+                previous_at: previous.at,
+            });
+        }
+        let reference = previous
+            .map(|previous| (previous.import_wh, previous.export_wh))
+            .or(self.floor);
+        if let Some((previous_import_wh, previous_export_wh)) = reference
+            && (sample.import_wh < previous_import_wh || sample.export_wh < previous_export_wh)
+        {
+            return Err(SampleError::RegisterWentBackwards {
+                import_wh: sample.import_wh,
+                export_wh: sample.export_wh,
+                previous_import_wh,
+                previous_export_wh,
+            });
         }
         self.last_sample = Some(sample);
         let boundary = self.boundary_at_or_before(sample.at);
@@ -146,7 +155,14 @@ mod tests {
 
     #[test]
     fn the_first_sample_after_a_boundary_makes_the_reading() {
-        let mut sampler = IntervalSampler::new(900, Some(900));
+        let mut sampler = IntervalSampler::new(
+            900,
+            Some(IntervalReading {
+                interval_end: 900,
+                import_wh: 0,
+                export_wh: 0,
+            }),
+        );
         assert_eq!(sampler.push(sample(1_790, 10, 0)).unwrap(), None);
         let reading = sampler.push(sample(1_801, 12, 3)).unwrap().unwrap();
         assert_eq!(
@@ -189,7 +205,12 @@ mod tests {
 
     #[test]
     fn a_restart_never_signs_a_boundary_twice() {
-        let mut sampler = IntervalSampler::new(900, Some(1_800));
+        let last = IntervalReading {
+            interval_end: 1_800,
+            import_wh: 1,
+            export_wh: 1,
+        };
+        let mut sampler = IntervalSampler::new(900, Some(last));
         assert_eq!(sampler.push(sample(1_805, 1, 1)).unwrap(), None);
         assert_eq!(
             sampler
@@ -209,6 +230,24 @@ mod tests {
         assert!(matches!(error, SampleError::RegisterWentBackwards { .. }));
         // The refused sample does not become the reference.
         assert!(sampler.push(sample(300, 500, 20)).is_ok());
+    }
+
+    #[test]
+    fn after_a_restart_registers_below_the_last_signed_reading_are_refused() {
+        let last = IntervalReading {
+            interval_end: 1_800,
+            import_wh: 500,
+            export_wh: 20,
+        };
+        let mut sampler = IntervalSampler::new(900, Some(last));
+        assert!(matches!(
+            sampler.push(sample(2_000, 499, 20)),
+            Err(SampleError::RegisterWentBackwards {
+                previous_import_wh: 500,
+                ..
+            })
+        ));
+        assert!(sampler.push(sample(2_001, 500, 20)).is_ok());
     }
 
     #[test]
