@@ -9,15 +9,16 @@ import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
 import {ECDSA} from "@openzeppelin/contracts/utils/cryptography/ECDSA.sol";
 import {EIP712} from "@openzeppelin/contracts/utils/cryptography/EIP712.sol";
 import {MessageHashUtils} from "@openzeppelin/contracts/utils/cryptography/MessageHashUtils.sol";
-import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
 
 /// @title MeterRegistry
 /// @notice Participants, meters and signed meter readings; accrues and mints energy and carbon credits.
 /// @dev Gas layout: everything a reading touches lives in one `MeterState` slot (one cold SLOAD, one
 /// SSTORE per reading), the two admin parameters share one slot read once per batch, and the
-/// duplicate-in-batch check uses transient storage. The hot path reads and writes the `MeterState` slot
-/// as a raw word; the bit offsets below follow Solidity's packing of `MeterState` (first member in the
-/// lowest bits), which the `meterState` getter decodes and the tests cross-check.
+/// duplicate-in-batch check uses transient storage. A reading after the baseline also reads its meter's
+/// `MeterInfo` slot (one more cold SLOAD) for the capacity bound of check 9. The hot path reads and
+/// writes the `MeterState` slot as a raw word; the bit offsets below follow Solidity's packing of
+/// `MeterState` (first member in the lowest bits), which the `meterState` getter decodes and the tests
+/// cross-check.
 contract MeterRegistry is IMeterRegistry, AccessControl, EIP712 {
     /// @dev Admin parameters packed in one slot so a batch reads them with a single SLOAD.
     struct Config {
@@ -155,6 +156,7 @@ contract MeterRegistry is IMeterRegistry, AccessControl, EIP712 {
         if (state.status != _STATUS_UNKNOWN) revert MeterRegistryMeterAlreadyRegistered(meter);
         if (!_participants[owner]) revert MeterRegistryOwnerNotParticipant(owner);
         if (!MeterKinds.isValid(kinds)) revert MeterRegistryInvalidKinds(kinds);
+        if (capacityW == 0) revert MeterRegistryZeroCapacity(meter);
         _meterInfos[meter] = MeterInfo({owner: owner, feeder: feeder, kinds: kinds, capacityW: capacityW});
         state.status = _STATUS_ACTIVE;
         emit MeterRegistered(meter, owner, feeder, kinds, capacityW);
@@ -238,7 +240,7 @@ contract MeterRegistry is IMeterRegistry, AccessControl, EIP712 {
         assembly ("memory-safe") {
             word := sload(stateRef.slot)
         }
-        (bool ok, RejectReason reason) = _check(reading, word, config.acceptanceWindow, domainSeparator);
+        (bool ok, RejectReason reason) = _check(reading, word, config, domainSeparator);
         if (!ok) {
             emit ReadingRejected(meter, reading.seq, reason);
             return false;
@@ -254,18 +256,13 @@ contract MeterRegistry is IMeterRegistry, AccessControl, EIP712 {
     {
         uint48 importDeltaWh;
         uint48 exportDeltaWh;
-        // unclaimedCreditsWh in the low 40 bits, unclaimedCarbonGrams in the high 40 bits.
         uint256 accruals = word >> _CREDITS_SHIFT;
-        {
-            (uint32 lastSeq,, uint48 lastImportWh, uint48 lastExportWh) = _unpackLastReading(word);
-            if (lastSeq != 0) {
-                // Cannot underflow: `_check` rejected a register below the stored one.
-                unchecked {
-                    importDeltaWh = reading.importWh - lastImportWh;
-                    exportDeltaWh = reading.exportWh - lastExportWh;
-                }
-                accruals = _accrue(accruals, exportDeltaWh, intensity);
-            }
+        (uint32 lastSeq,,,) = _unpackLastReading(word);
+        if (lastSeq != 0) {
+            (importDeltaWh, exportDeltaWh) = _deltas(reading, word);
+            (uint256 creditsWh, uint256 carbonGrams) = _accrue(accruals, exportDeltaWh, intensity);
+            // Both fit in 40 bits: `_check` (check 9) rejected a reading that would take either past it.
+            accruals = creditsWh | (carbonGrams << 40);
         }
         word = _packReading(reading) | (accruals << _CREDITS_SHIFT);
         assembly ("memory-safe") {
@@ -278,7 +275,7 @@ contract MeterRegistry is IMeterRegistry, AccessControl, EIP712 {
     /// @dev Runs the checks of `submitReadings` in the documented order against the meter's state word.
     /// @return ok Whether every check passed.
     /// @return reason The first failed check (meaningless when `ok`).
-    function _check(Reading memory reading, uint256 word, uint40 window, bytes32 domainSeparator)
+    function _check(Reading memory reading, uint256 word, Config memory config, bytes32 domainSeparator)
         private
         view
         returns (bool ok, RejectReason reason)
@@ -299,7 +296,9 @@ contract MeterRegistry is IMeterRegistry, AccessControl, EIP712 {
         // Cannot overflow: the sum of two uint40 values fits in 41 bits.
         unchecked {
             // forge-lint: disable-next-line(block-timestamp)
-            if (uint256(intervalEnd) + window < block.timestamp) return (false, RejectReason.TooOld);
+            if (uint256(intervalEnd) + config.acceptanceWindow < block.timestamp) {
+                return (false, RejectReason.TooOld);
+            }
         }
 
         (uint32 lastSeq, uint40 lastIntervalEnd, uint48 lastImportWh, uint48 lastExportWh) =
@@ -323,15 +322,44 @@ contract MeterRegistry is IMeterRegistry, AccessControl, EIP712 {
         (ok, reason) = _checkSignature(reading, domainSeparator);
         if (!ok) return (false, reason);
 
-        // 7.-8. After the previous reading in time, with registers that never go down. The first reading
-        // (stored seq 0) has nothing to compare with: it becomes the baseline.
+        // 7.-9. After the previous reading in time, with registers that never go down, by no more than
+        // the connection allows. The first reading (stored seq 0) has nothing to compare with: it becomes
+        // the baseline.
         if (lastSeq != 0) {
             if (intervalEnd <= lastIntervalEnd) return (false, RejectReason.IntervalNotAfterPrevious);
             if (reading.importWh < lastImportWh || reading.exportWh < lastExportWh) {
                 return (false, RejectReason.RegisterWentBackwards);
             }
+            if (!_isPlausible(reading, word, config.carbonIntensity)) {
+                return (false, RejectReason.ImplausibleDelta);
+            }
         }
         return (true, reason);
+    }
+
+    /// @dev Check 9, for a reading that passed checks 7-8 against the previous reading in `word`: the
+    /// accruals stay within uint40 and both deltas within the meter's capacity over the elapsed time.
+    /// The capacity bound alone would not do: a meter that never claims, or a large capacity over a long
+    /// gap, could still take the accruals past 40 bits, and `_accept` must never revert. The overflow
+    /// test comes first so that a reading it rejects does not pay for the `MeterInfo` SLOAD.
+    function _isPlausible(Reading memory reading, uint256 word, uint16 intensity)
+        private
+        view
+        returns (bool)
+    {
+        (uint48 importDeltaWh, uint48 exportDeltaWh) = _deltas(reading, word);
+        (uint256 creditsWh, uint256 carbonGrams) = _accrue(word >> _CREDITS_SHIFT, exportDeltaWh, intensity);
+        // Either is above uint40 exactly when their bitwise or is.
+        if ((creditsWh | carbonGrams) > type(uint40).max) return false;
+        (, uint40 lastIntervalEnd,,) = _unpackLastReading(word);
+        // Both deltas are within the allowance exactly when the larger one is.
+        uint256 maxDeltaWh = importDeltaWh > exportDeltaWh ? importDeltaWh : exportDeltaWh;
+        // Cannot overflow or underflow: Wh x 3600 takes 48 + 12 bits and W x s 32 + 40 bits, and check 7
+        // made the elapsed time positive.
+        unchecked {
+            return maxDeltaWh * 3600
+                <= uint256(_meterInfos[reading.meter].capacityW) * (reading.intervalEnd - lastIntervalEnd);
+        }
     }
 
     /// @dev Check 6: a high `s` or an unrecoverable signature is malformed; a valid signature by any key
@@ -348,24 +376,35 @@ contract MeterRegistry is IMeterRegistry, AccessControl, EIP712 {
         return (true, reason);
     }
 
-    /// @dev Adds an export delta to the packed accruals (credits low 40 bits, carbon high 40 bits).
-    /// The uint40 accruals hold 1.1 TWh / 1.1 kt CO2e per meter between claims, far beyond a home, but a
-    /// register jump signed by a broken meter could exceed them: SafeCast reverts rather than wrapping
-    /// (the relayer drops that reading and resubmits the batch).
+    /// @dev The import and export deltas of `reading` over the previous reading in `word`, for a
+    /// reading whose registers check 8 found not below the stored ones.
+    function _deltas(Reading memory reading, uint256 word)
+        private
+        pure
+        returns (uint48 importDeltaWh, uint48 exportDeltaWh)
+    {
+        (,, uint48 lastImportWh, uint48 lastExportWh) = _unpackLastReading(word);
+        // Cannot underflow: check 8 rejected a register below the stored one.
+        unchecked {
+            importDeltaWh = reading.importWh - lastImportWh;
+            exportDeltaWh = reading.exportWh - lastExportWh;
+        }
+    }
+
+    /// @dev The unclaimed credits and carbon after accruing an export delta onto `accruals` (credits in
+    /// the low 40 bits, carbon in the next 40), unnarrowed: check 9 rejects a result above uint40, which
+    /// holds 1.1 TWh / 1.1 Mt CO2e (2^40 g) per meter between claims.
     function _accrue(uint256 accruals, uint48 exportDeltaWh, uint16 intensity)
         private
         pure
-        returns (uint256)
+        returns (uint256 creditsWh, uint256 carbonGrams)
     {
-        uint256 creditsWh;
-        uint256 carbonGrams;
         // Cannot overflow: 40-bit accruals plus a 48-bit delta, and a 48-bit delta times a 16-bit
-        // intensity, all fit in 65 bits. The narrowing to uint40 below is what may overflow.
+        // intensity, all fit in 65 bits.
         unchecked {
             creditsWh = (accruals & type(uint40).max) + exportDeltaWh;
             carbonGrams = (accruals >> 40) + uint256(exportDeltaWh) * intensity / 1000;
         }
-        return uint256(SafeCast.toUint40(creditsWh)) | (uint256(SafeCast.toUint40(carbonGrams)) << 40);
     }
 
     /// @dev The low 176 bits of a `MeterState` word for an active meter whose last reading is `reading`.

@@ -3,6 +3,7 @@ pragma solidity 0.8.37;
 
 import {MeterRegistry} from "../src/MeterRegistry.sol";
 import {IMeterRegistry} from "../src/interfaces/IMeterRegistry.sol";
+import {MeterKinds} from "../src/libraries/MeterKinds.sol";
 import {ReadingSigning} from "./utils/ReadingSigning.sol";
 import {RegistryFixture} from "./utils/RegistryFixture.sol";
 import {IAccessControl} from "@openzeppelin/contracts/access/IAccessControl.sol";
@@ -11,6 +12,10 @@ import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
 /// @notice Readings, their rejections (one test per reason) and claims.
 contract MeterRegistryReadingsTest is RegistryFixture {
     uint40 internal constant T1 = T0 + INTERVAL;
+
+    /// @dev A meter registered by `_registerHugeMeter` in the tests that need accruals near uint40.
+    address internal meterE;
+    uint256 internal meterEKey;
 
     // ---------------------------------------------------------------- accepted readings
 
@@ -42,12 +47,13 @@ contract MeterRegistryReadingsTest is RegistryFixture {
         IMeterRegistry.Reading[] memory batch = new IMeterRegistry.Reading[](3);
         batch[0] = _sign(meterAKey, meterA, 2, T0 + INTERVAL, A_IMPORT + 10, A_EXPORT + 999);
         batch[1] = _sign(meterAKey, meterA, 5, T0 + 3 * INTERVAL, A_IMPORT + 10, A_EXPORT + 999);
-        batch[2] = _sign(meterAKey, meterA, 6, T0 + 4 * INTERVAL, A_IMPORT + 30, A_EXPORT + 3500);
+        batch[2] = _sign(meterAKey, meterA, 6, T0 + 4 * INTERVAL, A_IMPORT + 30, A_EXPORT + 2000);
 
         assertEq(registry.submitReadings(batch), 3);
 
-        // Carbon is floored per reading: floor(999 * 0.4) + floor(0) + floor(2501 * 0.4) = 399 + 1000.
-        _assertState(meterA, 1, 6, T0 + 4 * INTERVAL, A_IMPORT + 30, A_EXPORT + 3500, 3500, 1399);
+        // Carbon is floored per reading: floor(999 * 0.4) + floor(0) + floor(1001 * 0.4) = 399 + 400, not
+        // floor(2000 * 0.4) = 800.
+        _assertState(meterA, 1, 6, T0 + 4 * INTERVAL, A_IMPORT + 30, A_EXPORT + 2000, 2000, 799);
     }
 
     function test_CarbonUsesIntensityAtAcceptance() public {
@@ -55,9 +61,9 @@ contract MeterRegistryReadingsTest is RegistryFixture {
         vm.prank(admin);
         registry.setCarbonIntensity(150);
         vm.warp(T1 + INTERVAL);
-        _submit(_sign(meterAKey, meterA, 3, T1 + INTERVAL, A_IMPORT, A_EXPORT + 3000));
+        _submit(_sign(meterAKey, meterA, 3, T1 + INTERVAL, A_IMPORT, A_EXPORT + 2000));
 
-        assertEq(registry.meterState(meterA).unclaimedCarbonGrams, 400 + 300);
+        assertEq(registry.meterState(meterA).unclaimedCarbonGrams, 400 + 150);
     }
 
     function test_ImportOnlyReadingAccruesNothing() public {
@@ -132,16 +138,6 @@ contract MeterRegistryReadingsTest is RegistryFixture {
 
     function test_EmptyBatchAcceptsNothing() public {
         assertEq(registry.submitReadings(new IMeterRegistry.Reading[](0)), 0);
-    }
-
-    function test_RevertWhen_AccrualOverflowsUint40() public {
-        uint48 huge = uint48(type(uint40).max) + 1;
-        IMeterRegistry.Reading memory reading = _sign(meterCKey, meterC, 2, T1, C_IMPORT, huge);
-
-        vm.expectRevert(
-            abi.encodeWithSelector(SafeCast.SafeCastOverflowedUintDowncast.selector, 40, uint256(huge))
-        );
-        _submit(reading);
     }
 
     // ---------------------------------------------------------------- one test per reject reason
@@ -270,6 +266,134 @@ contract MeterRegistryReadingsTest is RegistryFixture {
         _assertRejected(_sign(meterBKey, meterA, 1, T1, 0, 0), IMeterRegistry.RejectReason.SeqNotIncreasing);
     }
 
+    // ---------------------------------------------------------------- plausibility (check 9)
+
+    function test_AcceptsDeltasExactlyAtCapacity() public {
+        // 5,000 W for 900 s is 1,250 Wh, on either register.
+        uint48 bound = _maxDeltaWh(A_CAPACITY_W, INTERVAL);
+        assertEq(bound, 1250);
+
+        vm.expectEmit(address(registry));
+        emit IMeterRegistry.ReadingAccepted(meterA, 2, T1, bound, bound);
+        assertEq(_submit(_sign(meterAKey, meterA, 2, T1, A_IMPORT + bound, A_EXPORT + bound)), 1);
+        _assertState(meterA, 1, 2, T1, A_IMPORT + bound, A_EXPORT + bound, 1250, 500);
+    }
+
+    function test_RejectsExportOverCapacity() public {
+        _assertRejected(
+            _sign(meterAKey, meterA, 2, T1, A_IMPORT, A_EXPORT + 1251),
+            IMeterRegistry.RejectReason.ImplausibleDelta
+        );
+    }
+
+    function test_RejectsImportOverCapacity() public {
+        _assertRejected(
+            _sign(meterAKey, meterA, 2, T1, A_IMPORT + 1251, A_EXPORT),
+            IMeterRegistry.RejectReason.ImplausibleDelta
+        );
+    }
+
+    function test_LongGapAllowsProportionallyMore() public {
+        // Ten intervals since the baseline: ten times the single-interval bound, and not a Wh more.
+        uint40 end = T0 + 10 * INTERVAL;
+        vm.warp(end);
+        uint48 bound = _maxDeltaWh(A_CAPACITY_W, 10 * INTERVAL);
+        assertEq(bound, 12_500);
+
+        _assertRejected(
+            _sign(meterAKey, meterA, 2, end, A_IMPORT, A_EXPORT + bound + 1),
+            IMeterRegistry.RejectReason.ImplausibleDelta
+        );
+        assertEq(_submit(_sign(meterAKey, meterA, 2, end, A_IMPORT, A_EXPORT + bound)), 1);
+        assertEq(registry.meterState(meterA).unclaimedCreditsWh, bound);
+    }
+
+    function test_CapacityBoundCountsFromPreviousReadingNotBaseline() public {
+        vm.warp(T1 + INTERVAL);
+        assertEq(_submit(_sign(meterAKey, meterA, 2, T1, A_IMPORT, A_EXPORT + 1250)), 1);
+        // One interval after seq 2, even though two have passed since the baseline.
+        _assertRejected(
+            _sign(meterAKey, meterA, 3, T1 + INTERVAL, A_IMPORT, A_EXPORT + 2500 + 1),
+            IMeterRegistry.RejectReason.ImplausibleDelta
+        );
+        assertEq(_submit(_sign(meterAKey, meterA, 3, T1 + INTERVAL, A_IMPORT, A_EXPORT + 2500)), 1);
+    }
+
+    function test_BaselineIsNotBoundByCapacity() public {
+        // A first reading has no previous one: its registers are where the meter's life so far left them.
+        uint48 lifetimeWh = 50_000_000_000;
+        assertEq(_submit(_sign(meterDKey, meterD, 1, T1, lifetimeWh, lifetimeWh)), 1);
+        _assertState(meterD, 1, 1, T1, lifetimeWh, lifetimeWh, 0, 0);
+    }
+
+    function test_RejectsCreditsOverflowInsteadOfReverting() public {
+        uint40 end = _fillHugeMeterCredits();
+
+        // One more Wh would take the unclaimed credits past uint40, well within the capacity.
+        vm.warp(end + INTERVAL);
+        IMeterRegistry.Reading memory next =
+            _sign(meterEKey, meterE, 3, end + INTERVAL, 0, uint48(type(uint40).max) + 1);
+        _assertRejected(next, IMeterRegistry.RejectReason.ImplausibleDelta);
+
+        // Claiming first makes room: the same reading then counts.
+        registry.claim(_meters(meterE));
+        assertEq(energy.balanceOf(bob), type(uint40).max);
+        assertEq(_submit(next), 1);
+        assertEq(registry.meterState(meterE).unclaimedCreditsWh, 1);
+    }
+
+    function test_RejectsCarbonOverflowInsteadOfReverting() public {
+        _registerHugeMeter();
+        vm.prank(admin);
+        registry.setCarbonIntensity(type(uint16).max);
+        // 16 intervals let a 4.29 GW meter export 17.2 GWh: far below uint40 credits, but at 65,535
+        // g/kWh the carbon of the first delta below passes uint40 and the second just fits.
+        uint40 end = T1 + 16 * INTERVAL;
+        vm.warp(end);
+        uint48 fits = uint48(uint256(type(uint40).max) * 1000 / type(uint16).max);
+        assertLe(uint256(fits) * type(uint16).max / 1000, type(uint40).max);
+        assertGt(uint256(fits + 1) * type(uint16).max / 1000, type(uint40).max);
+
+        _assertRejected(
+            _sign(meterEKey, meterE, 2, end, 0, fits + 1), IMeterRegistry.RejectReason.ImplausibleDelta
+        );
+        assertEq(_submit(_sign(meterEKey, meterE, 2, end, 0, fits)), 1);
+        assertEq(registry.meterState(meterE).unclaimedCarbonGrams, uint256(fits) * type(uint16).max / 1000);
+    }
+
+    /// @dev The review's case: a meter key signs `exportWh = last + 2^40`. It used to revert the whole
+    /// batch; now it is skipped and the readings around it count.
+    function test_ImplausibleReadingBetweenGoodOnesDoesNotBlockThem() public {
+        uint40 end = _fillHugeMeterCredits();
+        vm.warp(end + INTERVAL);
+        uint40 now_ = end + INTERVAL;
+        uint48 jump = uint48(1) << 40;
+
+        IMeterRegistry.Reading[] memory batch = new IMeterRegistry.Reading[](5);
+        batch[0] = _sign(meterAKey, meterA, 2, now_, A_IMPORT + 10, A_EXPORT + 100);
+        batch[1] = _sign(meterCKey, meterC, 2, now_, C_IMPORT, C_EXPORT + jump); // over capacity
+        batch[2] = _sign(meterBKey, meterB, 2, now_, B_IMPORT, B_EXPORT + 200);
+        batch[3] = _sign(meterEKey, meterE, 3, now_, 0, uint48(type(uint40).max) + 1); // overflow
+        batch[4] = _sign(meterDKey, meterD, 1, now_, 5, 6);
+
+        vm.expectEmit(address(registry));
+        emit IMeterRegistry.ReadingAccepted(meterA, 2, now_, 10, 100);
+        vm.expectEmit(address(registry));
+        emit IMeterRegistry.ReadingRejected(meterC, 2, IMeterRegistry.RejectReason.ImplausibleDelta);
+        vm.expectEmit(address(registry));
+        emit IMeterRegistry.ReadingAccepted(meterB, 2, now_, 0, 200);
+        vm.expectEmit(address(registry));
+        emit IMeterRegistry.ReadingRejected(meterE, 3, IMeterRegistry.RejectReason.ImplausibleDelta);
+        vm.expectEmit(address(registry));
+        emit IMeterRegistry.ReadingAccepted(meterD, 1, now_, 0, 0);
+        assertEq(registry.submitReadings(batch), 3);
+
+        _assertState(meterC, 1, 1, T0, C_IMPORT, C_EXPORT, 0, 0);
+        assertEq(registry.meterState(meterE).seq, 2);
+        assertEq(registry.meterState(meterA).unclaimedCreditsWh, 100);
+        assertEq(registry.meterState(meterB).unclaimedCreditsWh, 200);
+    }
+
     // ---------------------------------------------------------------- EIP-712 digest
 
     function test_ReadingDigestMatchesHandBuiltEip712() public view {
@@ -324,43 +448,43 @@ contract MeterRegistryReadingsTest is RegistryFixture {
     // ---------------------------------------------------------------- claims
 
     function test_ClaimMintsToOwnerAndZeroes() public {
-        _submit(_sign(meterAKey, meterA, 2, T1, A_IMPORT + 5, A_EXPORT + 2500));
+        _submit(_sign(meterAKey, meterA, 2, T1, A_IMPORT + 5, A_EXPORT + 1250));
 
         vm.expectEmit(address(registry));
-        emit IMeterRegistry.Claimed(meterA, alice, 2500, 1000);
+        emit IMeterRegistry.Claimed(meterA, alice, 1250, 500);
         registry.claim(_meters(meterA));
 
-        assertEq(energy.balanceOf(alice), 2500);
-        assertEq(carbon.balanceOf(alice), 1000);
-        assertEq(carbon.totalMinted(), 1000);
-        _assertState(meterA, 1, 2, T1, A_IMPORT + 5, A_EXPORT + 2500, 0, 0);
+        assertEq(energy.balanceOf(alice), 1250);
+        assertEq(carbon.balanceOf(alice), 500);
+        assertEq(carbon.totalMinted(), 500);
+        _assertState(meterA, 1, 2, T1, A_IMPORT + 5, A_EXPORT + 1250, 0, 0);
     }
 
     function test_ClaimTwiceMintsNothing() public {
-        _submit(_sign(meterAKey, meterA, 2, T1, A_IMPORT, A_EXPORT + 2500));
+        _submit(_sign(meterAKey, meterA, 2, T1, A_IMPORT, A_EXPORT + 1250));
         registry.claim(_meters(meterA));
 
         vm.recordLogs();
         registry.claim(_meters(meterA));
         assertEq(vm.getRecordedLogs().length, 0, "second claim emitted");
-        assertEq(energy.balanceOf(alice), 2500);
-        assertEq(carbon.balanceOf(alice), 1000);
+        assertEq(energy.balanceOf(alice), 1250);
+        assertEq(carbon.balanceOf(alice), 500);
     }
 
     function test_ClaimSameMeterTwiceInOneCallMintsOnce() public {
-        _submit(_sign(meterAKey, meterA, 2, T1, A_IMPORT, A_EXPORT + 2500));
+        _submit(_sign(meterAKey, meterA, 2, T1, A_IMPORT, A_EXPORT + 1250));
         address[] memory meters = new address[](2);
         meters[0] = meterA;
         meters[1] = meterA;
         registry.claim(meters);
-        assertEq(energy.balanceOf(alice), 2500);
+        assertEq(energy.balanceOf(alice), 1250);
     }
 
     function test_ClaimSeveralMetersOfSeveralOwnersByAnyone() public {
         IMeterRegistry.Reading[] memory batch = new IMeterRegistry.Reading[](3);
         batch[0] = _sign(meterAKey, meterA, 2, T1, A_IMPORT, A_EXPORT + 100);
         batch[1] = _sign(meterBKey, meterB, 2, T1, B_IMPORT, B_EXPORT + 200);
-        batch[2] = _sign(meterCKey, meterC, 2, T1, C_IMPORT, C_EXPORT + 5000);
+        batch[2] = _sign(meterCKey, meterC, 2, T1, C_IMPORT, C_EXPORT + 2500);
         registry.submitReadings(batch);
 
         address[] memory meters = new address[](4);
@@ -373,9 +497,9 @@ contract MeterRegistryReadingsTest is RegistryFixture {
 
         assertEq(energy.balanceOf(alice), 300);
         assertEq(carbon.balanceOf(alice), 40 + 80);
-        assertEq(energy.balanceOf(bob), 5000);
-        assertEq(carbon.balanceOf(bob), 2000);
-        assertEq(energy.totalSupply(), 5300);
+        assertEq(energy.balanceOf(bob), 2500);
+        assertEq(carbon.balanceOf(bob), 1000);
+        assertEq(energy.totalSupply(), 2800);
     }
 
     function test_ClaimCreditsWithoutCarbonWhenIntensityZero() public {
@@ -408,7 +532,7 @@ contract MeterRegistryReadingsTest is RegistryFixture {
         MeterRegistry unwired = new MeterRegistry(admin, energy, carbon, INTERVAL, WINDOW, INTENSITY);
         vm.startPrank(admin);
         unwired.registerParticipant(alice);
-        unwired.registerMeter(meterA, alice, 1, 0, 0);
+        unwired.registerMeter(meterA, alice, 1, 0, A_CAPACITY_W);
         vm.stopPrank();
         IMeterRegistry.Reading[] memory batch = new IMeterRegistry.Reading[](2);
         batch[0] = ReadingSigning.sign(address(unwired), meterAKey, _unsigned(meterA, 1, T0, 0, 0));
@@ -423,6 +547,30 @@ contract MeterRegistryReadingsTest is RegistryFixture {
             )
         );
         unwired.claim(_meters(meterA));
+    }
+
+    /// @dev Registers meter E (bob's) with the largest capacity a `uint32` holds, with its baseline at T1
+    /// (all registers zero).
+    function _registerHugeMeter() private {
+        (meterE, meterEKey) = makeAddrAndKey("meter-E");
+        vm.prank(admin);
+        registry.registerMeter(meterE, bob, 9, MeterKinds.SOLAR, type(uint32).max);
+        assertEq(_submit(_sign(meterEKey, meterE, 1, T1, 0, 0)), 1);
+    }
+
+    /// @dev Registers meter E and accrues exactly `type(uint40).max` unclaimed credits with its seq 2,
+    /// after a gap long enough for the capacity to allow that (1,025 intervals of 4.29 GW).
+    /// @return end The `intervalEnd` of seq 2, which is also the current time.
+    function _fillHugeMeterCredits() private returns (uint40 end) {
+        _registerHugeMeter();
+        end = T1 + 1025 * INTERVAL;
+        vm.warp(end);
+        uint48 full = type(uint40).max;
+        assertGe(_maxDeltaWh(type(uint32).max, end - T1), full);
+        assertEq(_submit(_sign(meterEKey, meterE, 2, end, 0, full)), 1);
+        _assertState(
+            meterE, 1, 2, end, 0, full, type(uint40).max, SafeCast.toUint40(uint256(full) * INTENSITY / 1000)
+        );
     }
 
     function _unsigned(address meter, uint32 seq, uint40 intervalEnd, uint48 importWh, uint48 exportWh)

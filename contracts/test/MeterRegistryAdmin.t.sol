@@ -18,6 +18,9 @@ contract MeterRegistryAdminTest is RegistryFixture {
     address internal carol = makeAddr("carol");
     address internal newMeter = makeAddr("new-meter");
 
+    /// @dev 1 x 40 A at 230 V: a valid capacity for the tests about other arguments.
+    uint32 internal constant CAPACITY_W = 9200;
+
     function setUp() public override {
         super.setUp();
         vm.startPrank(admin);
@@ -161,7 +164,7 @@ contract MeterRegistryAdminTest is RegistryFixture {
         vm.expectRevert(
             abi.encodeWithSelector(IMeterRegistry.MeterRegistryMeterAlreadyRegistered.selector, meterA)
         );
-        registry.registerMeter(meterA, bob, 1, 0, 0);
+        registry.registerMeter(meterA, bob, 1, 0, CAPACITY_W);
     }
 
     function test_RevertWhen_RegisterDeactivatedMeterAgain() public {
@@ -170,16 +173,16 @@ contract MeterRegistryAdminTest is RegistryFixture {
         vm.expectRevert(
             abi.encodeWithSelector(IMeterRegistry.MeterRegistryMeterAlreadyRegistered.selector, meterA)
         );
-        registry.registerMeter(meterA, bob, 1, 0, 0);
+        registry.registerMeter(meterA, bob, 1, 0, CAPACITY_W);
         vm.stopPrank();
     }
 
     function test_RevertWhen_RegisterMeterZeroAddress() public {
         vm.startPrank(registrar);
         vm.expectRevert(IMeterRegistry.MeterRegistryZeroAddress.selector);
-        registry.registerMeter(address(0), bob, 1, 0, 0);
+        registry.registerMeter(address(0), bob, 1, 0, CAPACITY_W);
         vm.expectRevert(IMeterRegistry.MeterRegistryZeroAddress.selector);
-        registry.registerMeter(newMeter, address(0), 1, 0, 0);
+        registry.registerMeter(newMeter, address(0), 1, 0, CAPACITY_W);
         vm.stopPrank();
     }
 
@@ -188,27 +191,34 @@ contract MeterRegistryAdminTest is RegistryFixture {
         vm.expectRevert(
             abi.encodeWithSelector(IMeterRegistry.MeterRegistryOwnerNotParticipant.selector, carol)
         );
-        registry.registerMeter(newMeter, carol, 1, 0, 0);
+        registry.registerMeter(newMeter, carol, 1, 0, CAPACITY_W);
     }
 
     function test_RevertWhen_RegisterMeterOwnerDeactivated() public {
         vm.startPrank(registrar);
         registry.deactivateParticipant(bob);
         vm.expectRevert(abi.encodeWithSelector(IMeterRegistry.MeterRegistryOwnerNotParticipant.selector, bob));
-        registry.registerMeter(newMeter, bob, 1, 0, 0);
+        registry.registerMeter(newMeter, bob, 1, 0, CAPACITY_W);
         vm.stopPrank();
     }
 
     function test_RevertWhen_RegisterMeterInvalidKinds() public {
         vm.prank(registrar);
         vm.expectRevert(abi.encodeWithSelector(IMeterRegistry.MeterRegistryInvalidKinds.selector, 16));
-        registry.registerMeter(newMeter, bob, 1, 16, 0);
+        registry.registerMeter(newMeter, bob, 1, 16, CAPACITY_W);
+    }
+
+    function test_RevertWhen_RegisterMeterZeroCapacity() public {
+        vm.prank(registrar);
+        vm.expectRevert(abi.encodeWithSelector(IMeterRegistry.MeterRegistryZeroCapacity.selector, newMeter));
+        registry.registerMeter(newMeter, bob, 1, MeterKinds.SOLAR, 0);
+        assertEq(registry.meterState(newMeter).status, 0, "registered anyway");
     }
 
     function test_RevertWhen_RegisterMeterUnauthorized() public {
         vm.prank(alice);
         _expectUnauthorized(alice, REGISTRAR_ROLE);
-        registry.registerMeter(newMeter, alice, 1, 0, 0);
+        registry.registerMeter(newMeter, alice, 1, 0, CAPACITY_W);
     }
 
     function test_DeactivateMeterKeepsItsReadingState() public {

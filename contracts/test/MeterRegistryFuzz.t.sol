@@ -2,6 +2,7 @@
 pragma solidity 0.8.37;
 
 import {IMeterRegistry} from "../src/interfaces/IMeterRegistry.sol";
+import {MeterKinds} from "../src/libraries/MeterKinds.sol";
 import {ReadingSigning} from "./utils/ReadingSigning.sol";
 import {RegistryFixture} from "./utils/RegistryFixture.sol";
 import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
@@ -9,30 +10,41 @@ import {Vm} from "forge-std/Test.sol";
 
 contract MeterRegistryFuzzTest is RegistryFixture {
     uint256 internal constant STEPS = 6;
+    /// @dev Steps below this are within meter A's one-interval bound (1,250 Wh), so whichever earlier
+    /// reading counted last, the delta since it stays within the capacity over the intervals between.
+    uint256 internal constant A_STEP_RANGE = uint256(A_CAPACITY_W) * INTERVAL / 3600 + 1;
 
-    /// @dev Cumulative registers from random steps: credits = exported Wh exactly, carbon = sum of the
-    /// per-reading floors, whatever the baseline and the intensity.
+    address internal _fuzzMeter;
+    uint256 internal _fuzzKey;
+
+    /// @dev Cumulative registers from random steps within a random capacity: credits = exported Wh
+    /// exactly, carbon = sum of the per-reading floors, whatever the baseline and the intensity.
     function testFuzz_AccrualsAreExact(
         uint48 baseImport,
         uint48 baseExport,
         uint64[STEPS] memory importSteps,
         uint64[STEPS] memory exportSteps,
-        uint16 intensity
+        uint16 intensity,
+        uint32 capacityW
     ) public {
         baseImport = uint48(bound(baseImport, 0, type(uint48).max / 2));
         baseExport = uint48(bound(baseExport, 0, type(uint48).max / 2));
         intensity = uint16(bound(intensity, 0, 1500));
+        // Up to 4.29 GW, so steps up to 1.07 GWh: six of them cannot overflow the uint40 accruals.
+        capacityW = uint32(bound(capacityW, 1, type(uint32).max));
+        uint48 maxStep = _maxDeltaWh(capacityW, INTERVAL);
+        _registerFuzzMeter(capacityW);
         vm.prank(admin);
         registry.setCarbonIntensity(intensity);
         vm.warp(T0 + (STEPS + 1) * INTERVAL);
 
-        assertEq(_submit(_sign(meterDKey, meterD, 1, T0, baseImport, baseExport)), 1, "baseline");
+        assertEq(_submit(_sign(_fuzzKey, _fuzzMeter, 1, T0, baseImport, baseExport)), 1, "baseline");
         uint48 importWh = baseImport;
         uint48 exportWh = baseExport;
         uint256 expectedCarbon;
         for (uint256 k; k < STEPS; ++k) {
-            uint48 importStep = uint48(bound(importSteps[k], 0, 50_000_000_000));
-            uint48 exportStep = uint48(bound(exportSteps[k], 0, 50_000_000_000));
+            uint48 importStep = uint48(bound(importSteps[k], 0, maxStep));
+            uint48 exportStep = uint48(bound(exportSteps[k], 0, maxStep));
             importWh += importStep;
             exportWh += exportStep;
             expectedCarbon += uint256(exportStep) * intensity / 1000;
@@ -40,30 +52,69 @@ contract MeterRegistryFuzzTest is RegistryFixture {
             uint40 end = SafeCast.toUint40(T0 + (k + 1) * INTERVAL);
 
             vm.expectEmit(address(registry));
-            emit IMeterRegistry.ReadingAccepted(meterD, seq, end, importStep, exportStep);
-            assertEq(_submit(_sign(meterDKey, meterD, seq, end, importWh, exportWh)), 1);
+            emit IMeterRegistry.ReadingAccepted(_fuzzMeter, seq, end, importStep, exportStep);
+            assertEq(_submit(_sign(_fuzzKey, _fuzzMeter, seq, end, importWh, exportWh)), 1);
         }
 
-        IMeterRegistry.MeterState memory state = registry.meterState(meterD);
+        IMeterRegistry.MeterState memory state = registry.meterState(_fuzzMeter);
         assertEq(state.unclaimedCreditsWh, exportWh - baseExport, "credits");
         assertEq(state.unclaimedCarbonGrams, expectedCarbon, "carbon");
         assertEq(state.importWh, importWh, "import register");
 
-        registry.claim(_meters(meterD));
+        registry.claim(_meters(_fuzzMeter));
         assertEq(energy.balanceOf(bob), exportWh - baseExport, "minted credits");
         assertEq(carbon.balanceOf(bob), expectedCarbon, "minted carbon");
     }
 
-    function testFuzz_CarbonIsFlooredPerReading(uint48 exportDelta, uint16 intensity) public {
-        exportDelta = uint48(bound(exportDelta, 0, type(uint40).max));
+    /// @dev A gap of up to 1,000 intervals lets meter C report up to 2.75 MWh in one reading.
+    function testFuzz_CarbonIsFlooredPerReading(uint48 exportDelta, uint16 intensity, uint256 gap) public {
+        gap = bound(gap, 1, 1000);
+        uint40 end = SafeCast.toUint40(T0 + gap * INTERVAL);
+        exportDelta = uint48(bound(exportDelta, 0, _maxDeltaWh(C_CAPACITY_W, gap * INTERVAL)));
         intensity = uint16(bound(intensity, 0, 1000));
         vm.prank(admin);
         registry.setCarbonIntensity(intensity);
+        vm.warp(end);
 
-        _submit(_sign(meterCKey, meterC, 2, T0 + INTERVAL, C_IMPORT, C_EXPORT + exportDelta));
+        assertEq(_submit(_sign(meterCKey, meterC, 2, end, C_IMPORT, C_EXPORT + exportDelta)), 1);
 
         assertEq(registry.meterState(meterC).unclaimedCreditsWh, exportDelta);
         assertEq(registry.meterState(meterC).unclaimedCarbonGrams, uint256(exportDelta) * intensity / 1000);
+    }
+
+    /// @dev Check 9 against its specification, for any capacity, gap, deltas and intensity: a reading
+    /// counts exactly when both deltas fit the capacity over the gap and the accruals fit uint40;
+    /// otherwise it is rejected as `ImplausibleDelta` (never a revert) and changes nothing.
+    function testFuzz_PlausibilityBoundIsExact(
+        uint32 capacityW,
+        uint256 gap,
+        uint48 importDelta,
+        uint48 exportDelta,
+        uint16 intensity
+    ) public {
+        capacityW = uint32(bound(capacityW, 1, type(uint32).max));
+        gap = bound(gap, 1, 2000);
+        uint256 allowance = uint256(capacityW) * gap * INTERVAL;
+        // Around the bound: up to twice the largest plausible delta (and past uint40 for large ones).
+        uint256 range = allowance / 3600 * 2 + 1;
+        importDelta = uint48(bound(importDelta, 0, range < type(uint48).max ? range : type(uint48).max));
+        exportDelta = uint48(bound(exportDelta, 0, range < type(uint48).max ? range : type(uint48).max));
+        _registerFuzzMeter(capacityW);
+        vm.prank(admin);
+        registry.setCarbonIntensity(intensity);
+        assertEq(_submit(_sign(_fuzzKey, _fuzzMeter, 1, T0 + INTERVAL, 0, 0)), 1, "baseline");
+        uint40 end = SafeCast.toUint40(T0 + (gap + 1) * INTERVAL);
+        vm.warp(end);
+
+        bool plausible = uint256(importDelta) * 3600 <= allowance && uint256(exportDelta) * 3600 <= allowance
+            && exportDelta <= type(uint40).max && uint256(exportDelta) * intensity / 1000 <= type(uint40).max;
+        IMeterRegistry.Reading memory reading = _sign(_fuzzKey, _fuzzMeter, 2, end, importDelta, exportDelta);
+        if (plausible) {
+            assertEq(_submit(reading), 1, "plausible reading rejected");
+            assertEq(registry.meterState(_fuzzMeter).unclaimedCreditsWh, exportDelta);
+        } else {
+            _assertRejected(reading, IMeterRegistry.RejectReason.ImplausibleDelta);
+        }
     }
 
     /// @dev Readings seq 2..9 of one meter, submitted in a random order with repeats, split into random
@@ -81,8 +132,8 @@ contract MeterRegistryFuzzTest is RegistryFixture {
         uint48 exportWh = A_EXPORT;
         uint48 importWh = A_IMPORT;
         for (uint256 k; k < count; ++k) {
-            exportWh += uint48(uint256(keccak256(abi.encode(seed, "export", k))) % 10_000);
-            importWh += uint48(uint256(keccak256(abi.encode(seed, "import", k))) % 10_000);
+            exportWh += SafeCast.toUint48(uint256(keccak256(abi.encode(seed, "export", k))) % A_STEP_RANGE);
+            importWh += SafeCast.toUint48(uint256(keccak256(abi.encode(seed, "import", k))) % A_STEP_RANGE);
             readings[k] = _sign(
                 meterAKey,
                 meterA,
@@ -188,5 +239,12 @@ contract MeterRegistryFuzzTest is RegistryFixture {
         (bool ok,) = address(registry).call(data);
         assertFalse(ok, "dirty calldata accepted");
         assertEq(registry.meterState(meterA).seq, 1);
+    }
+
+    /// @dev Registers a fresh meter of bob's with `capacityW`, as `_fuzzMeter` / `_fuzzKey`.
+    function _registerFuzzMeter(uint32 capacityW) internal {
+        (_fuzzMeter, _fuzzKey) = makeAddrAndKey("fuzz meter");
+        vm.prank(admin);
+        registry.registerMeter(_fuzzMeter, bob, 9, MeterKinds.SOLAR, capacityW);
     }
 }

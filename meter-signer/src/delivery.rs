@@ -97,6 +97,9 @@ fn advice(reason: RejectReason) -> &'static str {
         RejectReason::SeqNotIncreasing => {
             "the outbox is behind the chain; it resynchronises on restart"
         }
+        RejectReason::ImplausibleDelta => {
+            "more energy than the registered capacity allows, or unclaimed credits near their limit: check the meter and its registration, and claim"
+        }
         _ => "the meter's registers or clock are inconsistent; check the meter",
     }
 }

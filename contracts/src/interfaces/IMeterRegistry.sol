@@ -11,6 +11,10 @@ pragma solidity ^0.8.24;
 ///
 /// Batch rule: one bad reading never blocks the good ones. `submitReadings` does not revert for a bad
 /// reading; it skips it, emits `ReadingRejected` with the first failed check and goes on.
+///
+/// Plausibility: a reading's import and export deltas are bounded by the meter's registered connection
+/// capacity over the time since its previous reading, so a compromised meter key can mint at most what
+/// the connection could physically have exported.
 interface IMeterRegistry {
     /// @notice Why `submitReadings` skipped a reading; checked in this order, the first failure wins.
     enum RejectReason {
@@ -37,7 +41,10 @@ interface IMeterRegistry {
         /// `intervalEnd` is not after the meter's previous reading.
         IntervalNotAfterPrevious,
         /// The import or export register is below the meter's previous reading.
-        RegisterWentBackwards
+        RegisterWentBackwards,
+        /// The import or export delta exceeds what the meter's `capacityW` allows since its previous
+        /// reading, or the export delta would overflow the meter's unclaimed credits or carbon.
+        ImplausibleDelta
     }
 
     /// @notice A meter's signed cumulative register reading at the end of an interval.
@@ -63,7 +70,8 @@ interface IMeterRegistry {
     /// @param owner The participant that receives the meter's credits.
     /// @param feeder The distribution feeder the meter hangs off.
     /// @param kinds `MeterKinds` flags (solar, battery, EV, critical load).
-    /// @param capacityW Rated capacity behind the meter, in W.
+    /// @param capacityW Connection capacity in W, never zero: the most power the meter can import or
+    /// export, which bounds each reading's deltas (`ImplausibleDelta`).
     struct MeterInfo {
         address owner;
         uint32 feeder;
@@ -134,6 +142,8 @@ interface IMeterRegistry {
     error MeterRegistryOwnerNotParticipant(address owner);
     /// @notice `kinds` sets a bit that `MeterKinds` does not define.
     error MeterRegistryInvalidKinds(uint8 kinds);
+    /// @notice `meter` was given a zero connection capacity: every reading with energy would be rejected.
+    error MeterRegistryZeroCapacity(address meter);
     /// @notice `meter` is already deactivated.
     error MeterRegistryMeterNotActive(address meter);
     /// @notice `meter` is active, so it cannot be reactivated.
@@ -151,11 +161,14 @@ interface IMeterRegistry {
     ///    otherwise `seq <= ` the last accepted `seq` -> `SeqNotIncreasing` (so `seq` 0 never counts);
     /// 6. the signature does not recover -> `MalformedSignature`; recovers to another key -> `WrongSigner`;
     /// 7. `intervalEnd` not after the previous reading's -> `IntervalNotAfterPrevious`;
-    /// 8. either register below the previous reading's -> `RegisterWentBackwards`.
-    /// The meter's first accepted reading is its baseline (registers stored, zero deltas). Later readings
-    /// accrue their export delta as credits and `exportDelta * carbonIntensity / 1000` (rounded down) as
-    /// carbon. Reverts only for malformed ABI encoding (a word with bits outside its type) or when a
-    /// meter's unclaimed accrual would overflow `uint40` (1.1 TWh; claim first).
+    /// 8. either register below the previous reading's -> `RegisterWentBackwards`;
+    /// 9. `importDelta * 3600 > capacityW * (intervalEnd - previous intervalEnd)`, the same for the export
+    ///    delta (Wh against W x s), or the export delta would take the unclaimed credits or carbon past
+    ///    `uint40` (1.1 TWh / 1.1 Mt CO2e; claim first) -> `ImplausibleDelta`.
+    /// The meter's first accepted reading is its baseline (registers stored, zero deltas): checks 7-9 do
+    /// not apply to it. Later readings accrue their export delta as credits and
+    /// `exportDelta * carbonIntensity / 1000` (rounded down) as carbon. Reverts only for malformed ABI
+    /// encoding (a word with bits outside its type).
     /// @param readings The readings, in any order of meters; a meter's readings in ascending `seq`.
     /// @return accepted How many readings were counted.
     function submitReadings(Reading[] calldata readings) external returns (uint256 accepted);
@@ -178,11 +191,13 @@ interface IMeterRegistry {
     function deactivateParticipant(address account) external;
 
     /// @notice Registers a meter. Only `REGISTRAR_ROLE`.
+    /// @dev Reverts with `MeterRegistryZeroCapacity` for a zero `capacityW`: such a meter could never
+    /// report any energy. The capacity cannot be changed later.
     /// @param meter The address of the meter's signing key.
     /// @param owner The active participant that receives the meter's credits.
     /// @param feeder The distribution feeder the meter hangs off.
     /// @param kinds `MeterKinds` flags.
-    /// @param capacityW Rated capacity behind the meter, in W.
+    /// @param capacityW Connection capacity in W (the most it can import or export); not zero.
     function registerMeter(address meter, address owner, uint32 feeder, uint8 kinds, uint32 capacityW)
         external;
 

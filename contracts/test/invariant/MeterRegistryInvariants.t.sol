@@ -37,8 +37,11 @@ contract MeterRegistryInvariantsTest is Test {
         carbon.grantRole(carbon.MINTER_ROLE(), address(registry));
         registry.registerParticipant(owners[0]);
         registry.registerParticipant(owners[1]);
+        // Home connections, and one as large as a uint32 allows, whose deltas can take the accruals
+        // towards uint40.
+        uint32[4] memory capacities = [uint32(5000), 11_000, 17_250, type(uint32).max];
         for (uint256 i; i < keys.length; ++i) {
-            registry.registerMeter(vm.addr(keys[i]), owners[i % 2], 1, MeterKinds.SOLAR, 5000);
+            registry.registerMeter(vm.addr(keys[i]), owners[i % 2], 1, MeterKinds.SOLAR, capacities[i]);
         }
         vm.stopPrank();
 
@@ -92,6 +95,8 @@ contract MeterRegistryInvariantsTest is Test {
             assertEq(state.lastIntervalEnd, m.lastIntervalEnd, "lastIntervalEnd");
             assertEq(state.importWh, m.importWh, "importWh");
             assertEq(state.exportWh, m.exportWh, "exportWh");
+            assertEq(state.unclaimedCreditsWh, m.unclaimedCreditsWh, "unclaimedCreditsWh");
+            assertEq(state.unclaimedCarbonGrams, m.unclaimedCarbonGrams, "unclaimedCarbonGrams");
         }
     }
 
@@ -104,9 +109,10 @@ contract MeterRegistryInvariantsTest is Test {
     function afterInvariant() public view {
         console.log("accepted readings", handler.ghostAccepted());
         console.log("rejected readings", handler.ghostRejected());
-        for (uint256 reason; reason < 12; ++reason) {
+        for (uint256 reason; reason <= uint256(type(IMeterRegistry.RejectReason).max); ++reason) {
             console.log("  rejected for reason", reason, handler.ghostRejectedBy(reason));
         }
+        console.log("  of which accrual overflows", handler.ghostAccrualOverflows());
         console.log("credits minted (Wh)", energy.totalSupply());
         console.log("carbon minted (g)", carbon.totalMinted(), "retired (g)", carbon.totalRetired());
     }

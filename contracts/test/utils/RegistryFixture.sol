@@ -7,12 +7,14 @@ import {MeterRegistry} from "../../src/MeterRegistry.sol";
 import {IMeterRegistry} from "../../src/interfaces/IMeterRegistry.sol";
 import {MeterKinds} from "../../src/libraries/MeterKinds.sol";
 import {ReadingSigning} from "./ReadingSigning.sol";
+import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
 import {Test, Vm} from "forge-std/Test.sol";
 
 /// @notice A deployed registry with two owners and four meters. Meters A, B (alice) and C (bob) got
 /// their baseline reading (seq 1, interval ending at T0) in `setUp`, which runs as its own transaction,
 /// so tests start one interval later with cold storage and empty transient storage. Meter D (bob) is
-/// registered but has no reading yet.
+/// registered but has no reading yet. A meter's capacity bounds each delta: one interval allows
+/// `capacityW / 4` Wh (A 1,250, B 750, C 2,750, D 1,437).
 abstract contract RegistryFixture is Test {
     uint32 internal constant INTERVAL = 900;
     uint40 internal constant WINDOW = 2 days;
@@ -26,6 +28,11 @@ abstract contract RegistryFixture is Test {
     uint48 internal constant B_EXPORT = 30_000;
     uint48 internal constant C_IMPORT = 777_777;
     uint48 internal constant C_EXPORT = 0;
+
+    uint32 internal constant A_CAPACITY_W = 5000;
+    uint32 internal constant B_CAPACITY_W = 3000;
+    uint32 internal constant C_CAPACITY_W = 11_000;
+    uint32 internal constant D_CAPACITY_W = 5750;
 
     EnergyCredit internal energy;
     CarbonCredit internal carbon;
@@ -60,10 +67,10 @@ abstract contract RegistryFixture is Test {
         carbon.grantRole(carbon.MINTER_ROLE(), address(registry));
         registry.registerParticipant(alice);
         registry.registerParticipant(bob);
-        registry.registerMeter(meterA, alice, 7, MeterKinds.SOLAR | MeterKinds.BATTERY, 5000);
-        registry.registerMeter(meterB, alice, 7, MeterKinds.SOLAR, 3000);
-        registry.registerMeter(meterC, bob, 8, MeterKinds.EV, 11_000);
-        registry.registerMeter(meterD, bob, 8, 0, 0);
+        registry.registerMeter(meterA, alice, 7, MeterKinds.SOLAR | MeterKinds.BATTERY, A_CAPACITY_W);
+        registry.registerMeter(meterB, alice, 7, MeterKinds.SOLAR, B_CAPACITY_W);
+        registry.registerMeter(meterC, bob, 8, MeterKinds.EV, C_CAPACITY_W);
+        registry.registerMeter(meterD, bob, 8, 0, D_CAPACITY_W);
         vm.stopPrank();
 
         IMeterRegistry.Reading[] memory baselines = new IMeterRegistry.Reading[](3);
@@ -94,6 +101,12 @@ abstract contract RegistryFixture is Test {
             vs: bytes32(0)
         });
         return ReadingSigning.sign(address(registry), key, reading);
+    }
+
+    /// @dev The largest delta (Wh) a meter of `capacityW` may report over `seconds`: the capacity bound,
+    /// rounded down.
+    function _maxDeltaWh(uint32 capacityW, uint256 seconds_) internal pure returns (uint48) {
+        return SafeCast.toUint48(uint256(capacityW) * seconds_ / 3600);
     }
 
     function _one(IMeterRegistry.Reading memory reading)

@@ -6,5 +6,6 @@ mod harness;
 mod outage;
 mod p1;
 mod push;
+mod reasons;
 mod reorg;
 mod restart;

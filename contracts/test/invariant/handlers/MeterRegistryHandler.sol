@@ -31,6 +31,8 @@ contract MeterRegistryHandler is CommonBase, StdCheats, StdUtils {
         uint40 lastIntervalEnd;
         uint48 importWh;
         uint48 exportWh;
+        uint40 unclaimedCreditsWh;
+        uint40 unclaimedCarbonGrams;
     }
 
     /// @dev The predicted outcome of one reading of a batch.
@@ -51,6 +53,7 @@ contract MeterRegistryHandler is CommonBase, StdCheats, StdUtils {
 
     address[METERS] public meters;
     uint256[METERS] internal _keys;
+    uint32[METERS] internal _capacities;
     address[2] public owners;
     address internal _stranger;
     uint256 internal _strangerKey;
@@ -69,6 +72,9 @@ contract MeterRegistryHandler is CommonBase, StdCheats, StdUtils {
     uint256 public ghostRejected;
     uint256 public ghostMismatches;
     uint256 public ghostDoubleCounted;
+    /// @dev Readings the model rejected because their accrual would overflow uint40 (check 9's second
+    /// half), to show the run reached it.
+    uint256 public ghostAccrualOverflows;
     mapping(address meter => mapping(uint32 seq => uint256 count)) public ghostAcceptedCount;
     mapping(uint256 reason => uint256 count) public ghostRejectedBy;
 
@@ -98,6 +104,7 @@ contract MeterRegistryHandler is CommonBase, StdCheats, StdUtils {
         _keys = keys;
         for (uint256 i; i < METERS; ++i) {
             meters[i] = vm.addr(keys[i]);
+            _capacities[i] = registry.meterInfo(meters[i]).capacityW;
             _models[i].status = 1;
         }
         (_stranger, _strangerKey) = makeAddrAndKey("unregistered meter");
@@ -146,7 +153,11 @@ contract MeterRegistryHandler is CommonBase, StdCheats, StdUtils {
         address[] memory list = new address[](count);
         uint256 j;
         for (uint256 i; i < METERS; ++i) {
-            if ((meterMask >> i) & 1 == 1) list[j++] = meters[i];
+            if ((meterMask >> i) & 1 == 1) {
+                list[j++] = meters[i];
+                _models[i].unclaimedCreditsWh = 0;
+                _models[i].unclaimedCarbonGrams = 0;
+            }
         }
         REGISTRY.claim(list);
     }
@@ -161,8 +172,10 @@ contract MeterRegistryHandler is CommonBase, StdCheats, StdUtils {
         ghostRetired += amount;
     }
 
-    function setCarbonIntensity(uint16 gramsPerKwh) external useTime {
-        gramsPerKwh = uint16(_bound(gramsPerKwh, 0, 1200));
+    /// @dev One time in eight any `uint16` (an admin's typo): at tens of kg per kWh the carbon accrual
+    /// overflows uint40 within a few readings, which reaches the second half of check 9.
+    function setCarbonIntensity(uint16 gramsPerKwh, uint256 mode) external useTime {
+        if (mode % 8 != 0) gramsPerKwh = uint16(_bound(gramsPerKwh, 0, 1200));
         vm.prank(ADMIN);
         REGISTRY.setCarbonIntensity(gramsPerKwh);
         _intensity = gramsPerKwh;
@@ -201,7 +214,8 @@ contract MeterRegistryHandler is CommonBase, StdCheats, StdUtils {
 
     // ---------------------------------------------------------------- crafting readings
 
-    /// @dev One reading of a batch: mostly the meter's valid next reading, otherwise one kind of bad one.
+    /// @dev One reading of a batch: mostly the meter's valid next reading (deltas within its capacity),
+    /// otherwise one kind of bad one.
     function _craft(uint256 entropy, IMeterRegistry.Reading[] memory batch, uint256 k)
         internal
         view
@@ -211,15 +225,22 @@ contract MeterRegistryHandler is CommonBase, StdCheats, StdUtils {
         uint256 variant = (entropy >> 8) % 20;
         Model memory m = _models[i];
         uint40 alignedNow = SafeCast.toUint40(currentTime - currentTime % INTERVAL);
+        uint256 maxDelta = _craftingBound(i, alignedNow);
 
         reading.meter = meters[i];
         reading.seq = m.seq + 1 + uint32((entropy >> 16) % 2);
         reading.intervalEnd = alignedNow;
-        reading.importWh = m.importWh + uint48((entropy >> 24) % 5000);
-        reading.exportWh = m.exportWh + uint48((entropy >> 48) % 8000);
+        reading.importWh = SafeCast.toUint48(m.importWh + (entropy >> 24) % (maxDelta + 1));
+        reading.exportWh = SafeCast.toUint48(m.exportWh + (entropy >> 72) % (maxDelta + 1));
         uint256 key = _keys[i];
 
-        if (variant == 10 && _lastAccepted[i].meter != address(0)) {
+        if (variant == 7) {
+            reading.exportWh = SafeCast.toUint48(m.exportWh + maxDelta); // exactly the capacity
+        } else if (variant == 8) {
+            uint48 over = SafeCast.toUint48(maxDelta + 1 + (entropy >> 120) % 1000); // past the capacity
+            if (entropy >> 130 & 1 == 0) reading.importWh = m.importWh + over;
+            else reading.exportWh = m.exportWh + over;
+        } else if (variant == 10 && _lastAccepted[i].meter != address(0)) {
             return (_lastAccepted[i], Signature.Valid); // exact replay
         } else if (variant == 11 && k > 0) {
             return (batch[k - 1], _signatureOf(batch[k - 1])); // repeat within the batch
@@ -252,6 +273,16 @@ contract MeterRegistryHandler is CommonBase, StdCheats, StdUtils {
                 reading = ReadingSigning.withHighS(reading, (1 << 255) - 1 - (entropy >> 210));
             }
         }
+    }
+
+    /// @dev The largest delta meter `i`'s capacity allows for a reading ending at `intervalEnd`; one
+    /// interval's worth when there is no earlier reading to count from (the reading is then a baseline or
+    /// rejected before check 9 anyway).
+    function _craftingBound(uint256 i, uint40 intervalEnd) internal view returns (uint256) {
+        Model memory m = _models[i];
+        uint256 elapsed =
+            m.seq != 0 && intervalEnd > m.lastIntervalEnd ? intervalEnd - m.lastIntervalEnd : INTERVAL;
+        return uint256(_capacities[i]) * elapsed / 3600;
     }
 
     /// @dev The signature class of a reading taken from earlier in the batch (re-derived, not trusted).
@@ -305,6 +336,19 @@ contract MeterRegistryHandler is CommonBase, StdCheats, StdUtils {
             }
             e.importDeltaWh = reading.importWh - m.importWh;
             e.exportDeltaWh = reading.exportWh - m.exportWh;
+            uint256 creditsWh = uint256(m.unclaimedCreditsWh) + e.exportDeltaWh;
+            uint256 carbonGrams =
+                uint256(m.unclaimedCarbonGrams) + uint256(e.exportDeltaWh) * _intensity / 1000;
+            if (creditsWh > type(uint40).max || carbonGrams > type(uint40).max) {
+                ++ghostAccrualOverflows;
+                return _reject(IMeterRegistry.RejectReason.ImplausibleDelta);
+            }
+            uint256 allowance = uint256(_capacities[i]) * (reading.intervalEnd - m.lastIntervalEnd);
+            if (uint256(e.importDeltaWh) * 3600 > allowance || uint256(e.exportDeltaWh) * 3600 > allowance) {
+                return _reject(IMeterRegistry.RejectReason.ImplausibleDelta);
+            }
+            m.unclaimedCreditsWh = SafeCast.toUint40(creditsWh);
+            m.unclaimedCarbonGrams = SafeCast.toUint40(carbonGrams);
         }
         e.accepted = true;
         m.seq = reading.seq;
