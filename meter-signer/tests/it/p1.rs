@@ -11,8 +11,12 @@ use alloy::{
 use cogrid_chain::{SignedReading, reading_domain};
 use cogrid_dsmr::crc16_arc;
 use cogrid_meter_signer::{
-    metrics::Metrics, outbox::Outbox, pipeline::Pipeline, sampler::Sample, source::SampleMessage,
-    source::run_p1_tcp,
+    metrics::Metrics,
+    outbox::Outbox,
+    pipeline::Pipeline,
+    sampler::Sample,
+    source::SampleMessage,
+    source::{run_p1_serial, run_p1_tcp},
 };
 use tokio::{
     io::AsyncWriteExt,
@@ -372,4 +376,56 @@ async fn p1_telegrams_become_one_signed_reading_per_boundary() {
     }
     assert_eq!(metrics.readings_signed.load(Relaxed), 2);
     assert_eq!(metrics.telegrams_crc_errors.load(Relaxed), 1);
+}
+
+/// The serial source on a tty: one end of a pseudo-terminal pair plays the meter's P1 cable.
+/// Whole telegrams become samples; the one with a bad CRC is dropped and counted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn p1_serial_samples_whole_telegrams_from_a_tty() {
+    use std::io::Write;
+
+    use serialport::SerialPort;
+
+    let (mut cable, port) = serialport::TTYPort::pair().expect("a pseudo-terminal pair");
+    let device = port.name().expect("the pty has a device name");
+    let (samples_tx, mut samples_rx) = mpsc::channel(16);
+    let metrics = Arc::new(Metrics::default());
+    let cancel = CancellationToken::new();
+    let meter = Address::repeat_byte(0x11);
+    let source = tokio::spawn(run_p1_serial(
+        meter,
+        device.into(),
+        115_200,
+        samples_tx,
+        metrics.clone(),
+        cancel.clone(),
+    ));
+    // Let the source open the device (in raw mode) before the meter starts talking.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    for telegram in [
+        telegram_at(901),
+        corrupted_telegram_at(902),
+        telegram_at(903),
+    ] {
+        cable.write_all(telegram.as_bytes()).unwrap();
+    }
+    cable.flush().unwrap();
+
+    let mut received = Vec::new();
+    while received.len() < 2 {
+        let message = tokio::time::timeout(PATIENCE, samples_rx.recv())
+            .await
+            .expect("no sample from the serial port")
+            .expect("the source ended");
+        assert_eq!(message.meter, meter);
+        received.push(message.sample);
+    }
+    assert_eq!(received, vec![expected_sample(901), expected_sample(903)]);
+    assert_eq!(metrics.telegrams_crc_errors.load(Relaxed), 1);
+    cancel.cancel();
+    tokio::time::timeout(PATIENCE, source)
+        .await
+        .expect("the serial source stops on cancel")
+        .unwrap();
+    drop(port);
 }
