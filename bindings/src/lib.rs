@@ -35,11 +35,31 @@ alloy::sol!(
     "artifacts/MockStablecoin.json"
 );
 
-/// `IMeterRegistry.RejectReason`: a JSON ABI carries enums as `uint8` without their variant
-/// names, so they are spelled out here in the contract's order (the end-to-end tests on anvil
-/// decode real rejections with it).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum RejectReason {
+/// Declares [`RejectReason`] and its decoder from one list, so the names and their positions
+/// cannot disagree with each other.
+macro_rules! reject_reasons {
+    ($($name:ident),* $(,)?) => {
+        /// `IMeterRegistry.RejectReason`: a JSON ABI carries enums as `uint8` without their
+        /// variant names, so they are spelled out here in the contract's order (a test on anvil
+        /// triggers and decodes each one).
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum RejectReason {
+            $($name,)*
+            /// A value this build does not know (a newer contract).
+            Unknown(u8),
+        }
+
+        impl RejectReason {
+            /// Decodes the `uint8` the contract emits.
+            pub fn from_abi(value: u8) -> Self {
+                const ORDER: &[RejectReason] = &[$(RejectReason::$name),*];
+                ORDER.get(usize::from(value)).copied().unwrap_or(RejectReason::Unknown(value))
+            }
+        }
+    };
+}
+
+reject_reasons!(
     UnknownMeter,
     MeterDeactivated,
     IntervalMisaligned,
@@ -53,29 +73,4 @@ pub enum RejectReason {
     IntervalNotAfterPrevious,
     RegisterWentBackwards,
     ImplausibleDelta,
-    /// A value this build does not know (a newer contract).
-    Unknown(u8),
-}
-
-impl RejectReason {
-    /// Decodes the `uint8` the contract emits.
-    pub fn from_abi(value: u8) -> Self {
-        use RejectReason::*;
-        const ORDER: [RejectReason; 13] = [
-            UnknownMeter,
-            MeterDeactivated,
-            IntervalMisaligned,
-            FromFuture,
-            TooOld,
-            DuplicateInBatch,
-            AlreadyCounted,
-            SeqNotIncreasing,
-            MalformedSignature,
-            WrongSigner,
-            IntervalNotAfterPrevious,
-            RegisterWentBackwards,
-            ImplausibleDelta,
-        ];
-        ORDER.get(value as usize).copied().unwrap_or(Unknown(value))
-    }
-}
+);
