@@ -1,0 +1,1290 @@
+//! Interval clearing: a uniform-price double auction (pay-as-clear) over the standing orders and
+//! the volumes the meters attested for one trading interval `t`.
+//!
+//! [`clear`] is a pure function from a [`Book`] to a [`Clearing`]: no I/O, no floats, no panics,
+//! and the same answer whatever the order of [`Book::orders`]. Prices are stablecoin base units
+//! (6 decimals) per kWh, energy is Wh, balances are stablecoin base units.
+//!
+//! # Rules
+//!
+//! - **Markets.** An islanded feeder cannot exchange energy with the rest of the grid, so each
+//!   islanded feeder clears on its own, with its own price ([`Clearing::islands`]); all the other
+//!   feeders clear together ([`Clearing::grid`]). An order belongs to the market of its feeder.
+//!   Islands clear first, by feeder id, then the grid: a buyer's balance is spent in that order.
+//! - **Eligibility.** An order sells when it has a sell floor and its meter has matchable export;
+//!   it buys when it has a buy ceiling of at least the network fee and its meter has matchable
+//!   import. A cap of 0 Wh, a meter missing from [`Book::volumes`] and an order id that appears
+//!   more than once (ambiguous, so every copy is ignored) take the order out of the auction.
+//! - **No self-trade.** A participant with eligible orders on both sides keeps only the side on
+//!   which it could trade more Wh: the export of its meters that carry a sell order against the
+//!   import of its meters that carry a buy order, the latter capped by what its balance buys at
+//!   its highest ceiling. A tie keeps the sell side. The choice is made once for the whole interval,
+//!   across markets.
+//! - **Merit order.** Asks by floor ascending; bids by effective ceiling (ceiling − network fee,
+//!   since the buyer pays the fee on top of the price) descending; ties by time placed, then order
+//!   id. On an islanded feeder, critical-load bids come before every other bid (then the same
+//!   order among themselves), so they are served first.
+//! - **Matching.** Bids are taken in merit order; each one buys from the asks in merit order as long
+//!   as the ask's floor is at most the lowest effective ceiling among the bids filled so far (itself
+//!   included). A bid that crosses no ask is skipped, which matters only for a critical bid on an
+//!   island: later, higher bids may still buy at a price its ceiling does not reach. Without
+//!   islands the bid curve is decreasing, so this is the plain crossing of the two curves.
+//! - **Quantities.** An ask sells at most its cap and its meter's remaining export (orders on one
+//!   meter share it, in merit order); a bid buys at most its cap, its meter's remaining import and
+//!   what its owner's remaining balance buys **at the bid's own ceiling**. Since the buyer pays
+//!   `price + fee <= ceiling`, it can always afford its fills, whatever the price turns out to be:
+//!   the balance is charged `ceil(ceiling * wh / 1000)` per fill while clearing (an upper bound of
+//!   what settlement charges), so the sum of `ceil((price + fee) * wh / 1000)` over the buyer's fills
+//!   never exceeds its balance. Each match moves the same Wh from an ask to a bid, so bought Wh
+//!   equal sold Wh in every market.
+//! - **Price.** The marginal ask is the last ask filled (the highest floor filled); the marginal bid
+//!   is the filled bid with the lowest effective ceiling (the last one filled, unless an island's
+//!   critical loads went first). The price is the midpoint of the two, rounded down:
+//!   `floor + (effective_ceiling - floor) / 2`. It lies within both, so every filled ask's floor is
+//!   at most the price and every filled bid's ceiling is at least the price plus the network fee.
+//!   A market with nothing filled is [`Outcome::NoTrade`].
+
+use std::{
+    cmp::Reverse,
+    collections::{BTreeMap, BTreeSet},
+};
+
+use alloy::primitives::{Address, map::AddressHashMap};
+
+/// A participant's standing limit order, as the market contract holds it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Order {
+    /// The order id; unique within a book.
+    pub id: u64,
+    /// The participant (wallet) that placed the order and pays or is paid.
+    pub participant: Address,
+    /// The meter whose attested volumes the order trades.
+    pub meter: Address,
+    /// Lowest price it sells at, base units per kWh; `None` if it does not sell.
+    pub sell_floor: Option<u64>,
+    /// Highest price plus network fee it buys at, base units per kWh; `None` if it does not buy.
+    pub buy_ceiling: Option<u64>,
+    /// Most Wh the order trades in one interval; `None` for no cap.
+    pub cap_wh: Option<u64>,
+    /// When the order was placed (any clock that orders placements, e.g. the block timestamp).
+    pub placed_at: u64,
+    /// Whether the meter is a critical load (medical devices, refrigeration).
+    pub critical: bool,
+    /// The feeder the meter is on.
+    pub feeder: u32,
+}
+
+/// A meter's attested volumes for the interval that are still matchable.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Volumes {
+    /// Export the meter may sell, Wh.
+    pub export_wh: u64,
+    /// Import the meter may buy, Wh.
+    pub import_wh: u64,
+}
+
+/// Everything one interval clears from.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Book {
+    /// The live standing orders of active participants.
+    pub orders: Vec<Order>,
+    /// Matchable volumes per meter; a meter without an entry has none.
+    pub volumes: BTreeMap<Address, Volumes>,
+    /// Available stablecoin per participant, base units; a participant without an entry has none.
+    pub balances: BTreeMap<Address, u128>,
+    /// Network fee per kWh, base units, paid by the buyer on top of the clearing price.
+    pub network_fee: u64,
+    /// The feeders that are islanded during the interval.
+    pub islanded: BTreeSet<u32>,
+}
+
+/// The side of a fill.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Side {
+    /// Energy sold from the meter's export.
+    Sell,
+    /// Energy bought for the meter's import.
+    Buy,
+}
+
+/// Energy one order trades in the interval.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Fill {
+    /// The order filled.
+    pub order: u64,
+    /// The order's meter.
+    pub meter: Address,
+    /// Whether the order sells or buys.
+    pub side: Side,
+    /// Energy traded, Wh (never 0).
+    pub wh: u64,
+}
+
+/// A market that traded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Trade {
+    /// The uniform clearing price, base units per kWh (buyers pay the network fee on top).
+    pub price: u64,
+    /// One fill per order that traded, by order id.
+    pub fills: Vec<Fill>,
+}
+
+/// What one market did in the interval.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// No bid crossed an ask.
+    NoTrade,
+    /// The price and the fills.
+    Traded(Trade),
+}
+
+/// The result of clearing one interval.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Clearing {
+    /// The grid-connected market: every feeder that is not islanded.
+    pub grid: Outcome,
+    /// One market per islanded feeder, by feeder id.
+    pub islands: BTreeMap<u32, Outcome>,
+}
+
+/// What a buyer pays for `wh` at `price_per_kwh`: `ceil(price_per_kwh * wh / 1000)` base units
+/// (the buyer rounds up).
+pub fn buyer_cost(price_per_kwh: u64, wh: u64) -> u128 {
+    (u128::from(price_per_kwh) * u128::from(wh)).div_ceil(1000)
+}
+
+/// Clears one interval; see the [module docs](self) for the rules.
+pub fn clear(book: &Book) -> Clearing {
+    let meters: AddressHashMap<usize> = book
+        .volumes
+        .keys()
+        .enumerate()
+        .map(|(i, meter)| (*meter, i))
+        .collect();
+    let mut state = State {
+        export_left: book.volumes.values().map(|v| v.export_wh).collect(),
+        import_left: book.volumes.values().map(|v| v.import_wh).collect(),
+        budget: book.balances.values().copied().collect(),
+    };
+    let mut participants: AddressHashMap<usize> = book
+        .balances
+        .keys()
+        .enumerate()
+        .map(|(i, participant)| (*participant, i))
+        .collect();
+    let mut asks = Vec::new();
+    let mut bids = Vec::new();
+    for order in unique_orders(&book.orders) {
+        let Some(&meter) = meters.get(&order.meter) else {
+            continue;
+        };
+        if order.cap_wh == Some(0) {
+            continue;
+        }
+        let participant = *participants.entry(order.participant).or_insert_with(|| {
+            state.budget.push(0);
+            state.budget.len() - 1
+        });
+        let candidate = |limit, ceiling| Candidate {
+            order,
+            meter,
+            participant,
+            limit,
+            ceiling,
+        };
+        if let Some(floor) = order.sell_floor
+            && state.export_left[meter] > 0
+        {
+            asks.push(candidate(floor, 0));
+        }
+        if let Some(ceiling) = order.buy_ceiling
+            && let Some(effective) = ceiling.checked_sub(book.network_fee)
+            && state.import_left[meter] > 0
+            && affordable(state.budget[participant], ceiling) > 0
+        {
+            bids.push(candidate(effective, ceiling));
+        }
+    }
+    exclude_self_trade(&mut asks, &mut bids, &state);
+
+    let mut island_books: BTreeMap<u32, (Vec<Candidate<'_>>, Vec<Candidate<'_>>)> = book
+        .islanded
+        .iter()
+        .map(|feeder| (*feeder, Default::default()))
+        .collect();
+    let (mut grid_asks, mut grid_bids) = (Vec::new(), Vec::new());
+    for ask in asks {
+        match island_books.get_mut(&ask.order.feeder) {
+            Some((island_asks, _)) => island_asks.push(ask),
+            None => grid_asks.push(ask),
+        }
+    }
+    for bid in bids {
+        match island_books.get_mut(&bid.order.feeder) {
+            Some((_, island_bids)) => island_bids.push(bid),
+            None => grid_bids.push(bid),
+        }
+    }
+    let islands = island_books
+        .into_iter()
+        .map(|(feeder, (asks, bids))| (feeder, clear_market(asks, bids, true, &mut state)))
+        .collect();
+    let grid = clear_market(grid_asks, grid_bids, false, &mut state);
+    Clearing { grid, islands }
+}
+
+/// What is left to trade while the markets of an interval clear one after another.
+struct State {
+    /// Matchable export per meter index.
+    export_left: Vec<u64>,
+    /// Matchable import per meter index.
+    import_left: Vec<u64>,
+    /// Balance per participant index, less what its fills cost at their ceilings.
+    budget: Vec<u128>,
+}
+
+/// An eligible order on one side, with its meter and participant as indices.
+#[derive(Clone, Copy)]
+struct Candidate<'a> {
+    order: &'a Order,
+    meter: usize,
+    participant: usize,
+    /// Floor of an ask, effective ceiling (ceiling − fee) of a bid.
+    limit: u64,
+    /// Ceiling of a bid, fee included (what its balance is charged at while clearing); 0 for an ask.
+    ceiling: u64,
+}
+
+/// The orders whose id appears exactly once.
+fn unique_orders(orders: &[Order]) -> Vec<&Order> {
+    let mut sorted: Vec<&Order> = orders.iter().collect();
+    sorted.sort_unstable_by_key(|order| order.id);
+    let mut unique = Vec::with_capacity(sorted.len());
+    for group in sorted.chunk_by(|a, b| a.id == b.id) {
+        if let [order] = group {
+            unique.push(*order);
+        }
+    }
+    unique
+}
+
+/// Most Wh whose cost at `ceiling` per kWh, rounded up, fits in `budget`.
+fn affordable(budget: u128, ceiling: u64) -> u64 {
+    if ceiling == 0 {
+        return u64::MAX;
+    }
+    let ceiling = u128::from(ceiling);
+    // floor(budget * 1000 / ceiling) without the product overflowing.
+    let wh = (budget / ceiling)
+        .saturating_mul(1000)
+        .saturating_add(budget % ceiling * 1000 / ceiling);
+    u64::try_from(wh).unwrap_or(u64::MAX)
+}
+
+/// Drops, for each participant with eligible orders on both sides, the side it trades less on.
+fn exclude_self_trade(asks: &mut Vec<Candidate<'_>>, bids: &mut Vec<Candidate<'_>>, state: &State) {
+    let n = state.budget.len();
+    let mut sell_wh = vec![0u128; n];
+    let mut sell_meters: Vec<(usize, usize)> =
+        asks.iter().map(|a| (a.participant, a.meter)).collect();
+    sell_meters.sort_unstable();
+    sell_meters.dedup();
+    for (participant, meter) in sell_meters {
+        sell_wh[participant] += u128::from(state.export_left[meter]);
+    }
+    let mut buy_wh = vec![0u128; n];
+    let mut top_ceiling = vec![0u64; n];
+    let mut buy_meters: Vec<(usize, usize)> = Vec::with_capacity(bids.len());
+    for bid in bids.iter() {
+        buy_meters.push((bid.participant, bid.meter));
+        top_ceiling[bid.participant] = top_ceiling[bid.participant].max(bid.ceiling);
+    }
+    buy_meters.sort_unstable();
+    buy_meters.dedup();
+    for (participant, meter) in buy_meters {
+        buy_wh[participant] += u128::from(state.import_left[meter]);
+    }
+    for (participant, wh) in buy_wh.iter_mut().enumerate() {
+        *wh = (*wh).min(u128::from(affordable(
+            state.budget[participant],
+            top_ceiling[participant],
+        )));
+    }
+    asks.retain(|a| sell_wh[a.participant] >= buy_wh[a.participant]);
+    bids.retain(|b| buy_wh[b.participant] > sell_wh[b.participant]);
+}
+
+/// Clears one market (the grid or one islanded feeder), spending `state`.
+fn clear_market(
+    mut asks: Vec<Candidate<'_>>,
+    mut bids: Vec<Candidate<'_>>,
+    critical_first: bool,
+    state: &mut State,
+) -> Outcome {
+    asks.sort_unstable_by_key(|a| (a.limit, a.order.placed_at, a.order.id));
+    bids.sort_unstable_by_key(|b| {
+        (
+            critical_first && !b.order.critical,
+            Reverse(b.limit),
+            b.order.placed_at,
+            b.order.id,
+        )
+    });
+    let mut fills = Vec::new();
+    let mut asks = asks.iter().peekable();
+    // The ask being filled: how much it may still sell and how much it has sold.
+    let mut current: Option<(u64, u64)> = None;
+    // Highest floor and lowest effective ceiling filled so far.
+    let mut marginal: Option<(u64, u64)> = None;
+    for bid in &bids {
+        let mut want = bid
+            .order
+            .cap_wh
+            .unwrap_or(u64::MAX)
+            .min(state.import_left[bid.meter])
+            .min(affordable(state.budget[bid.participant], bid.ceiling));
+        let limit = marginal.map_or(bid.limit, |(_, ceiling)| ceiling.min(bid.limit));
+        let mut bought = 0u64;
+        let mut top_floor = None;
+        while want > 0 {
+            let Some(ask) = asks.peek() else { break };
+            if ask.limit > limit {
+                break;
+            }
+            let (left, sold) = current.get_or_insert_with(|| {
+                (
+                    ask.order
+                        .cap_wh
+                        .unwrap_or(u64::MAX)
+                        .min(state.export_left[ask.meter]),
+                    0,
+                )
+            });
+            let wh = want.min(*left);
+            want -= wh;
+            bought += wh;
+            *left -= wh;
+            *sold += wh;
+            state.export_left[ask.meter] -= wh;
+            if wh > 0 {
+                top_floor = Some(ask.limit);
+            }
+            if *left == 0 {
+                if *sold > 0 {
+                    fills.push(fill(ask, Side::Sell, *sold));
+                }
+                current = None;
+                asks.next();
+            }
+        }
+        if let Some(floor) = top_floor {
+            marginal = Some((floor, limit));
+            state.import_left[bid.meter] -= bought;
+            let budget = &mut state.budget[bid.participant];
+            *budget = budget.saturating_sub(buyer_cost(bid.ceiling, bought));
+            fills.push(fill(bid, Side::Buy, bought));
+        }
+    }
+    if let (Some((_, sold)), Some(ask)) = (current, asks.peek())
+        && sold > 0
+    {
+        fills.push(fill(ask, Side::Sell, sold));
+    }
+    match marginal {
+        Some((floor, ceiling)) => {
+            fills.sort_unstable_by_key(|f| f.order);
+            Outcome::Traded(Trade {
+                price: floor + (ceiling - floor) / 2,
+                fills,
+            })
+        }
+        None => Outcome::NoTrade,
+    }
+}
+
+fn fill(candidate: &Candidate<'_>, side: Side, wh: u64) -> Fill {
+    Fill {
+        order: candidate.order.id,
+        meter: candidate.order.meter,
+        side,
+        wh,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn addr(n: u64) -> Address {
+        Address::from(alloy::primitives::U160::from(n))
+    }
+
+    /// A meter address for test participant `who`'s meter number `n`.
+    fn meter_of(who: u64, n: u64) -> Address {
+        addr(1_000 * who + n)
+    }
+
+    fn order(id: u64, who: u64) -> Order {
+        Order {
+            id,
+            participant: addr(who),
+            meter: meter_of(who, 0),
+            sell_floor: None,
+            buy_ceiling: None,
+            cap_wh: None,
+            placed_at: 0,
+            critical: false,
+            feeder: 1,
+        }
+    }
+
+    fn sell(id: u64, who: u64, floor: u64) -> Order {
+        Order {
+            sell_floor: Some(floor),
+            ..order(id, who)
+        }
+    }
+
+    fn buy(id: u64, who: u64, ceiling: u64) -> Order {
+        Order {
+            buy_ceiling: Some(ceiling),
+            ..order(id, who)
+        }
+    }
+
+    /// A book with every participant's meter 0 exporting/importing what `volumes` says and a
+    /// balance far above any cost.
+    fn book(orders: Vec<Order>, volumes: &[(u64, u64, u64)]) -> Book {
+        let mut book = Book {
+            orders,
+            ..Book::default()
+        };
+        for &(who, export_wh, import_wh) in volumes {
+            book.volumes.insert(
+                meter_of(who, 0),
+                Volumes {
+                    export_wh,
+                    import_wh,
+                },
+            );
+            book.balances.insert(addr(who), 1_000_000_000);
+        }
+        book
+    }
+
+    fn traded(outcome: &Outcome) -> &Trade {
+        match outcome {
+            Outcome::Traded(trade) => trade,
+            Outcome::NoTrade => panic!("expected a trade"),
+        }
+    }
+
+    /// (order, side, wh) of each fill.
+    fn fills(trade: &Trade) -> Vec<(u64, Side, u64)> {
+        trade
+            .fills
+            .iter()
+            .map(|f| (f.order, f.side, f.wh))
+            .collect()
+    }
+
+    #[test]
+    fn textbook_crossing() {
+        let book = book(
+            vec![
+                sell(1, 1, 100),
+                sell(2, 2, 150),
+                sell(3, 3, 300),
+                buy(4, 4, 400),
+                buy(5, 5, 200),
+                buy(6, 6, 120),
+            ],
+            &[
+                (1, 1_000, 0),
+                (2, 1_000, 0),
+                (3, 1_000, 0),
+                (4, 0, 1_500),
+                (5, 0, 1_000),
+                (6, 0, 1_000),
+            ],
+        );
+        let cleared = clear(&book);
+        let trade = traded(&cleared.grid);
+        // Marginal ask: order 2 (floor 150); marginal bid: order 5 (ceiling 200).
+        assert_eq!(trade.price, 175);
+        assert_eq!(
+            fills(trade),
+            [
+                (1, Side::Sell, 1_000),
+                (2, Side::Sell, 1_000),
+                (4, Side::Buy, 1_500),
+                (5, Side::Buy, 500)
+            ]
+        );
+        assert_eq!(trade.fills[0].meter, meter_of(1, 0));
+        assert!(cleared.islands.is_empty());
+    }
+
+    #[test]
+    fn no_crossing_is_no_trade() {
+        let book = book(
+            vec![sell(1, 1, 200), buy(2, 2, 150)],
+            &[(1, 1_000, 0), (2, 0, 1_000)],
+        );
+        assert_eq!(clear(&book).grid, Outcome::NoTrade);
+        assert_eq!(clear(&Book::default()).grid, Outcome::NoTrade);
+    }
+
+    #[test]
+    fn equal_limits_trade_at_that_price() {
+        let book = book(
+            vec![sell(1, 1, 150), buy(2, 2, 150)],
+            &[(1, 1_000, 0), (2, 0, 400)],
+        );
+        let trade = traded(&clear(&book).grid).clone();
+        assert_eq!(trade.price, 150);
+        assert_eq!(fills(&trade), [(1, Side::Sell, 400), (2, Side::Buy, 400)]);
+    }
+
+    #[test]
+    fn midpoint_rounds_down_within_both_limits() {
+        let book = book(
+            vec![sell(1, 1, 100), buy(2, 2, 103)],
+            &[(1, 1_000, 0), (2, 0, 400)],
+        );
+        assert_eq!(traded(&clear(&book).grid).price, 101);
+    }
+
+    #[test]
+    fn ties_go_by_time_then_id() {
+        let asks = book(
+            vec![
+                Order {
+                    placed_at: 5,
+                    ..sell(1, 1, 100)
+                },
+                Order {
+                    placed_at: 3,
+                    ..sell(9, 9, 100)
+                },
+                Order {
+                    placed_at: 3,
+                    ..sell(2, 2, 100)
+                },
+                buy(4, 4, 200),
+            ],
+            &[(1, 1_000, 0), (2, 1_000, 0), (9, 1_000, 0), (4, 0, 1_500)],
+        );
+        assert_eq!(
+            fills(traded(&clear(&asks).grid)),
+            [
+                (2, Side::Sell, 1_000),
+                (4, Side::Buy, 1_500),
+                (9, Side::Sell, 500)
+            ]
+        );
+        let bids = book(
+            vec![
+                Order {
+                    placed_at: 7,
+                    ..buy(4, 4, 200)
+                },
+                Order {
+                    placed_at: 6,
+                    ..buy(5, 5, 200)
+                },
+                Order {
+                    placed_at: 6,
+                    ..buy(3, 3, 200)
+                },
+                sell(1, 1, 100),
+            ],
+            &[(1, 1_500, 0), (3, 0, 1_000), (4, 0, 1_000), (5, 0, 1_000)],
+        );
+        assert_eq!(
+            fills(traded(&clear(&bids).grid)),
+            [
+                (1, Side::Sell, 1_500),
+                (3, Side::Buy, 1_000),
+                (5, Side::Buy, 500)
+            ]
+        );
+    }
+
+    #[test]
+    fn caps_bound_fills() {
+        let capped_ask = book(
+            vec![
+                Order {
+                    cap_wh: Some(300),
+                    ..sell(1, 1, 100)
+                },
+                buy(2, 2, 200),
+            ],
+            &[(1, 1_000, 0), (2, 0, 1_000)],
+        );
+        assert_eq!(
+            fills(traded(&clear(&capped_ask).grid)),
+            [(1, Side::Sell, 300), (2, Side::Buy, 300)]
+        );
+        let capped_bid = book(
+            vec![
+                sell(1, 1, 100),
+                Order {
+                    cap_wh: Some(250),
+                    ..buy(2, 2, 200)
+                },
+            ],
+            &[(1, 1_000, 0), (2, 0, 1_000)],
+        );
+        assert_eq!(
+            fills(traded(&clear(&capped_bid).grid)),
+            [(1, Side::Sell, 250), (2, Side::Buy, 250)]
+        );
+        let zero_cap = book(
+            vec![
+                Order {
+                    cap_wh: Some(0),
+                    ..sell(1, 1, 100)
+                },
+                buy(2, 2, 200),
+            ],
+            &[(1, 1_000, 0), (2, 0, 1_000)],
+        );
+        assert_eq!(clear(&zero_cap).grid, Outcome::NoTrade);
+    }
+
+    #[test]
+    fn meter_volumes_bound_fills_and_are_shared_by_its_orders() {
+        // Two sell orders on one meter share its 500 Wh of export; the buyer's meter imports 700.
+        let book = book(
+            vec![
+                sell(1, 1, 100),
+                Order {
+                    placed_at: 1,
+                    ..sell(2, 1, 100)
+                },
+                buy(3, 2, 200),
+                buy(4, 2, 150),
+            ],
+            &[(1, 500, 9_999), (2, 9_999, 700)],
+        );
+        let trade = traded(&clear(&book).grid).clone();
+        assert_eq!(fills(&trade), [(1, Side::Sell, 500), (3, Side::Buy, 500)]);
+        let short_import = Book {
+            volumes: BTreeMap::from([
+                (
+                    meter_of(1, 0),
+                    Volumes {
+                        export_wh: 5_000,
+                        import_wh: 0,
+                    },
+                ),
+                (
+                    meter_of(2, 0),
+                    Volumes {
+                        export_wh: 0,
+                        import_wh: 700,
+                    },
+                ),
+            ]),
+            ..book
+        };
+        assert_eq!(
+            fills(traded(&clear(&short_import).grid)),
+            [(1, Side::Sell, 700), (3, Side::Buy, 700)]
+        );
+    }
+
+    #[test]
+    fn unknown_meter_and_duplicate_ids_are_ignored() {
+        let mut book = book(
+            vec![sell(1, 1, 100), buy(2, 2, 200), buy(2, 3, 300)],
+            &[(1, 1_000, 0), (2, 0, 500), (3, 0, 500)],
+        );
+        assert_eq!(clear(&book).grid, Outcome::NoTrade);
+        book.orders[2].id = 3;
+        book.volumes.remove(&meter_of(3, 0));
+        assert_eq!(
+            fills(traded(&clear(&book).grid)),
+            [(1, Side::Sell, 500), (2, Side::Buy, 500)]
+        );
+    }
+
+    #[test]
+    fn balance_caps_a_buyer_at_its_ceiling() {
+        let mut book = book(
+            vec![sell(1, 1, 100), buy(2, 2, 200)],
+            &[(1, 1_000, 0), (2, 0, 1_000)],
+        );
+        // 100 units buy 500 Wh at the ceiling of 200 per kWh, whatever the price turns out to be.
+        book.balances.insert(addr(2), 100);
+        let trade = traded(&clear(&book).grid).clone();
+        assert_eq!(
+            (trade.price, fills(&trade)),
+            (150, vec![(1, Side::Sell, 500), (2, Side::Buy, 500)])
+        );
+        assert!(buyer_cost(trade.price, 500) <= 100);
+        book.balances.remove(&addr(2));
+        assert_eq!(clear(&book).grid, Outcome::NoTrade);
+    }
+
+    #[test]
+    fn balance_is_shared_by_a_buyers_orders() {
+        let mut book = book(
+            vec![
+                sell(1, 1, 100),
+                buy(2, 2, 200),
+                Order {
+                    meter: meter_of(2, 1),
+                    ..buy(3, 2, 200)
+                },
+            ],
+            &[(1, 5_000, 0), (2, 0, 1_000)],
+        );
+        book.volumes.insert(
+            meter_of(2, 1),
+            Volumes {
+                export_wh: 0,
+                import_wh: 1_000,
+            },
+        );
+        book.balances.insert(addr(2), 300);
+        // 300 units buy 1,500 Wh at 200 per kWh: 1,000 on the first order, 500 on the second.
+        let trade = traded(&clear(&book).grid).clone();
+        assert_eq!(
+            fills(&trade),
+            [
+                (1, Side::Sell, 1_500),
+                (2, Side::Buy, 1_000),
+                (3, Side::Buy, 500)
+            ]
+        );
+    }
+
+    #[test]
+    fn network_fee_comes_off_the_ceiling() {
+        let mut book = book(
+            vec![sell(1, 1, 150), buy(2, 2, 200)],
+            &[(1, 1_000, 0), (2, 0, 1_000)],
+        );
+        book.network_fee = 60;
+        assert_eq!(
+            clear(&book).grid,
+            Outcome::NoTrade,
+            "200 - 60 = 140 is under the floor of 150"
+        );
+        book.network_fee = 50;
+        let trade = traded(&clear(&book).grid).clone();
+        assert_eq!(trade.price, 150);
+        assert!(trade.price + book.network_fee <= 200);
+        book.network_fee = 250;
+        assert_eq!(
+            clear(&book).grid,
+            Outcome::NoTrade,
+            "a fee above the ceiling leaves no bid"
+        );
+    }
+
+    #[test]
+    fn fee_shifts_merit_order_and_price() {
+        // Effective ceilings 170 and 130 with a fee of 30; the marginal bid is the 130 one.
+        let mut book = book(
+            vec![sell(1, 1, 100), buy(2, 2, 200), buy(3, 3, 160)],
+            &[(1, 1_500, 0), (2, 0, 1_000), (3, 0, 1_000)],
+        );
+        book.network_fee = 30;
+        let trade = traded(&clear(&book).grid).clone();
+        assert_eq!(trade.price, 115);
+        assert_eq!(
+            fills(&trade),
+            [
+                (1, Side::Sell, 1_500),
+                (2, Side::Buy, 1_000),
+                (3, Side::Buy, 500)
+            ]
+        );
+    }
+
+    #[test]
+    fn a_participant_keeps_only_its_larger_side() {
+        // Participant 1 exports 1,000 Wh and imports 400 Wh (two meters): it only sells.
+        let mut orders = vec![
+            sell(1, 1, 100),
+            Order {
+                meter: meter_of(1, 1),
+                ..buy(2, 1, 500)
+            },
+            buy(3, 2, 300),
+            sell(4, 3, 200),
+        ];
+        let mut book = book(
+            orders.clone(),
+            &[(1, 1_000, 0), (2, 0, 2_000), (3, 1_000, 0)],
+        );
+        book.volumes.insert(
+            meter_of(1, 1),
+            Volumes {
+                export_wh: 0,
+                import_wh: 400,
+            },
+        );
+        let trade = traded(&clear(&book).grid).clone();
+        assert_eq!(
+            fills(&trade),
+            [
+                (1, Side::Sell, 1_000),
+                (3, Side::Buy, 2_000),
+                (4, Side::Sell, 1_000)
+            ]
+        );
+        // With 1,400 Wh to import it only buys, from participant 3.
+        book.volumes.insert(
+            meter_of(1, 1),
+            Volumes {
+                export_wh: 0,
+                import_wh: 1_400,
+            },
+        );
+        let trade = traded(&clear(&book).grid).clone();
+        assert_eq!(
+            fills(&trade),
+            [(2, Side::Buy, 1_000), (4, Side::Sell, 1_000)]
+        );
+        // One order with both limits on a meter that exports and imports: a tie sells.
+        orders = vec![
+            Order {
+                buy_ceiling: Some(500),
+                ..sell(1, 1, 100)
+            },
+            buy(3, 2, 300),
+            sell(4, 3, 50),
+        ];
+        let book = Book { orders, ..book };
+        let mut tie = book.clone();
+        tie.volumes.insert(
+            meter_of(1, 0),
+            Volumes {
+                export_wh: 700,
+                import_wh: 700,
+            },
+        );
+        let trade = traded(&clear(&tie).grid).clone();
+        assert!(
+            trade
+                .fills
+                .iter()
+                .all(|f| f.order != 1 || f.side == Side::Sell)
+        );
+        assert_eq!(
+            fills(&trade),
+            [
+                (1, Side::Sell, 700),
+                (3, Side::Buy, 1_700),
+                (4, Side::Sell, 1_000)
+            ]
+        );
+    }
+
+    #[test]
+    fn islanded_feeder_serves_critical_loads_first_and_clears_alone() {
+        let island = |o: Order| Order { feeder: 7, ..o };
+        let mut book = book(
+            vec![
+                island(sell(1, 1, 100)),
+                island(Order {
+                    placed_at: 0,
+                    ..buy(2, 2, 400)
+                }),
+                island(Order {
+                    placed_at: 9,
+                    critical: true,
+                    ..buy(3, 3, 200)
+                }),
+                // Cheap energy on the grid side cannot reach the island.
+                sell(4, 4, 10),
+                buy(5, 5, 50),
+            ],
+            &[
+                (1, 500, 0),
+                (2, 0, 500),
+                (3, 0, 500),
+                (4, 2_000, 0),
+                (5, 0, 300),
+            ],
+        );
+        book.islanded.insert(7);
+        book.islanded.insert(8);
+        let cleared = clear(&book);
+        let island_trade = traded(&cleared.islands[&7]);
+        assert_eq!(
+            fills(island_trade),
+            [(1, Side::Sell, 500), (3, Side::Buy, 500)]
+        );
+        assert_eq!(
+            island_trade.price, 150,
+            "midpoint of the critical bid's 200 and the floor of 100"
+        );
+        assert_eq!(cleared.islands[&8], Outcome::NoTrade);
+        let grid = traded(&cleared.grid);
+        assert_eq!(
+            (grid.price, fills(grid)),
+            (30, vec![(4, Side::Sell, 300), (5, Side::Buy, 300)])
+        );
+        // Not islanded, the feeder joins the grid: everyone buys the grid's cheapest energy.
+        book.islanded.clear();
+        let cleared = clear(&book);
+        assert!(cleared.islands.is_empty());
+        let grid = traded(&cleared.grid);
+        assert_eq!(
+            fills(grid),
+            [
+                (2, Side::Buy, 500),
+                (3, Side::Buy, 500),
+                (4, Side::Sell, 1_300),
+                (5, Side::Buy, 300)
+            ]
+        );
+    }
+
+    #[test]
+    fn a_critical_bid_below_the_asks_does_not_block_the_island() {
+        let island = |o: Order| Order { feeder: 7, ..o };
+        let mut book = book(
+            vec![
+                island(sell(1, 1, 100)),
+                island(Order {
+                    critical: true,
+                    ..buy(2, 2, 50)
+                }),
+                island(buy(3, 3, 300)),
+            ],
+            &[(1, 500, 0), (2, 0, 500), (3, 0, 500)],
+        );
+        book.islanded.insert(7);
+        let trade = traded(&clear(&book).islands[&7]).clone();
+        assert_eq!(
+            (trade.price, fills(&trade)),
+            (200, vec![(1, Side::Sell, 500), (3, Side::Buy, 500)])
+        );
+    }
+
+    #[test]
+    fn extreme_values_do_not_panic() {
+        let max = u64::MAX;
+        let mut book = book(
+            vec![
+                Order {
+                    cap_wh: Some(max),
+                    placed_at: max,
+                    ..sell(max, 1, 0)
+                },
+                Order {
+                    placed_at: max,
+                    ..buy(max - 1, 2, max)
+                },
+                buy(0, 3, max),
+                sell(1, 4, max),
+            ],
+            &[(1, max, max), (2, max, max), (3, max, max), (4, max, max)],
+        );
+        book.balances.insert(addr(2), u128::MAX);
+        book.network_fee = max - 1;
+        let trade = traded(&clear(&book).grid).clone();
+        assert_eq!(trade.price, 0);
+        assert_eq!(
+            trade
+                .fills
+                .iter()
+                .filter(|f| f.side == Side::Buy)
+                .map(|f| f.wh)
+                .sum::<u64>(),
+            max
+        );
+        book.network_fee = 0;
+        let _ = clear(&book);
+    }
+}
+
+#[cfg(test)]
+mod props {
+    use std::collections::{BTreeMap, BTreeSet};
+
+    use proptest::{collection::vec, option::weighted, prelude::*};
+
+    use super::*;
+
+    const PARTICIPANTS: u64 = 60;
+
+    fn addr(n: u64) -> Address {
+        Address::from(alloy::primitives::U160::from(n))
+    }
+
+    fn meter_of(who: u64, n: u64) -> Address {
+        addr(1_000 * (who + 1) + n)
+    }
+
+    /// Books of up to 300 orders from 60 participants with two meters each on 4 feeders, prices
+    /// around 0.10 USD/kWh, some islanded feeders, ties in time, missing meters and empty volumes.
+    fn arb_book() -> impl Strategy<Value = Book> {
+        let meter = (
+            0u32..4,
+            prop::bool::weighted(0.2),
+            weighted(
+                0.9,
+                (weighted(0.6, 1u64..3_000), weighted(0.6, 1u64..3_000)),
+            ),
+        );
+        let order = (
+            0..PARTICIPANTS,
+            0u64..2,
+            weighted(0.55, 0u64..200_000),
+            weighted(0.55, 0u64..260_000),
+            weighted(0.3, 0u64..2_000),
+            0u64..20,
+        );
+        (
+            vec(meter, 2 * PARTICIPANTS as usize),
+            vec(weighted(0.9, 0u128..1_000_000), PARTICIPANTS as usize),
+            vec(order, 0..300),
+            0u64..50_000,
+            vec(0u32..4, 0..3),
+        )
+            .prop_map(|(meters, balances, orders, network_fee, islanded)| {
+                let mut book = Book {
+                    network_fee,
+                    islanded: islanded.into_iter().collect(),
+                    ..Book::default()
+                };
+                for (who, balance) in balances.into_iter().enumerate() {
+                    if let Some(balance) = balance {
+                        book.balances.insert(addr(who as u64), balance);
+                    }
+                }
+                for (i, &(_, _, volumes)) in meters.iter().enumerate() {
+                    if let Some((export, import)) = volumes {
+                        book.volumes.insert(
+                            meter_of(i as u64 / 2, i as u64 % 2),
+                            Volumes {
+                                export_wh: export.unwrap_or(0),
+                                import_wh: import.unwrap_or(0),
+                            },
+                        );
+                    }
+                }
+                for (id, (who, n, sell_floor, buy_ceiling, cap_wh, placed_at)) in
+                    orders.into_iter().enumerate()
+                {
+                    let (feeder, critical, _) = meters[(2 * who + n) as usize];
+                    book.orders.push(Order {
+                        id: id as u64 * 7 + 3,
+                        participant: addr(who),
+                        meter: meter_of(who, n),
+                        sell_floor,
+                        buy_ceiling,
+                        cap_wh,
+                        placed_at,
+                        critical,
+                        feeder,
+                    });
+                }
+                book
+            })
+    }
+
+    /// Where an eligible order sits, as the module docs define eligibility.
+    fn eligible(book: &Book, order: &Order, side: Side) -> Option<u64> {
+        let volumes = book.volumes.get(&order.meter)?;
+        if order.cap_wh == Some(0) {
+            return None;
+        }
+        match side {
+            Side::Sell => order.sell_floor.filter(|_| volumes.export_wh > 0),
+            Side::Buy => {
+                let ceiling = order.buy_ceiling?;
+                let balance = book.balances.get(&order.participant).copied().unwrap_or(0);
+                let effective = ceiling.checked_sub(book.network_fee)?;
+                (volumes.import_wh > 0 && affordable(balance, ceiling) > 0).then_some(effective)
+            }
+        }
+    }
+
+    /// The checks the market contract makes, plus the price rule and the maximality of the volume.
+    fn check(book: &Book, cleared: &Clearing) -> Result<(), TestCaseError> {
+        let orders: BTreeMap<u64, &Order> = book.orders.iter().map(|o| (o.id, o)).collect();
+        let fee = book.network_fee;
+        prop_assert_eq!(
+            cleared.islands.keys().copied().collect::<BTreeSet<_>>(),
+            book.islanded.clone()
+        );
+        let markets: Vec<(Option<u32>, &Outcome)> = std::iter::once((None, &cleared.grid))
+            .chain(cleared.islands.iter().map(|(f, o)| (Some(*f), o)))
+            .collect();
+        let mut filled: BTreeMap<u64, u64> = BTreeMap::new();
+        let mut meter_sold: BTreeMap<Address, u64> = BTreeMap::new();
+        let mut meter_bought: BTreeMap<Address, u64> = BTreeMap::new();
+        let mut paid: BTreeMap<Address, u128> = BTreeMap::new();
+        let mut charged_at_ceiling: BTreeMap<Address, u128> = BTreeMap::new();
+        let mut sellers = BTreeSet::new();
+        let mut buyers = BTreeSet::new();
+        for &(island, outcome) in &markets {
+            let Outcome::Traded(trade) = outcome else {
+                continue;
+            };
+            let price = trade.price;
+            prop_assert!(trade.fills.windows(2).all(|w| w[0].order < w[1].order));
+            let (mut sold, mut bought) = (0u128, 0u128);
+            let (mut top_floor, mut low_ceiling) = (0u64, u64::MAX);
+            for fill in &trade.fills {
+                let order = orders[&fill.order];
+                prop_assert!(fill.wh > 0);
+                prop_assert_eq!(fill.meter, order.meter);
+                match island {
+                    Some(feeder) => prop_assert_eq!(order.feeder, feeder),
+                    None => prop_assert!(!book.islanded.contains(&order.feeder)),
+                }
+                prop_assert!(order.cap_wh.is_none_or(|cap| fill.wh <= cap));
+                *filled.entry(order.id).or_default() += fill.wh;
+                match fill.side {
+                    Side::Sell => {
+                        let floor = order.sell_floor.expect("a sell fill has a floor");
+                        prop_assert!(floor <= price);
+                        top_floor = top_floor.max(floor);
+                        sold += u128::from(fill.wh);
+                        *meter_sold.entry(order.meter).or_default() += fill.wh;
+                        sellers.insert(order.participant);
+                    }
+                    Side::Buy => {
+                        let ceiling = order.buy_ceiling.expect("a buy fill has a ceiling");
+                        prop_assert!(u128::from(price) + u128::from(fee) <= u128::from(ceiling));
+                        low_ceiling = low_ceiling.min(ceiling - fee);
+                        bought += u128::from(fill.wh);
+                        *meter_bought.entry(order.meter).or_default() += fill.wh;
+                        *paid.entry(order.participant).or_default() +=
+                            buyer_cost(price + fee, fill.wh);
+                        *charged_at_ceiling.entry(order.participant).or_default() +=
+                            buyer_cost(ceiling, fill.wh);
+                        buyers.insert(order.participant);
+                    }
+                }
+            }
+            prop_assert!(sold > 0);
+            prop_assert_eq!(sold, bought);
+            prop_assert_eq!(price, top_floor + (low_ceiling - top_floor) / 2);
+        }
+        for (meter, wh) in &meter_sold {
+            prop_assert!(*wh <= book.volumes[meter].export_wh);
+        }
+        for (meter, wh) in &meter_bought {
+            prop_assert!(*wh <= book.volumes[meter].import_wh);
+        }
+        for (participant, cost) in &paid {
+            prop_assert!(*cost <= book.balances.get(participant).copied().unwrap_or(0));
+        }
+        prop_assert!(sellers.is_disjoint(&buyers));
+
+        // Maximality: no eligible ask and bid with room left cross in a market ordered by price
+        // alone (the grid, or an island without eligible critical bids). A participant with both
+        // sides eligible and no fill is left out: the self-trade rule may have dropped either side.
+        let two_sided: BTreeSet<Address> = book
+            .orders
+            .iter()
+            .filter(|o| eligible(book, o, Side::Sell).is_some())
+            .map(|o| o.participant)
+            .filter(|p| {
+                book.orders
+                    .iter()
+                    .any(|o| o.participant == *p && eligible(book, o, Side::Buy).is_some())
+            })
+            .collect();
+        let in_play = |o: &Order, other_side: &BTreeSet<Address>, mine: &BTreeSet<Address>| {
+            !other_side.contains(&o.participant)
+                && (mine.contains(&o.participant) || !two_sided.contains(&o.participant))
+        };
+        for &(island, _) in &markets {
+            let in_market = |o: &&Order| match island {
+                Some(feeder) => o.feeder == feeder,
+                None => !book.islanded.contains(&o.feeder),
+            };
+            if island.is_some()
+                && book
+                    .orders
+                    .iter()
+                    .filter(in_market)
+                    .any(|o| o.critical && eligible(book, o, Side::Buy).is_some())
+            {
+                continue;
+            }
+            let room =
+                |o: &Order| o.cap_wh.unwrap_or(u64::MAX) - filled.get(&o.id).copied().unwrap_or(0);
+            let asks: Vec<u64> = book
+                .orders
+                .iter()
+                .filter(in_market)
+                .filter(|o| in_play(o, &buyers, &sellers))
+                .filter_map(|o| {
+                    let floor = eligible(book, o, Side::Sell)?;
+                    let export_left = book.volumes[&o.meter].export_wh
+                        - meter_sold.get(&o.meter).copied().unwrap_or(0);
+                    (room(o).min(export_left) > 0).then_some(floor)
+                })
+                .collect();
+            let top_bid = book
+                .orders
+                .iter()
+                .filter(in_market)
+                .filter(|o| in_play(o, &sellers, &buyers))
+                .filter_map(|o| {
+                    let effective = eligible(book, o, Side::Buy)?;
+                    let import_left = book.volumes[&o.meter].import_wh
+                        - meter_bought.get(&o.meter).copied().unwrap_or(0);
+                    let budget = book.balances.get(&o.participant).copied().unwrap_or(0)
+                        - charged_at_ceiling.get(&o.participant).copied().unwrap_or(0);
+                    let wh = room(o)
+                        .min(import_left)
+                        .min(affordable(budget, o.buy_ceiling?));
+                    (wh > 0).then_some(effective)
+                })
+                .max();
+            if let (Some(top_bid), Some(low_ask)) = (top_bid, asks.iter().min()) {
+                prop_assert!(
+                    top_bid < *low_ask,
+                    "bid {} and ask {} still cross in {:?}",
+                    top_bid,
+                    low_ask,
+                    island
+                );
+            }
+        }
+        Ok(())
+    }
+
+    proptest! {
+        #[test]
+        fn clearing_passes_the_contracts_checks_and_is_maximal(book in arb_book()) {
+            check(&book, &clear(&book))?;
+        }
+
+        #[test]
+        fn clearing_ignores_the_order_of_the_orders(
+            (book, shuffled) in arb_book().prop_flat_map(|book| {
+                let orders = book.orders.clone();
+                (Just(book), Just(orders).prop_shuffle())
+            })
+        ) {
+            let cleared = clear(&book);
+            prop_assert_eq!(&cleared, &clear(&book));
+            prop_assert_eq!(cleared, clear(&Book { orders: shuffled, ..book }));
+        }
+
+        #[test]
+        fn duplicated_ids_drop_every_copy(book in arb_book(), copy in any::<prop::sample::Index>()) {
+            prop_assume!(!book.orders.is_empty());
+            let mut doubled = book.clone();
+            let original = copy.get(&book.orders).clone();
+            doubled.orders.push(Order { placed_at: 0, ..original.clone() });
+            let without = Book { orders: book.orders.iter().filter(|o| o.id != original.id).cloned().collect(), ..book };
+            prop_assert_eq!(clear(&doubled), clear(&without));
+        }
+    }
+}
