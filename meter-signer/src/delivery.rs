@@ -147,18 +147,12 @@ impl Delivery {
     pub async fn sync(&self) -> Result<(), SignerError> {
         let expected = &self.expectations;
         check_chain(&self.provider, &expected.rpc_url, Some(expected.chain_id)).await?;
-        let call_failed = |what: &'static str| {
-            move |error: alloy::contract::Error| SignerError::Contract {
-                what,
-                message: error.to_string(),
-            }
-        };
         let interval = self
             .registry
             .INTERVAL_SECONDS()
             .call()
             .await
-            .map_err(call_failed("reading the registry's INTERVAL_SECONDS"))?;
+            .map_err(failed("reading the registry's INTERVAL_SECONDS"))?;
         if u64::from(interval) != expected.interval_seconds {
             return Err(SignerError::IntervalMismatch {
                 configured: expected.interval_seconds,
@@ -171,7 +165,7 @@ impl Delivery {
                 .meterState(meter)
                 .call()
                 .await
-                .map_err(call_failed("reading a meter's state"))?;
+                .map_err(failed("reading a meter's state"))?;
             if state.status == 0 {
                 return Err(SignerError::MeterNotRegistered {
                     meter,
@@ -251,27 +245,18 @@ impl Delivery {
     async fn send(&self, batch: &[SignedReading]) -> Result<TransactionReceipt, SignerError> {
         let readings: Vec<IMeterRegistry::Reading> =
             batch.iter().map(to_contract_reading).collect();
-        let contract_error = |what: &'static str| {
-            move |error: alloy::contract::Error| SignerError::Contract {
-                what,
-                message: error.to_string(),
-            }
-        };
         let pending = self
             .registry
             .submitReadings(readings)
             .send()
             .await
-            .map_err(contract_error("sending submitReadings"))?;
+            .map_err(failed("sending submitReadings"))?;
         Metrics::bump(&self.metrics.batches_sent);
         let receipt = pending
             .with_timeout(Some(self.config.receipt_timeout))
             .get_receipt()
             .await
-            .map_err(|error| SignerError::Contract {
-                what: "waiting for the submitReadings receipt",
-                message: error.to_string(),
-            })?;
+            .map_err(failed("waiting for the submitReadings receipt"))?;
         self.metrics
             .gas_used
             .fetch_add(receipt.gas_used, std::sync::atomic::Ordering::Relaxed);
@@ -347,24 +332,18 @@ impl Delivery {
         if waiting.is_empty() {
             return Ok(0);
         }
-        let rpc_failed = |what: &'static str| {
-            move |error: alloy::transports::TransportError| SignerError::Contract {
-                what,
-                message: error.to_string(),
-            }
-        };
         let head = self
             .provider
             .get_block_number()
             .await
-            .map_err(rpc_failed("reading the chain head"))?;
+            .map_err(failed("reading the chain head"))?;
         let mut finalized = 0;
         for tx in waiting {
             let receipt = self
                 .provider
                 .get_transaction_receipt(tx.tx_hash)
                 .await
-                .map_err(rpc_failed("fetching a receipt"))?;
+                .map_err(failed("fetching a receipt"))?;
             let included_at = receipt.and_then(|receipt| receipt.block_number);
             if let Some(block_number) = included_at.filter(|&block| block != tx.block_number) {
                 // A reorg moved the transaction to another block: its confirmations restart there.
@@ -395,6 +374,14 @@ impl SignerError {
                 | Self::IntervalMismatch { .. }
                 | Self::MeterNotRegistered { .. }
         )
+    }
+}
+
+/// Names what was being done when an RPC or contract call failed.
+fn failed<E: std::fmt::Display>(what: &'static str) -> impl FnOnce(E) -> SignerError {
+    move |error| SignerError::Contract {
+        what,
+        message: error.to_string(),
     }
 }
 
