@@ -199,10 +199,11 @@ pub async fn run(out: &Path) -> eyre::Result<()> {
         let minted_credits = credits.balanceOf(*owner).call().await?;
         let minted_carbon = carbon.balanceOf(*owner).call().await?;
         let model = SimulatedMeter::new(&shapes, home.profile, start, (0, 0));
-        let expected = expected_accruals(&model, start);
+        let boundaries: Vec<u64> = (0..=96).map(|index| start + index * 900).collect();
+        let expected = model.expected_accruals(&boundaries, CARBON_INTENSITY);
         let matches = state.seq == 97
-            && minted_credits == U256::from(expected.0)
-            && minted_carbon == U256::from(expected.1)
+            && minted_credits == U256::from(expected.credits_wh)
+            && minted_carbon == U256::from(expected.carbon_grams)
             && state.exportWh.to::<u64>() == model.registers_at(end).1;
         all_ok &= matches;
         total_credits += minted_credits;
@@ -231,17 +232,4 @@ pub async fn run(out: &Path) -> eyre::Result<()> {
         "what the chain minted differs from what the meters measured"
     );
     Ok(())
-}
-
-/// Credits (Wh) and carbon (g) the registry should have accrued over the day: one reading per
-/// boundary, the first a baseline, carbon floored per reading.
-fn expected_accruals(model: &SimulatedMeter, start: u64) -> (u64, u64) {
-    let exports: Vec<u64> = (0..=96)
-        .map(|index| model.registers_at(start + index * 900).1)
-        .collect();
-    let carbon = exports
-        .windows(2)
-        .map(|pair| (pair[1] - pair[0]) * u64::from(CARBON_INTENSITY) / 1_000)
-        .sum();
-    (exports[96] - exports[0], carbon)
 }

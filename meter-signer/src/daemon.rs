@@ -46,13 +46,7 @@ pub async fn run(config: Config, base: &Path, options: RunOptions) -> Result<(),
     }
     let relayer = match &config.relayer {
         Some(key) => key.load_signer(base)?,
-        None => meter_keys
-            .first()
-            .cloned()
-            .ok_or_else(|| SignerError::Contract {
-                what: "config",
-                message: "no [[meters]] configured".into(),
-            })?,
+        None => meter_keys.first().cloned().ok_or(SignerError::NoMeters)?,
     };
     let provider = connect_lazily(&config.chain.rpc_url, relayer)?;
     let outbox = Outbox::open(&base.join(&config.outbox.path)).await?;

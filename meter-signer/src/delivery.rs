@@ -39,8 +39,6 @@ use crate::{
 pub struct Progress {
     /// Readings the chain counted in this pass.
     pub delivered: u64,
-    /// Readings the chain refused for good.
-    pub rejected: u64,
     /// Readings that left the outbox as final.
     pub finalized: u64,
 }
@@ -238,7 +236,6 @@ impl Delivery {
             });
         }
         progress.delivered = delivered;
-        progress.rejected = rejected;
         Ok(progress)
     }
 

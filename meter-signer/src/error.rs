@@ -82,6 +82,9 @@ pub enum SignerError {
         /// The OS error.
         source: std::io::Error,
     },
+    /// The config lists no meter (and names no relayer key).
+    #[error("the config has no [[meters]]: nothing to sign for")]
+    NoMeters,
     /// Two meters in the config share a key.
     #[error("meter {0} appears twice in the config")]
     DuplicateMeter(Address),

@@ -77,6 +77,15 @@ pub struct HomeProfile {
     pub start_day: u32,
 }
 
+/// Energy credits and carbon a meter accrues on chain.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Accruals {
+    /// Energy credits, Wh.
+    pub credits_wh: u64,
+    /// Carbon avoided, g CO2e.
+    pub carbon_grams: u64,
+}
+
 /// A simulated meter: cumulative registers as a pure function of time.
 #[derive(Debug, Clone)]
 pub struct SimulatedMeter {
@@ -129,6 +138,24 @@ impl SimulatedMeter {
             initial_import_wh: initial_registers_wh.0,
             initial_export_wh: initial_registers_wh.1,
         }
+    }
+
+    /// What the MeterRegistry accrues when this meter is read at `boundaries` (in order): the
+    /// first reading is the baseline, every later one adds its export delta as credits (Wh) and
+    /// `delta × intensity / 1000` grams of carbon, floored per reading as the contract does.
+    /// Replays (the demo, the end-to-end tests) check the chain against it.
+    pub fn expected_accruals(&self, boundaries: &[u64], carbon_intensity: u16) -> Accruals {
+        let exports: Vec<u64> = boundaries
+            .iter()
+            .map(|&at| self.registers_at(at).1)
+            .collect();
+        exports.windows(2).fold(Accruals::default(), |total, pair| {
+            let delta = pair[1] - pair[0];
+            Accruals {
+                credits_wh: total.credits_wh + delta,
+                carbon_grams: total.carbon_grams + delta * u64::from(carbon_intensity) / 1_000,
+            }
+        })
     }
 
     /// The registers at unix time `at` (clamped to the epoch).
@@ -204,6 +231,38 @@ mod tests {
         let meter = SimulatedMeter::new(&shapes, home, 0, (0, 0));
         assert_eq!(meter.registers_at(3 * 86_400).1, 0);
         assert!(meter.registers_at(3 * 86_400).0 > 0);
+    }
+
+    #[test]
+    fn accruals_follow_the_registry_rule() {
+        let shapes = shapes();
+        let home = HomeProfile {
+            pv_kwp: 5.0,
+            load_factor: 1.0,
+            shift_half_hours: 0,
+            start_day: 170,
+        };
+        let meter = SimulatedMeter::new(&shapes, home, 0, (0, 0));
+        // A baseline alone accrues nothing.
+        assert_eq!(meter.expected_accruals(&[43_200], 400), Accruals::default());
+        let boundaries = [43_200, 44_100, 45_000];
+        let exports: Vec<u64> = boundaries
+            .iter()
+            .map(|&at| meter.registers_at(at).1)
+            .collect();
+        let deltas = [exports[1] - exports[0], exports[2] - exports[1]];
+        assert!(
+            deltas.iter().all(|&delta| delta > 0),
+            "midday exports: {deltas:?}"
+        );
+        assert_eq!(
+            meter.expected_accruals(&boundaries, 333),
+            Accruals {
+                credits_wh: deltas[0] + deltas[1],
+                // Floored per reading, not over the sum.
+                carbon_grams: deltas[0] * 333 / 1_000 + deltas[1] * 333 / 1_000,
+            }
+        );
     }
 
     #[test]

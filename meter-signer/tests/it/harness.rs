@@ -17,7 +17,7 @@ use cogrid_bindings::{CarbonCredit, EnergyCredit, IMeterRegistry, MeterRegistry}
 use cogrid_chain::{Deployment, Devnet, SuiteParams, create_keystore, deploy_suite};
 use cogrid_meter_signer::{
     outbox::{Outbox, OutboxCounts},
-    profile::{HomeProfile, Shapes, SimulatedMeter},
+    profile::{Accruals, HomeProfile, Shapes, SimulatedMeter},
 };
 
 pub(crate) const PASSWORD_ENV: &str = "COGRID_TEST_METER_PASSWORD";
@@ -209,19 +209,10 @@ sample_seconds = 60
         let shapes = Shapes::from_csv(&profile_path()).unwrap();
         let meter = SimulatedMeter::new(&shapes, HOME, self.start, (0, 0));
         let boundaries: Vec<u64> = (0..=96).map(|index| self.start + index * 900).collect();
-        let registers: Vec<(u64, u64)> = boundaries
-            .iter()
-            .map(|&at| meter.registers_at(at))
-            .collect();
-        let carbon = registers
-            .windows(2)
-            .map(|pair| (pair[1].1 - pair[0].1) * u64::from(INTENSITY) / 1_000)
-            .sum();
         ExpectedDay {
-            readings: 97,
-            final_registers: registers[96],
-            credits_wh: registers[96].1 - registers[0].1,
-            carbon_grams: carbon,
+            readings: boundaries.len() as u64,
+            final_registers: meter.registers_at(self.start + 86_400),
+            accruals: meter.expected_accruals(&boundaries, INTENSITY),
         }
     }
 
@@ -290,12 +281,12 @@ sample_seconds = 60
             expected.final_registers
         );
         assert!(
-            expected.credits_wh > 3_000,
+            expected.accruals.credits_wh > 3_000,
             "a sunny day exports several kWh: {expected:?}"
         );
         let (credits, carbon) = self.claim_and_balances().await;
-        assert_eq!(credits, U256::from(expected.credits_wh));
-        assert_eq!(carbon, U256::from(expected.carbon_grams));
+        assert_eq!(credits, U256::from(expected.accruals.credits_wh));
+        assert_eq!(carbon, U256::from(expected.accruals.carbon_grams));
     }
 }
 
@@ -303,8 +294,7 @@ sample_seconds = 60
 pub(crate) struct ExpectedDay {
     pub(crate) readings: u64,
     pub(crate) final_registers: (u64, u64),
-    pub(crate) credits_wh: u64,
-    pub(crate) carbon_grams: u64,
+    pub(crate) accruals: Accruals,
 }
 
 pub(crate) fn free_port() -> u16 {

@@ -4,7 +4,7 @@
 use std::{
     collections::HashSet,
     sync::Arc,
-    time::{Duration, Instant, SystemTime, UNIX_EPOCH},
+    time::{Duration, Instant},
 };
 
 use alloy::{primitives::Address, signers::local::PrivateKeySigner, sol_types::Eip712Domain};
@@ -14,6 +14,7 @@ use cogrid_meter_signer::{
     metrics::Metrics,
     outbox::Outbox,
     pipeline::Pipeline,
+    sampler::unix_now,
 };
 use reqwest::header::{CONTENT_TYPE, RETRY_AFTER};
 use serde_json::{Value, json};
@@ -173,13 +174,6 @@ impl Drop for PushServer {
     fn drop(&mut self) {
         self.cancel.cancel();
     }
-}
-
-fn unix_now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_secs()
 }
 
 /// An interval boundary at least 15 minutes ago, so pushes around it are never in the future.
