@@ -1,8 +1,10 @@
-//! A devnet with the suite deployed and a registered meter, and a meter-signer process for it.
+//! A devnet with the suite deployed and a registered meter, and a meter-signer process for it;
+//! and an in-process signer for the tests that need no chain.
 
 use std::{
     path::{Path, PathBuf},
     process::{Child, Command, Stdio},
+    sync::Arc,
     time::{Duration, SystemTime, UNIX_EPOCH},
 };
 
@@ -11,14 +13,24 @@ use alloy::{
     providers::{DynProvider, Provider},
     rpc::types::Filter,
     signers::local::PrivateKeySigner,
-    sol_types::SolEvent,
+    sol_types::{Eip712Domain, SolEvent},
 };
 use cogrid_bindings::{CarbonCredit, EnergyCredit, IMeterRegistry, MeterRegistry};
-use cogrid_chain::{Deployment, Devnet, SuiteParams, create_keystore, deploy_suite};
-use cogrid_meter_signer::{
-    outbox::{Outbox, OutboxCounts},
-    profile::{Accruals, HomeProfile, Shapes, SimulatedMeter},
+use cogrid_chain::{
+    Deployment, Devnet, SuiteParams, create_keystore, deploy_suite, reading_domain,
 };
+use cogrid_meter_signer::{
+    metrics::Metrics,
+    outbox::{Outbox, OutboxCounts},
+    pipeline::Pipeline,
+    profile::{Accruals, HomeProfile, Shapes, SimulatedMeter},
+    source::SampleMessage,
+};
+use tokio::{
+    sync::{Notify, mpsc},
+    task::JoinHandle,
+};
+use tokio_util::sync::CancellationToken;
 
 pub(crate) const PASSWORD_ENV: &str = "COGRID_TEST_METER_PASSWORD";
 pub(crate) const INTENSITY: u16 = 400;
@@ -318,5 +330,46 @@ pub(crate) async fn wait_for_exit(child: &mut Child, limit: Duration) {
             panic!("meter-signer did not finish within {limit:?}");
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// A pipeline signing for one new meter into a fresh outbox, wired as the daemon wires it: for the
+/// tests of the sources and the HTTP endpoint, which need no chain.
+pub(crate) struct InProcessSigner {
+    pub(crate) outbox: Outbox,
+    pub(crate) meter: PrivateKeySigner,
+    pub(crate) domain: Eip712Domain,
+    pub(crate) metrics: Arc<Metrics>,
+    /// Where samples go; the pipeline ends when every clone of it is dropped, or on `cancel`.
+    pub(crate) samples: mpsc::Sender<SampleMessage>,
+    pub(crate) pipeline: JoinHandle<()>,
+    pub(crate) dir: tempfile::TempDir,
+}
+
+impl InProcessSigner {
+    pub(crate) async fn start(cancel: CancellationToken) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let outbox = Outbox::open(&dir.path().join("outbox.db")).await.unwrap();
+        let meter = PrivateKeySigner::random();
+        let domain = reading_domain(31_337, Address::repeat_byte(0x5f));
+        let metrics = Arc::new(Metrics::default());
+        let mut pipeline = Pipeline::new(
+            outbox.clone(),
+            domain.clone(),
+            metrics.clone(),
+            Arc::new(Notify::new()),
+        );
+        pipeline.add_meter(meter.clone(), 900, None);
+        let (samples, samples_rx) = mpsc::channel(64);
+        let pipeline = tokio::spawn(pipeline.run(samples_rx, cancel));
+        Self {
+            outbox,
+            meter,
+            domain,
+            metrics,
+            samples,
+            pipeline,
+            dir,
+        }
     }
 }

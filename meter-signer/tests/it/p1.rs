@@ -5,15 +5,12 @@ use std::{sync::Arc, sync::atomic::Ordering::Relaxed, time::Duration};
 
 use alloy::{
     primitives::{Address, Signature},
-    signers::local::PrivateKeySigner,
     sol_types::{Eip712Domain, SolStruct},
 };
-use cogrid_chain::{SignedReading, reading_domain};
+use cogrid_chain::SignedReading;
 use cogrid_dsmr::crc16_arc;
 use cogrid_meter_signer::{
     metrics::Metrics,
-    outbox::Outbox,
-    pipeline::Pipeline,
     sampler::Sample,
     source::SampleMessage,
     source::{run_p1_serial, run_p1_tcp},
@@ -21,19 +18,18 @@ use cogrid_meter_signer::{
 use tokio::{
     io::AsyncWriteExt,
     net::{TcpListener, TcpStream},
-    sync::{Notify, mpsc},
+    sync::mpsc,
     task::JoinHandle,
 };
 use tokio_util::sync::CancellationToken;
+
+use crate::harness::InProcessSigner;
 
 /// 2024-01-15T10:00:00+01:00 (`0-0:1.0.0(240115100000W)`) as unix time: 09:00:00 UTC.
 const TEN_O_CLOCK_CET: u64 = 1_705_309_200;
 /// How long a test waits for something the source should do within milliseconds (a reconnect
 /// takes the source's one-second back-off).
 const PATIENCE: Duration = Duration::from_secs(10);
-/// The EIP-712 domain the readings are signed for.
-const CHAIN_ID: u64 = 31_337;
-const REGISTRY: Address = Address::repeat_byte(0x5f);
 
 /// A DSMR 5.0.2 telegram body up to and including the `!` of its end line: the meter's
 /// identification, `timestamp` (`YYMMDDhhmmssW`), the two tariff registers each way in kWh with
@@ -301,21 +297,16 @@ async fn p1_tcp_reconnects_after_the_gateway_drops_the_connection() {
 /// nothing), with consecutive seqs and signatures by the meter's key.
 #[tokio::test]
 async fn p1_telegrams_become_one_signed_reading_per_boundary() {
-    let dir = tempfile::tempdir().unwrap();
-    let outbox = Outbox::open(&dir.path().join("outbox.db")).await.unwrap();
-    let meter = PrivateKeySigner::random();
-    let domain = reading_domain(CHAIN_ID, REGISTRY);
-    let metrics = Arc::new(Metrics::default());
-    let mut pipeline = Pipeline::new(
-        outbox.clone(),
-        domain.clone(),
-        metrics.clone(),
-        Arc::new(Notify::new()),
-    );
-    pipeline.add_meter(meter.clone(), 900, None);
-    let (samples_tx, samples_rx) = mpsc::channel(64);
+    let InProcessSigner {
+        outbox,
+        meter,
+        domain,
+        metrics,
+        samples: samples_tx,
+        pipeline,
+        dir: _dir,
+    } = InProcessSigner::start(CancellationToken::new()).await;
     // The pipeline ends once the source, the only sender, is gone.
-    let pipeline = tokio::spawn(pipeline.run(samples_rx, CancellationToken::new()));
     let gateway = FakeSer2net::bind().await;
     let cancel = CancellationToken::new();
     let source = spawn_source(

@@ -8,23 +8,17 @@ use std::{
 };
 
 use alloy::{primitives::Address, signers::local::PrivateKeySigner, sol_types::Eip712Domain};
-use cogrid_chain::reading_domain;
 use cogrid_meter_signer::{
     http::{HttpState, router},
-    metrics::Metrics,
     outbox::Outbox,
-    pipeline::Pipeline,
     sampler::unix_now,
 };
 use reqwest::header::{CONTENT_TYPE, RETRY_AFTER};
 use serde_json::{Value, json};
-use tokio::{
-    net::TcpListener,
-    sync::{Notify, mpsc},
-};
+use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
-use crate::p1::signer_of;
+use crate::{harness::InProcessSigner, p1::signer_of};
 
 /// The largest register the registry stores (uint48 Wh).
 const MAX_REGISTER_WH: u64 = (1 << 48) - 1;
@@ -59,21 +53,16 @@ impl Answer {
 impl PushServer {
     /// Serves pushes for one new meter, refusing a second push within `min_interval`.
     async fn start(min_interval: Duration) -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let outbox = Outbox::open(&dir.path().join("outbox.db")).await.unwrap();
-        let meter = PrivateKeySigner::random();
-        let domain = reading_domain(31_337, Address::repeat_byte(0x5f));
-        let metrics = Arc::new(Metrics::default());
-        let mut pipeline = Pipeline::new(
-            outbox.clone(),
-            domain.clone(),
-            metrics.clone(),
-            Arc::new(Notify::new()),
-        );
-        pipeline.add_meter(meter.clone(), 900, None);
-        let (samples, samples_rx) = mpsc::channel(64);
         let cancel = CancellationToken::new();
-        tokio::spawn(pipeline.run(samples_rx, cancel.clone()));
+        let InProcessSigner {
+            outbox,
+            meter,
+            domain,
+            metrics,
+            samples,
+            dir,
+            ..
+        } = InProcessSigner::start(cancel.clone()).await;
         let state = Arc::new(HttpState::new(
             Some(samples),
             HashSet::from([meter.address()]),
