@@ -8,7 +8,7 @@ FORGE := $(CONTRACTS)/node_modules/.bin/forge
 NPM_STAMP := $(CONTRACTS)/node_modules/.cogrid-installed
 CARGO ?= cargo
 
-.PHONY: all install demo test test-contracts test-gas test-bindings test-rust lint bench bench-gas bench-rust bench-resources bindings clean
+.PHONY: all install postgres demo test test-contracts test-gas test-bindings test-rust lint bench bench-gas bench-rust bench-resources bindings clean
 
 all: test
 
@@ -27,6 +27,42 @@ debian-packages:
 		else sudo apt-get update -qq && sudo apt-get install -y -qq time; fi; \
 	fi
 
+# The keeper's store tests run against PostgreSQL as well as SQLite: Debian's server, its `main`
+# cluster on 127.0.0.1:5432, and a `cogrid` role (password `cogrid`) owning `cogrid_test`.
+COGRID_TEST_POSTGRES_URL ?= postgres://cogrid:cogrid@127.0.0.1:5432/cogrid_test
+SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
+# The server refuses to run as root, and only its own OS user may create roles over the socket.
+AS_POSTGRES := $(if $(SUDO),sudo -u postgres,runuser -u postgres --)
+
+## postgres: install, start and provision the PostgreSQL server the keeper's tests use; a second
+## run only checks that the test database answers.
+postgres:
+	@if psql "$(COGRID_TEST_POSTGRES_URL)" -qtAc 'SELECT 1' >/dev/null 2>&1; then exit 0; fi; \
+	if ! dpkg-query -W -f='$${Status}' postgresql 2>/dev/null | grep -q 'ok installed'; then \
+		$(SUDO) apt-get update -qq; \
+		$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends postgresql; \
+	fi; \
+	version=$$(ls -d /usr/lib/postgresql/*/bin/postgres | sort -V | tail -n 1 | cut -d / -f 5); \
+	if ! pg_lsclusters -h | awk '{print $$1 "/" $$2}' | grep -qx "$$version/main"; then \
+		$(SUDO) pg_createcluster --port 5432 "$$version" main; \
+	fi; \
+	port=$$(pg_lsclusters -h | awk -v v="$$version" '$$1 == v && $$2 == "main" {print $$3}'); \
+	if [ "$$port" != 5432 ]; then \
+		echo "PostgreSQL cluster $$version/main listens on port $$port, not 5432: set COGRID_TEST_POSTGRES_URL" >&2; \
+		exit 1; \
+	fi; \
+	if ! $(SUDO) pg_ctlcluster "$$version" main status >/dev/null 2>&1; then \
+		$(SUDO) pg_ctlcluster "$$version" main start; \
+	fi; \
+	cd /; \
+	if [ -z "$$($(AS_POSTGRES) psql -qtAc "SELECT 1 FROM pg_roles WHERE rolname = 'cogrid'")" ]; then \
+		$(AS_POSTGRES) psql -qc "CREATE ROLE cogrid LOGIN PASSWORD 'cogrid'"; \
+	fi; \
+	if [ -z "$$($(AS_POSTGRES) psql -qtAc "SELECT 1 FROM pg_database WHERE datname = 'cogrid_test'")" ]; then \
+		$(AS_POSTGRES) createdb --owner cogrid cogrid_test; \
+	fi; \
+	psql "$(COGRID_TEST_POSTGRES_URL)" -qtAc 'SELECT 1' >/dev/null
+
 ## demo: the metering path end to end on a local L2 devnet, with a readable report.
 demo: install
 	$(CARGO) run --release -p cogrid -- demo
@@ -44,8 +80,8 @@ test-gas: install
 test-bindings: install
 	$(CARGO) run -q -p cogrid-regenerate-bindings -- --check
 
-test-rust: install
-	$(CARGO) test --workspace
+test-rust: install postgres
+	COGRID_TEST_POSTGRES_URL='$(COGRID_TEST_POSTGRES_URL)' $(CARGO) test --workspace
 
 ## lint: rustfmt, clippy (warnings are errors), forge fmt.
 lint: install

@@ -1,13 +1,15 @@
 //! `cogrid demo`: the metering path end to end on a local L2 devnet. A few homes shaped from a
 //! real Sydney household's year (Ausgrid customer 12) get meter keys; a meter signer replays
 //! yesterday for them, signing a reading at every 15-minute boundary into its outbox and posting
-//! batches to the MeterRegistry; then the accrued credits and carbon are claimed and the report
-//! compares what the chain minted with what the meters measured.
+//! batches to the meter registry (the EnergyMarket contract). No keeper trades in this demo, so
+//! it waits out the acceptance window on the devnet's clock and settles every home's volumes as
+//! residuals (`finalize`); the report compares the credits and carbon in each owner's vault with
+//! what the meters measured.
 
 use std::{path::Path, time::Duration};
 
 use alloy::{primitives::U256, signers::local::PrivateKeySigner};
-use cogrid_bindings::{CarbonCredit, EnergyCredit, MeterRegistry};
+use cogrid_bindings::EnergyMarket;
 use cogrid_chain::{Devnet, KeyConfig, SuiteParams, create_keystore, deploy_suite};
 use cogrid_meter_signer::{
     config::{
@@ -71,10 +73,10 @@ pub async fn run(out: &Path) -> eyre::Result<()> {
     };
     let deployment = deploy_suite(&devnet.admin, admin, params).await?;
     println!(
-        "  MeterRegistry {}\n  EnergyCredit  {}\n  CarbonCredit  {}",
-        deployment.meter_registry, deployment.energy_credit, deployment.carbon_credit
+        "  EnergyMarket  {}\n  EnergyCredit  {}\n  CarbonCredit  {}",
+        deployment.market, deployment.energy_credit, deployment.carbon_credit
     );
-    let registry = MeterRegistry::new(deployment.meter_registry, devnet.admin.clone());
+    let registry = EnergyMarket::new(deployment.market, devnet.admin.clone());
 
     let homes = homes();
     let mut meters = Vec::new();
@@ -122,7 +124,7 @@ pub async fn run(out: &Path) -> eyre::Result<()> {
         chain: ChainConfig {
             rpc_url: devnet.rpc_url(),
             chain_id: deployment.chain_id,
-            registry: deployment.meter_registry,
+            registry: deployment.market,
             confirmations: 1,
             interval_seconds: 900,
         },
@@ -175,19 +177,20 @@ pub async fn run(out: &Path) -> eyre::Result<()> {
         started.elapsed().as_secs_f64()
     );
 
-    let claim = registry
-        .claim(meters.iter().map(|(meter, _)| *meter).collect())
+    devnet
+        .advance_time(params.acceptance_window + u64::from(params.interval_seconds))
+        .await?;
+    let finalize = registry
+        .finalize(meters.iter().map(|(meter, _)| *meter).collect())
         .send()
         .await?
         .get_receipt()
         .await?;
-    let credits = EnergyCredit::new(deployment.energy_credit, devnet.admin.clone());
-    let carbon = CarbonCredit::new(deployment.carbon_credit, devnet.admin.clone());
     let shapes = Shapes::from_csv(&root.join(PROFILE))?;
 
     println!(
-        "\nWhat the chain attested and minted (claim tx gas {}):\n",
-        claim.gas_used
+        "\nWhat the chain attested and credited (finalize tx gas {}):\n",
+        finalize.gas_used
     );
     println!(
         "| home | readings | imported kWh | exported kWh | energy credits (kWh) | carbon (g CO2e) | matches meter |"
@@ -196,11 +199,11 @@ pub async fn run(out: &Path) -> eyre::Result<()> {
     let (mut all_ok, mut total_credits, mut total_carbon) = (true, U256::ZERO, U256::ZERO);
     for (home, (meter, owner)) in homes.iter().zip(&meters) {
         let state = registry.meterState(*meter).call().await?;
-        let minted_credits = credits.balanceOf(*owner).call().await?;
-        let minted_carbon = carbon.balanceOf(*owner).call().await?;
+        let balances = registry.balancesOf(*owner).call().await?;
+        let (minted_credits, minted_carbon) = (balances.creditsWh, balances.carbonGrams);
         let model = SimulatedMeter::new(&shapes, home.profile, start, (0, 0));
         let boundaries: Vec<u64> = (0..=96).map(|index| start + index * 900).collect();
-        let expected = model.expected_accruals(&boundaries, CARBON_INTENSITY);
+        let expected = model.expected_residuals(&boundaries, CARBON_INTENSITY);
         let matches = state.seq == 97
             && minted_credits == U256::from(expected.credits_wh)
             && minted_carbon == U256::from(expected.carbon_grams)

@@ -3,7 +3,7 @@
 //! figures repeat exactly.
 
 use alloy::signers::local::PrivateKeySigner;
-use cogrid_bindings::{IMeterRegistry, MeterRegistry};
+use cogrid_bindings::{EnergyMarket, IMeterRegistry};
 use cogrid_chain::{Devnet, Reading, SuiteParams, deploy_suite, reading_domain, sign_reading};
 use cogrid_meter_signer::delivery::to_contract_reading;
 
@@ -36,8 +36,8 @@ pub async fn measure() -> eyre::Result<GasFigures> {
     let devnet = Devnet::start()?;
     let admin = devnet.admin_key.address();
     let deployment = deploy_suite(&devnet.admin, admin, SuiteParams::default()).await?;
-    let registry = MeterRegistry::new(deployment.meter_registry, devnet.admin.clone());
-    let domain = reading_domain(deployment.chain_id, deployment.meter_registry);
+    let registry = EnergyMarket::new(deployment.market, devnet.admin.clone());
+    let domain = reading_domain(deployment.chain_id, deployment.market);
     registry
         .registerParticipant(admin)
         .send()
@@ -100,7 +100,7 @@ pub async fn measure() -> eyre::Result<GasFigures> {
         let accepted = receipt
             .logs()
             .iter()
-            .filter(|log| log.log_decode::<MeterRegistry::ReadingAccepted>().is_ok())
+            .filter(|log| log.log_decode::<EnergyMarket::ReadingAccepted>().is_ok())
             .count();
         eyre::ensure!(
             accepted == expected,

@@ -22,6 +22,11 @@ pub struct KeyArgs {
 }
 
 impl KeyArgs {
+    /// Whether a key was given (a keystore or a key variable).
+    pub fn is_given(&self) -> bool {
+        self.keystore.is_some() || self.private_key_env.is_some()
+    }
+
     /// Loads the key.
     pub fn signer(&self) -> eyre::Result<PrivateKeySigner> {
         match (&self.keystore, &self.private_key_env) {

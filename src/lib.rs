@@ -1,7 +1,14 @@
 //! The `cogrid` command-line tool: deploy the contracts to any RPC URL or a local devnet,
-//! administer participants and meters, claim credits, measure gas, and run the metering demo.
+//! administer participants and meters, settle residual volumes, the prosumer's wallet (deposit,
+//! withdraw, standing orders, balances, bills), measure gas, and run the metering demo.
 
+pub mod bill;
 pub mod cli;
 pub mod demo;
+pub mod error;
+mod explain;
 pub mod gas;
 mod keys;
+pub mod time;
+pub mod units;
+mod wallet;

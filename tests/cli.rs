@@ -1,20 +1,39 @@
 //! End-to-end tests of the `cogrid` binary against a local devnet (anvil).
 
-use std::process::{Command, Output};
+use std::{
+    path::Path,
+    process::{Command, Output},
+};
 
-use alloy::signers::local::PrivateKeySigner;
-use cogrid_chain::{Deployment, Devnet};
+use alloy::{
+    primitives::{Address, U256, aliases::U40},
+    providers::{DynProvider, Provider},
+    signers::local::PrivateKeySigner,
+};
+use cogrid_bindings::{
+    CarbonCredit, EnergyCredit, EnergyMarket, IEnergyMarket, IMeterRegistry, MockStablecoin,
+};
+use cogrid_chain::{Deployment, Devnet, Reading, connect_lazily, reading_domain, sign_reading};
 
-const KEY_ENV: &str = "COGRID_TEST_ADMIN_KEY";
+/// The variable the binary reads its key from; set on each child process, never on this one.
+const KEY_ENV: &str = "COGRID_TEST_KEY";
 
-fn cogrid(devnet_url: &str, dir: &std::path::Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_cogrid"))
-        .args(["--rpc-url", devnet_url, "--private-key-env", KEY_ENV])
-        .args(args)
+/// 2099-06-15T00:00:00Z: the bill test's first day, far enough ahead of any wall clock.
+const JUNE_15_2099: u64 = 4_085_164_800;
+
+/// Runs `cogrid` in `dir` against `url`, signing with `key` when given.
+fn cogrid(url: &str, dir: &Path, key: Option<&PrivateKeySigner>, args: &[&str]) -> Output {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_cogrid"));
+    command
+        .args(["--rpc-url", url])
         .current_dir(dir)
-        .env("RUST_LOG", "warn")
-        .output()
-        .unwrap()
+        .env("RUST_LOG", "warn");
+    if let Some(key) = key {
+        command
+            .args(["--private-key-env", KEY_ENV])
+            .env(KEY_ENV, key.to_bytes().to_string());
+    }
+    command.args(args).output().unwrap()
 }
 
 fn stdout(output: &Output) -> String {
@@ -26,29 +45,150 @@ fn stdout(output: &Output) -> String {
     String::from_utf8_lossy(&output.stdout).into_owned()
 }
 
+fn stderr(output: &Output) -> String {
+    assert!(
+        !output.status.success(),
+        "cogrid should have failed: {}",
+        String::from_utf8_lossy(&output.stdout)
+    );
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+/// The words of the line starting with `label` (after it), e.g. a balance or bill row.
+fn row(text: &str, label: &str) -> Vec<String> {
+    let line = text
+        .lines()
+        .map(str::trim_start)
+        .find(|line| line.starts_with(label))
+        .unwrap_or_else(|| panic!("no line starts with {label:?}:\n{text}"));
+    line[label.len()..]
+        .split_whitespace()
+        .map(str::to_owned)
+        .collect()
+}
+
+/// A devnet with the suite deployed by `cogrid deploy` into a scratch directory.
+struct Chain {
+    devnet: Devnet,
+    dir: tempfile::TempDir,
+    url: String,
+    deployment: Deployment,
+}
+
+impl Chain {
+    fn start() -> Self {
+        let devnet = Devnet::start().expect("anvil must be installed: run `make install`");
+        let dir = tempfile::tempdir().unwrap();
+        let url = devnet.rpc_url();
+        stdout(&cogrid(
+            &url,
+            dir.path(),
+            Some(&devnet.admin_key),
+            &["deploy"],
+        ));
+        let deployment = Deployment::load(&dir.path().join("deployments/31337.json")).unwrap();
+        Self {
+            devnet,
+            dir,
+            url,
+            deployment,
+        }
+    }
+
+    fn run(&self, key: &PrivateKeySigner, args: &[&str]) -> Output {
+        cogrid(&self.url, self.dir.path(), Some(key), args)
+    }
+
+    fn run_without_key(&self, args: &[&str]) -> Output {
+        cogrid(&self.url, self.dir.path(), None, args)
+    }
+
+    fn admin(&self) -> &PrivateKeySigner {
+        &self.devnet.admin_key
+    }
+
+    /// The market, sending as the admin.
+    fn market(&self) -> EnergyMarket::EnergyMarketInstance<DynProvider> {
+        EnergyMarket::new(self.deployment.market, self.provider_of(self.admin()))
+    }
+
+    /// The stablecoin, sending as the admin (its minter).
+    fn stablecoin(&self) -> MockStablecoin::MockStablecoinInstance<DynProvider> {
+        MockStablecoin::new(self.deployment.stablecoin, self.provider_of(self.admin()))
+    }
+
+    /// A provider signing as `key` that asks the node for every nonce: the binary sends from
+    /// the same accounts in between.
+    fn provider_of(&self, key: &PrivateKeySigner) -> DynProvider {
+        connect_lazily(&self.url, key.clone()).unwrap()
+    }
+
+    /// A funded dev account registered as a participant and given `usd` stablecoin base units.
+    async fn prosumer(&self, index: usize, usd: u64) -> PrivateKeySigner {
+        let key = self.devnet.funded_key(index);
+        let account = key.address().to_string();
+        stdout(&self.run(self.admin(), &["participant", "register", &account]));
+        if usd > 0 {
+            self.stablecoin()
+                .mint(key.address(), U256::from(usd))
+                .send()
+                .await
+                .unwrap()
+                .get_receipt()
+                .await
+                .unwrap();
+        }
+        key
+    }
+
+    /// A new meter registered to `owner`.
+    fn meter(&self, owner: &PrivateKeySigner) -> PrivateKeySigner {
+        let meter = PrivateKeySigner::random();
+        stdout(&self.run(
+            self.admin(),
+            &[
+                "meter",
+                "register",
+                "--meter",
+                &meter.address().to_string(),
+                "--owner",
+                &owner.address().to_string(),
+                "--feeder",
+                "1",
+                "--kinds",
+                "solar",
+                "--capacity-w",
+                "10000",
+            ],
+        ));
+        meter
+    }
+
+    async fn nonce(&self, account: Address) -> u64 {
+        self.devnet
+            .admin
+            .get_transaction_count(account)
+            .await
+            .unwrap()
+    }
+
+    async fn vault(&self, account: Address) -> IEnergyMarket::Balances {
+        self.market().balancesOf(account).call().await.unwrap()
+    }
+
+    async fn wallet_usd(&self, account: Address) -> U256 {
+        self.stablecoin().balanceOf(account).call().await.unwrap()
+    }
+}
+
 #[test]
 fn deploy_register_show_and_refuse_a_second_registration() {
-    let devnet = Devnet::start().expect("anvil must be installed: run `make install`");
-    let dir = tempfile::tempdir().unwrap();
-    // SAFETY: the only test in this binary that sets it; read by the child processes.
-    unsafe { std::env::set_var(KEY_ENV, devnet.admin_key.to_bytes().to_string()) };
-    let url = devnet.rpc_url();
-
-    stdout(&cogrid(
-        &url,
-        dir.path(),
-        &["deploy", "--carbon-intensity", "350"],
-    ));
-    let deployment = Deployment::load(&dir.path().join("deployments/31337.json")).unwrap();
-    assert_ne!(deployment.meter_registry, deployment.energy_credit);
+    let chain = Chain::start();
+    assert_ne!(chain.deployment.market, chain.deployment.energy_credit);
 
     let owner = PrivateKeySigner::random().address().to_string();
     let meter = PrivateKeySigner::random().address().to_string();
-    stdout(&cogrid(
-        &url,
-        dir.path(),
-        &["participant", "register", &owner],
-    ));
+    stdout(&chain.run(chain.admin(), &["participant", "register", &owner]));
     let register = [
         "meter",
         "register",
@@ -63,26 +203,23 @@ fn deploy_register_show_and_refuse_a_second_registration() {
         "--capacity-w",
         "7000",
     ];
-    stdout(&cogrid(&url, dir.path(), &register));
+    stdout(&chain.run(chain.admin(), &register));
 
-    let shown = stdout(&cogrid(&url, dir.path(), &["meter", "show", &meter]));
+    let shown = stdout(&chain.run(chain.admin(), &["meter", "show", &meter]));
     assert!(shown.contains(&format!("owner {owner}")), "{shown}");
     assert!(shown.contains("feeder 12"), "{shown}");
     assert!(shown.contains("kinds 0b0011"), "{shown}");
     assert!(shown.contains("status active"), "{shown}");
 
-    let again = cogrid(&url, dir.path(), &register);
-    assert!(!again.status.success());
-    let stderr = String::from_utf8_lossy(&again.stderr);
+    let again = stderr(&chain.run(chain.admin(), &register));
     assert!(
-        stderr.contains("MeterRegistryMeterAlreadyRegistered"),
-        "the revert is decoded by name: {stderr}"
+        again.contains("MeterRegistryMeterAlreadyRegistered"),
+        "the revert is decoded by name: {again}"
     );
 
     let unknown_owner = PrivateKeySigner::random().address().to_string();
-    let refused = cogrid(
-        &url,
-        dir.path(),
+    let refused = stderr(&chain.run(
+        chain.admin(),
         &[
             "meter",
             "register",
@@ -95,57 +232,626 @@ fn deploy_register_show_and_refuse_a_second_registration() {
             "--capacity-w",
             "1",
         ],
-    );
-    let stderr = String::from_utf8_lossy(&refused.stderr);
+    ));
     assert!(
-        stderr.contains("MeterRegistryOwnerNotParticipant"),
-        "{stderr}"
+        refused.contains("MeterRegistryOwnerNotParticipant"),
+        "{refused}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deposit_and_withdraw_round_trip_to_the_base_unit() {
+    let chain = Chain::start();
+    let prosumer = chain.prosumer(1, 100_000_000).await;
+    let account = prosumer.address();
+
+    let deposited = stdout(&chain.run(&prosumer, &["deposit", "25.50"]));
+    assert!(
+        deposited.contains("approved the market to take 25.50 USD of stablecoin"),
+        "the first deposit approves: {deposited}"
+    );
+    assert!(
+        deposited.contains("deposited 25.50 USD of stablecoin"),
+        "{deposited}"
+    );
+    assert!(
+        deposited.contains("the vault now holds 25.50 USD"),
+        "{deposited}"
+    );
+    assert_eq!(
+        chain.vault(account).await.stablecoin,
+        U256::from(25_500_000)
+    );
+    assert_eq!(chain.wallet_usd(account).await, U256::from(74_500_000));
+    assert_eq!(chain.nonce(account).await, 2, "one approve and one deposit");
+
+    // With an allowance already in place the deposit goes alone.
+    MockStablecoin::new(chain.deployment.stablecoin, chain.provider_of(&prosumer))
+        .approve(chain.deployment.market, U256::from(1_000_000))
+        .send()
+        .await
+        .unwrap()
+        .get_receipt()
+        .await
+        .unwrap();
+    let nonce = chain.nonce(account).await;
+    let deposited = stdout(&chain.run(&prosumer, &["deposit", "0.000001"]));
+    assert!(!deposited.contains("approved"), "{deposited}");
+    assert_eq!(chain.nonce(account).await, nonce + 1);
+    assert_eq!(
+        chain.vault(account).await.stablecoin,
+        U256::from(25_500_001)
+    );
+
+    let balance = stdout(&chain.run(&prosumer, &["balance"]));
+    assert!(
+        balance.contains(&format!("account {account}: participant #1, active")),
+        "{balance}"
+    );
+    assert_eq!(
+        row(&balance, "stablecoin"),
+        ["74.499999", "USD", "25.500001", "USD"]
+    );
+    assert_eq!(row(&balance, "energy credits"), ["0", "kWh", "0", "kWh"]);
+    assert_eq!(row(&balance, "carbon credits"), ["0", "g", "0", "g"]);
+    let gas = row(&balance, "gas");
+    assert_eq!(gas[1], "ETH", "{balance}");
+    assert!(gas[0].starts_with("9999.99"), "{balance}");
+    // Anyone may look at a named account without a key.
+    let by_name = stdout(&chain.run_without_key(&["balance", "--account", &account.to_string()]));
+    assert_eq!(
+        row(&by_name, "stablecoin"),
+        ["74.499999", "USD", "25.500001", "USD"]
+    );
+
+    let withdrawn = stdout(&chain.run(&prosumer, &["withdraw", "0.500001"]));
+    assert!(
+        withdrawn.contains("withdrew 0.500001 USD of stablecoin"),
+        "{withdrawn}"
+    );
+    assert_eq!(
+        chain.vault(account).await.stablecoin,
+        U256::from(25_000_000)
+    );
+    assert_eq!(chain.wallet_usd(account).await, U256::from(75_000_000));
+
+    let all = stdout(&chain.run(&prosumer, &["withdraw", "--all"]));
+    assert!(all.contains("withdrew 25.00 USD"), "{all}");
+    assert_eq!(chain.vault(account).await.stablecoin, U256::ZERO);
+    assert_eq!(chain.wallet_usd(account).await, U256::from(100_000_000));
+
+    // The market refuses, and says why by name, before anything is sent.
+    let nonce = chain.nonce(account).await;
+    let refused = stderr(&chain.run(&prosumer, &["withdraw", "1"]));
+    assert!(
+        refused.contains("MarketInsufficientVaultBalance"),
+        "the revert is decoded by name: {refused}"
+    );
+    assert!(
+        refused.contains("hint: your vault holds 0.00 USD of stablecoin, less than the 1.00 USD"),
+        "{refused}"
+    );
+    assert_eq!(chain.nonce(account).await, nonce);
+
+    // A wallet that cannot cover a deposit is told so before an approval is spent.
+    let short = stderr(&chain.run(&prosumer, &["deposit", "100.000001"]));
+    assert!(
+        short.contains("holds 100.00 USD of stablecoin, less than the 100.000001 USD to deposit"),
+        "{short}"
+    );
+    assert_eq!(chain.nonce(account).await, nonce);
+
+    // An account the co-op never registered has no vault.
+    let stranger = chain.devnet.funded_key(5);
+    let refused = stderr(&chain.run(&stranger, &["deposit", "1"]));
+    assert!(refused.contains("MarketUnknownParticipant"), "{refused}");
+    assert!(
+        refused.contains(&format!(
+            "cogrid participant register {}",
+            stranger.address()
+        )),
+        "{refused}"
+    );
+    assert_eq!(chain.nonce(stranger.address()).await, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_amounts_and_prices_are_refused_before_any_transaction() {
+    let chain = Chain::start();
+    let prosumer = chain.prosumer(1, 100_000_000).await;
+    chain.meter(&prosumer);
+    let block = chain.devnet.admin.get_block_number().await.unwrap();
+
+    let cases: &[(&[&str], &str)] = &[
+        (
+            &["deposit", "-5"],
+            "invalid value '-5' for '<AMOUNT>' (--asset usd, in USD): negative amounts are not allowed",
+        ),
+        (&["deposit", "0,5"], "use a dot as the decimal separator"),
+        (
+            &["deposit", "1.1234567"],
+            "USD takes at most 6 decimals (got 7), e.g. 25.50",
+        ),
+        (&["deposit", ""], "the amount is empty"),
+        (&["deposit", "0"], "the amount must be more than zero"),
+        (&["deposit", "1e3"], "not a decimal number of USD"),
+        (
+            &["deposit", "--asset", "credits", "3.2555"],
+            "for '<AMOUNT>' (--asset credits, in kWh): kWh takes at most 3 decimals (got 4), e.g. 3.2",
+        ),
+        (
+            &["withdraw", "--asset", "carbon", "1.5"],
+            "grams take whole numbers only (got 1 decimal), e.g. 250",
+        ),
+        (
+            &["deposit", "340282366920938463463374607431768.211456"],
+            "the amount is above the most allowed here",
+        ),
+        (
+            &["order", "set", "--sell-floor", "0.1234567"],
+            "invalid value '0.1234567' for '--sell-floor <USD_PER_KWH>': USD per kWh takes at most 6 decimals",
+        ),
+        (
+            &["order", "set", "--buy-ceiling", "-0.08"],
+            "invalid value '-0.08' for '--buy-ceiling <USD_PER_KWH>': negative amounts are not allowed",
+        ),
+        (
+            &["order", "set", "--sell-floor", "281474977"],
+            "above the most allowed here, 281474976.710655 USD per kWh",
+        ),
+        (
+            &["order", "set", "--sell-floor", "0.12", "--cap-kwh", "0"],
+            "leave --cap-kwh out for no cap",
+        ),
+        (
+            &["order", "set", "--cover-from-credits"],
+            "<--sell-floor <USD_PER_KWH>|--buy-ceiling <USD_PER_KWH>>",
+        ),
+        (
+            &[
+                "order",
+                "set",
+                "--sell-floor",
+                "0.12",
+                "--valid-from",
+                "2099-02-01T00:00:01Z",
+                "--valid-until",
+                "2099-01-31",
+            ],
+            "--valid-until (ending 2099-02-01T00:00:00Z) is before --valid-from (starting 2099-02-01T00:00:01Z)",
+        ),
+        (
+            &["bill", "--from", "last week", "--to", "2099-01-01"],
+            "invalid value 'last week' for '--from <DATE>': expected a date (2025-06-15, UTC)",
+        ),
+    ];
+    for (args, expected) in cases {
+        let refused = stderr(&chain.run(&prosumer, args));
+        assert!(refused.contains(expected), "{args:?}: {refused}");
+    }
+    assert_eq!(chain.nonce(prosumer.address()).await, 0);
+    assert_eq!(chain.devnet.admin.get_block_number().await.unwrap(), block);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn orders_are_set_shown_and_cancelled() {
+    let chain = Chain::start();
+    let prosumer = chain.prosumer(1, 0).await;
+    let meter = chain.meter(&prosumer).address();
+    let meter_arg = meter.to_string();
+
+    // The prosumer's only meter is found without --meter.
+    let placed = stdout(&chain.run(
+        &prosumer,
+        &[
+            "order",
+            "set",
+            "--sell-floor",
+            "0.12",
+            "--buy-ceiling",
+            "0.08",
+            "--cap-kwh",
+            "2.5",
+            "--valid-from",
+            "2099-01-01",
+            "--valid-until",
+            "2099-12-31",
+            "--cover-from-credits",
+        ],
+    ));
+    assert!(placed.contains("order placed"), "{placed}");
+    assert_eq!(
+        chain.market().orderOf(meter).call().await.unwrap(),
+        IEnergyMarket::OrderParams {
+            sells: true,
+            sellFloor: 120_000,
+            buys: true,
+            buyCeiling: 80_000,
+            capWh: 2_500,
+            validFrom: U40::from(4_070_908_800u64),
+            validUntil: U40::from(4_102_444_800u64),
+            coverFromCredits: true,
+        }
+    );
+
+    let shown = stdout(&chain.run_without_key(&["order", "show", "--meter", &meter_arg]));
+    for expected in [
+        format!("standing order of meter {meter}"),
+        "sells its export at a clearing price of at least 0.12 USD/kWh".to_owned(),
+        "network fee (now 0.00 USD/kWh) is at most 0.08 USD/kWh".to_owned(),
+        "trades at most 2.5 kWh per interval".to_owned(),
+        "valid from 2099-01-01T00:00:00Z until 2100-01-01T00:00:00Z".to_owned(),
+        "covered from energy credits first".to_owned(),
+    ] {
+        assert!(shown.contains(&expected), "{expected:?} in {shown}");
+    }
+
+    // Replacing it with a sell-only order drops the buy side.
+    stdout(&chain.run(
+        &prosumer,
+        &["order", "set", "--meter", &meter_arg, "--sell-floor", "0.1"],
+    ));
+    let shown = stdout(&chain.run(&prosumer, &["order", "show"]));
+    assert!(shown.contains("at least 0.10 USD/kWh"), "{shown}");
+    assert!(shown.contains("does not buy"), "{shown}");
+    assert!(shown.contains("valid from now until cancelled"), "{shown}");
+
+    // Someone else's meter: refused by name, with what to do.
+    let neighbour = chain.prosumer(2, 0).await;
+    let refused = stderr(&chain.run(
+        &neighbour,
+        &[
+            "order",
+            "set",
+            "--meter",
+            &meter_arg,
+            "--sell-floor",
+            "0.01",
+        ],
+    ));
+    assert!(refused.contains("MarketNotMeterOwner"), "{refused}");
+    assert!(
+        refused.contains("send from the key of the meter's owner"),
+        "{refused}"
+    );
+    let none = stderr(&chain.run(&neighbour, &["order", "show"]));
+    assert!(none.contains("owns no meter"), "{none}");
+
+    let cancelled = stdout(&chain.run(&prosumer, &["order", "cancel"]));
+    assert!(
+        cancelled.contains(&format!("order of meter {meter} cancelled")),
+        "{cancelled}"
+    );
+    let shown = stdout(&chain.run(&prosumer, &["order", "show"]));
+    assert!(shown.contains("has no standing order"), "{shown}");
+    let again = stderr(&chain.run(&prosumer, &["order", "cancel"]));
+    assert!(again.contains("MarketNoOrder"), "{again}");
+
+    // With two meters the command asks which.
+    let second = chain.meter(&prosumer).address();
+    let which = stderr(&chain.run(&prosumer, &["order", "show"]));
+    assert!(which.contains("owns 2 meters"), "{which}");
+    assert!(which.contains(&second.to_string()), "{which}");
+}
+
+/// Signs readings of `meter` with its key and submits them through the admin.
+async fn submit(chain: &Chain, readings: &[(&PrivateKeySigner, u32, u64, u64, u64)]) {
+    let domain = reading_domain(chain.deployment.chain_id, chain.deployment.market);
+    let batch = readings
+        .iter()
+        .map(|(meter, seq, end, import, export)| {
+            let reading = Reading::new(meter.address(), *seq, *end, *import, *export).unwrap();
+            let signed = sign_reading(*meter, &domain, &reading).unwrap();
+            IMeterRegistry::Reading {
+                meter: signed.meter,
+                seq: signed.seq,
+                intervalEnd: reading.intervalEnd,
+                importWh: reading.importWh,
+                exportWh: reading.exportWh,
+                r: signed.r,
+                vs: signed.vs,
+            }
+        })
+        .collect::<Vec<_>>();
+    let receipt = chain
+        .market()
+        .submitReadings(batch)
+        .send()
+        .await
+        .unwrap()
+        .get_receipt()
+        .await
+        .unwrap();
+    let accepted = receipt
+        .logs()
+        .iter()
+        .filter(|log| log.log_decode::<EnergyMarket::ReadingAccepted>().is_ok())
+        .count();
+    assert_eq!(accepted, readings.len(), "every reading is accepted");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bill_adds_up_what_the_readings_and_settlements_recorded() {
+    let chain = Chain::start();
+    let market = chain.market();
+    let admin = chain.admin().address();
+    let seller = chain.prosumer(1, 0).await;
+    let buyer = chain.prosumer(2, 10_000_000).await;
+    let solar = chain.meter(&seller);
+    let home = chain.meter(&buyer);
+
+    // The admin keeps and operates the grid here: 0.02 USD/kWh network fee, 1 % keeper fee.
+    for role in [
+        market.KEEPER_ROLE().call().await.unwrap(),
+        market.GRID_OPERATOR_ROLE().call().await.unwrap(),
+    ] {
+        market
+            .grantRole(role, admin)
+            .send()
+            .await
+            .unwrap()
+            .get_receipt()
+            .await
+            .unwrap();
+    }
+    market
+        .setNetworkFee(20_000)
+        .send()
+        .await
+        .unwrap()
+        .get_receipt()
+        .await
+        .unwrap();
+    market
+        .setKeeperFee(100)
+        .send()
+        .await
+        .unwrap()
+        .get_receipt()
+        .await
+        .unwrap();
+
+    stdout(&chain.run(&buyer, &["deposit", "10"]));
+    stdout(&chain.run(&seller, &["order", "set", "--sell-floor", "0.10"]));
+    stdout(&chain.run(
+        &buyer,
+        &[
+            "order",
+            "set",
+            "--buy-ceiling",
+            "0.20",
+            "--cover-from-credits",
+        ],
+    ));
+
+    // 2099-06-15, 10:00 UTC: both meters' baselines; 10:15: 1.5 kWh exported, 1.2 kWh imported.
+    let ten = JUNE_15_2099 + 10 * 3_600;
+    chain
+        .devnet
+        .admin
+        .raw_request::<_, serde_json::Value>("evm_setNextBlockTimestamp".into(), (ten + 30,))
+        .await
+        .unwrap();
+    chain
+        .devnet
+        .admin
+        .raw_request::<_, serde_json::Value>("evm_mine".into(), ())
+        .await
+        .unwrap();
+    submit(
+        &chain,
+        &[(&solar, 1, ten, 5_000, 10_000), (&home, 1, ten, 20_000, 0)],
+    )
+    .await;
+    chain.devnet.advance_time(900).await.unwrap();
+    submit(
+        &chain,
+        &[
+            (&solar, 2, ten + 900, 5_000, 11_500),
+            (&home, 2, ten + 900, 21_200, 0),
+        ],
+    )
+    .await;
+
+    // The keeper matches 1 kWh at 0.12 USD/kWh.
+    let mut fills = vec![
+        IEnergyMarket::Fill {
+            meter: solar.address(),
+            buy: false,
+            wh: 1_000,
+        },
+        IEnergyMarket::Fill {
+            meter: home.address(),
+            buy: true,
+            wh: 1_000,
+        },
+    ];
+    fills.sort_by_key(|fill| fill.meter);
+    market
+        .settle(ten / 900, 120_000, fills, true)
+        .send()
+        .await
+        .unwrap()
+        .get_receipt()
+        .await
+        .unwrap();
+
+    // The next day, after a gap: the home exported 0.15 kWh and imported 0.3 kWh, settled as
+    // residuals: 0.15 kWh credited, then used to cover half the import; the grid supplies the rest.
+    chain.devnet.advance_time(86_400).await.unwrap();
+    submit(&chain, &[(&home, 3, ten + 900 + 86_400, 21_500, 150)]).await;
+    stdout(&chain.run(chain.admin(), &["finalize", &home.address().to_string()]));
+
+    let home_arg = home.address().to_string();
+    let bill = stdout(&chain.run_without_key(&[
+        "bill",
+        "--from",
+        "2099-06-15",
+        "--to",
+        "2099-06-16",
+        "--meter",
+        &home_arg,
+    ]));
+    assert!(
+        bill.contains(&format!(
+            "bill of meter {home_arg} (owner {})",
+            buyer.address()
+        )),
+        "{bill}"
+    );
+    assert!(
+        bill.contains(
+            "period 2099-06-15T00:00:00Z to 2099-06-17T00:00:00Z (192 intervals of 900 s)"
+        ),
+        "{bill}"
+    );
+    // exported, imported, sold, bought, earned, paid, credited, credits used, grid, carbon.
+    assert_eq!(
+        row(&bill, "2099-06-15"),
+        [
+            "0.000", "1.200", "0.000", "1.000", "0.000000", "0.140000", "0.000", "0.000", "0.200",
+            "0"
+        ]
+    );
+    assert_eq!(
+        row(&bill, "2099-06-16"),
+        [
+            "0.150", "0.300", "0.000", "0.000", "0.000000", "0.000000", "0.150", "0.150", "0.150",
+            "60"
+        ]
+    );
+    assert_eq!(
+        row(&bill, "total"),
+        [
+            "0.150", "1.500", "0.000", "1.000", "0.000000", "0.140000", "0.150", "0.150", "0.350",
+            "60"
+        ]
+    );
+    assert!(!bill.contains("not settled yet"), "{bill}");
+
+    // The seller's bill for the first day, found from its only meter; exact in JSON too.
+    let sold = stdout(&chain.run(
+        &seller,
+        &["bill", "--from", "2099-06-15", "--to", "2099-06-15"],
+    ));
+    assert_eq!(
+        row(&sold, "total"),
+        [
+            "1.500", "0.000", "1.000", "0.000", "0.118800", "0.000000", "0.500", "0.000", "0.000",
+            "600"
+        ]
+    );
+    let json = stdout(&chain.run(
+        &seller,
+        &[
+            "bill",
+            "--from",
+            "2099-06-15",
+            "--to",
+            "2099-06-15",
+            "--json",
+        ],
+    ));
+    let json: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(json["total"]["earned"], 118_800);
+    assert_eq!(json["total"]["sold_wh"], 1_000);
+    assert_eq!(json["total"]["credited_wh"], 500);
+    assert_eq!(json["total"]["carbon_grams"], 600);
+
+    // Only the second day; an empty period is refused.
+    let second = stdout(&chain.run_without_key(&[
+        "bill",
+        "--from",
+        "2099-06-16",
+        "--to",
+        "2099-06-16",
+        "--meter",
+        &home_arg,
+    ]));
+    assert!(!second.contains("2099-06-15 "), "{second}");
+    assert_eq!(row(&second, "total")[1], "0.300");
+    let empty = stderr(&chain.run_without_key(&[
+        "bill",
+        "--from",
+        "2099-06-16",
+        "--to",
+        "2099-06-15T00:00:00Z",
+        "--meter",
+        &home_arg,
+    ]));
+    assert!(empty.contains("--to must be after --from"), "{empty}");
+
+    // Credits and carbon go out of the vault and back, in kWh and grams.
+    let withdrawn = stdout(&chain.run(&seller, &["withdraw", "--asset", "credits", "0.5"]));
+    assert!(
+        withdrawn.contains("withdrew 0.5 kWh of energy credits"),
+        "{withdrawn}"
+    );
+    let deposited = stdout(&chain.run(&seller, &["deposit", "--asset", "credits", "0.2"]));
+    assert!(deposited.contains("approved the market"), "{deposited}");
+    stdout(&chain.run(&seller, &["withdraw", "--asset", "carbon", "--all"]));
+    let vault = chain.vault(seller.address()).await;
+    assert_eq!(vault.stablecoin, U256::from(118_800));
+    assert_eq!(vault.creditsWh, U256::from(200));
+    assert_eq!(vault.carbonGrams, U256::ZERO);
+    let credits = EnergyCredit::new(chain.deployment.energy_credit, chain.devnet.admin.clone());
+    let carbon = CarbonCredit::new(chain.deployment.carbon_credit, chain.devnet.admin.clone());
+    assert_eq!(
+        credits.balanceOf(seller.address()).call().await.unwrap(),
+        U256::from(300)
+    );
+    assert_eq!(
+        carbon.balanceOf(seller.address()).call().await.unwrap(),
+        U256::from(600)
+    );
+    let balance = stdout(&chain.run(&seller, &["balance"]));
+    assert_eq!(
+        row(&balance, "stablecoin"),
+        ["0.00", "USD", "0.1188", "USD"]
+    );
+    assert_eq!(
+        row(&balance, "energy credits"),
+        ["0.3", "kWh", "0.2", "kWh"]
+    );
+    assert_eq!(row(&balance, "carbon credits"), ["600", "g", "0", "g"]);
 }
 
 #[test]
 fn an_unreachable_rpc_is_named() {
     let dir = tempfile::tempdir().unwrap();
-    let output = Command::new(env!("CARGO_BIN_EXE_cogrid"))
-        .args([
-            "--rpc-url",
-            "http://127.0.0.1:9",
-            "--private-key-env",
-            "COGRID_TEST_UNUSED_KEY",
-        ])
-        .args([
+    let key = PrivateKeySigner::random();
+    for args in [
+        &[
             "meter",
             "show",
             "0x0000000000000000000000000000000000000001",
-        ])
-        .env(
-            "COGRID_TEST_UNUSED_KEY",
-            "0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d",
-        )
-        .current_dir(dir.path())
-        .output()
-        .unwrap();
-    assert!(!output.status.success());
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(
-        stderr.contains("http://127.0.0.1:9 is unreachable"),
-        "{stderr}"
-    );
+        ][..],
+        &["balance"],
+        &["deposit", "1"],
+    ] {
+        let refused = stderr(&cogrid("http://127.0.0.1:9", dir.path(), Some(&key), args));
+        assert!(
+            refused.contains("RPC http://127.0.0.1:9 is unreachable"),
+            "{args:?}: {refused}"
+        );
+    }
 }
 
 #[test]
 fn a_missing_key_says_how_to_give_one() {
-    let output = Command::new(env!("CARGO_BIN_EXE_cogrid"))
-        .args([
+    let dir = tempfile::tempdir().unwrap();
+    for args in [
+        &[
             "meter",
             "show",
             "0x0000000000000000000000000000000000000001",
-        ])
-        .output()
-        .unwrap();
-    assert!(!output.status.success());
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(stderr.contains("--keystore"), "{stderr}");
+        ][..],
+        &["deposit", "1"],
+        &["balance"],
+    ] {
+        let refused = stderr(&cogrid("http://127.0.0.1:9", dir.path(), None, args));
+        assert!(refused.contains("--keystore"), "{args:?}: {refused}");
+    }
 }
 
 #[test]

@@ -10,8 +10,8 @@
 alloy::sol!(
     #[sol(rpc)]
     #[derive(Debug, PartialEq, Eq)]
-    MeterRegistry,
-    "artifacts/MeterRegistry.json"
+    EnergyMarket,
+    "artifacts/EnergyMarket.json"
 );
 
 alloy::sol!(

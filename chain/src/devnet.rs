@@ -10,7 +10,7 @@ use alloy::{
     providers::{DynProvider, PendingTransactionBuilder, Provider, ProviderBuilder},
     signers::local::PrivateKeySigner,
 };
-use cogrid_bindings::{CarbonCredit, EnergyCredit, MeterRegistry, MockStablecoin};
+use cogrid_bindings::{CarbonCredit, EnergyCredit, EnergyMarket, MockStablecoin};
 use serde::{Deserialize, Serialize};
 
 use crate::{ChainError, anvil_binary};
@@ -42,8 +42,9 @@ impl Default for SuiteParams {
 pub struct Deployment {
     /// The chain.
     pub chain_id: u64,
-    /// MeterRegistry.
-    pub meter_registry: Address,
+    /// EnergyMarket: the vault, orders and settlement, and the meter registry that readings are
+    /// submitted to (one contract).
+    pub market: Address,
     /// EnergyCredit (1 unit = 1 Wh).
     pub energy_credit: Address,
     /// CarbonCredit (1 unit = 1 g CO2e).
@@ -80,8 +81,8 @@ impl Deployment {
     }
 }
 
-/// Deploys MockStablecoin, EnergyCredit, CarbonCredit and MeterRegistry from `provider`'s wallet,
-/// which must be `admin`'s (the co-op admin), and lets the registry mint both credits.
+/// Deploys MockStablecoin, EnergyCredit, CarbonCredit and EnergyMarket from `provider`'s wallet,
+/// which must be `admin`'s (the co-op admin), and lets the market mint both credits.
 pub async fn deploy_suite(
     provider: &DynProvider,
     admin: Address,
@@ -99,7 +100,7 @@ pub async fn deploy_suite(
     };
     let acceptance_window =
         U40::try_from(params.acceptance_window).map_err(|_| ChainError::Deploy {
-            what: "MeterRegistry",
+            what: "EnergyMarket",
             message: format!(
                 "an acceptance window of {} s does not fit in uint40",
                 params.acceptance_window
@@ -118,9 +119,10 @@ pub async fn deploy_suite(
     let carbon = CarbonCredit::deploy(provider.clone(), admin)
         .await
         .map_err(failed("CarbonCredit"))?;
-    let registry = MeterRegistry::deploy(
+    let market = EnergyMarket::deploy(
         provider.clone(),
         admin,
+        *stablecoin.address(),
         *energy.address(),
         *carbon.address(),
         params.interval_seconds,
@@ -128,7 +130,7 @@ pub async fn deploy_suite(
         params.carbon_intensity,
     )
     .await
-    .map_err(failed("MeterRegistry"))?;
+    .map_err(failed("EnergyMarket"))?;
     let minter = energy
         .MINTER_ROLE()
         .call()
@@ -136,7 +138,7 @@ pub async fn deploy_suite(
         .map_err(failed("EnergyCredit.MINTER_ROLE"))?;
     confirm(
         "EnergyCredit.grantRole",
-        energy.grantRole(minter, *registry.address()).send().await,
+        energy.grantRole(minter, *market.address()).send().await,
     )
     .await?;
     let minter = carbon
@@ -146,12 +148,12 @@ pub async fn deploy_suite(
         .map_err(failed("CarbonCredit.MINTER_ROLE"))?;
     confirm(
         "CarbonCredit.grantRole",
-        carbon.grantRole(minter, *registry.address()).send().await,
+        carbon.grantRole(minter, *market.address()).send().await,
     )
     .await?;
     Ok(Deployment {
         chain_id,
-        meter_registry: *registry.address(),
+        market: *market.address(),
         energy_credit: *energy.address(),
         carbon_credit: *carbon.address(),
         stablecoin: *stablecoin.address(),
@@ -230,5 +232,23 @@ impl Devnet {
     /// The HTTP endpoint.
     pub fn rpc_url(&self) -> String {
         self.anvil.endpoint()
+    }
+
+    /// Moves the chain's clock `seconds` ahead and mines a block at the new time, so that what
+    /// waits on time (the acceptance window, a closed interval) can happen without waiting.
+    pub async fn advance_time(&self, seconds: u64) -> Result<(), ChainError> {
+        let failed = |error: alloy::transports::TransportError| ChainError::RpcUnreachable {
+            url: self.rpc_url(),
+            message: error.to_string(),
+        };
+        self.admin
+            .raw_request::<_, serde_json::Value>("evm_increaseTime".into(), (seconds,))
+            .await
+            .map_err(failed)?;
+        self.admin
+            .raw_request::<_, serde_json::Value>("evm_mine".into(), ())
+            .await
+            .map_err(failed)?;
+        Ok(())
     }
 }

@@ -17,4 +17,4 @@ pub use error::ChainError;
 pub use keys::{create_keystore, load_keystore, password_from_env};
 pub use provider::{check_chain, connect, connect_lazily};
 pub use reading::{Reading, SignedReading, reading_domain, sign_reading};
-pub use telemetry::init_tracing;
+pub use telemetry::{init_tracing, shutdown_signal};

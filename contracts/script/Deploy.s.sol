@@ -3,17 +3,20 @@ pragma solidity 0.8.37;
 
 import {CarbonCredit} from "../src/CarbonCredit.sol";
 import {EnergyCredit} from "../src/EnergyCredit.sol";
-import {MeterRegistry} from "../src/MeterRegistry.sol";
+import {EnergyMarket} from "../src/EnergyMarket.sol";
 import {MockStablecoin} from "../src/MockStablecoin.sol";
+import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
 import {Script, console} from "forge-std/Script.sol";
 
-/// @notice Deploys cogrid's tokens and MeterRegistry and wires the registry as minter of both credits.
+/// @notice Deploys cogrid's tokens and EnergyMarket, and wires the market as minter of both credits. The
+/// market is also the meter registry: participants, meters and readings live in it, at its address.
 /// Parameters come from the environment, with defaults:
 /// - `INTERVAL_SECONDS` (900), `ACCEPTANCE_WINDOW` (2 days), `CARBON_INTENSITY` (400 g CO2e/kWh);
-/// - `ADMIN` (the broadcaster): the co-op admin; when it is not the broadcaster, every role is handed
-///   over to it and the broadcaster renounces its own;
+/// - `ADMIN` (the broadcaster): the co-op admin; when it is not the broadcaster, every role the
+///   broadcaster holds is handed over to it and the broadcaster renounces its own;
 /// - `STABLECOIN` (unset): an existing stablecoin; when unset a MockStablecoin is deployed (devnets).
+/// Keepers and grid operators are granted their roles by the admin afterwards.
 /// Usage: `forge script script/Deploy.s.sol --rpc-url $RPC_URL --private-key $KEY --broadcast`.
 contract Deploy is Script {
     struct Config {
@@ -28,7 +31,8 @@ contract Deploy is Script {
         EnergyCredit energyCredit;
         CarbonCredit carbonCredit;
         address stablecoin;
-        MeterRegistry meterRegistry;
+        /// @dev The market, which is also the meter registry.
+        EnergyMarket energyMarket;
         address admin;
         address deployer;
     }
@@ -64,16 +68,17 @@ contract Deploy is Script {
         } else {
             d.stablecoin = config.stablecoin;
         }
-        d.meterRegistry = new MeterRegistry(
+        d.energyMarket = new EnergyMarket(
             deployer,
+            IERC20(d.stablecoin),
             d.energyCredit,
             d.carbonCredit,
             config.intervalSeconds,
             config.acceptanceWindow,
             config.carbonIntensity
         );
-        d.energyCredit.grantRole(d.energyCredit.MINTER_ROLE(), address(d.meterRegistry));
-        d.carbonCredit.grantRole(d.carbonCredit.MINTER_ROLE(), address(d.meterRegistry));
+        d.energyCredit.grantRole(d.energyCredit.MINTER_ROLE(), address(d.energyMarket));
+        d.carbonCredit.grantRole(d.carbonCredit.MINTER_ROLE(), address(d.energyMarket));
 
         if (d.admin != deployer) {
             _handOver(d, mock, deployer);
@@ -84,11 +89,19 @@ contract Deploy is Script {
 
     /// @dev Gives every role the broadcaster holds to the admin, then renounces them (admin role last).
     function _handOver(Deployment memory d, MockStablecoin mock, address deployer) internal {
-        bytes32 registrarRole = d.meterRegistry.REGISTRAR_ROLE();
-        d.meterRegistry.grantRole(DEFAULT_ADMIN_ROLE, d.admin);
-        d.meterRegistry.grantRole(registrarRole, d.admin);
-        d.meterRegistry.renounceRole(registrarRole, deployer);
-        d.meterRegistry.renounceRole(DEFAULT_ADMIN_ROLE, deployer);
+        EnergyMarket market = d.energyMarket;
+        bytes32[3] memory marketRoles =
+            [market.REGISTRAR_ROLE(), market.KEEPER_ROLE(), market.GRID_OPERATOR_ROLE()];
+        market.grantRole(DEFAULT_ADMIN_ROLE, d.admin);
+        for (uint256 i; i < marketRoles.length; ++i) {
+            // The constructor gives the deployer only the admin and registrar roles; the check keeps the
+            // hand-over right if it ever gives more.
+            if (market.hasRole(marketRoles[i], deployer)) {
+                market.grantRole(marketRoles[i], d.admin);
+                market.renounceRole(marketRoles[i], deployer);
+            }
+        }
+        market.renounceRole(DEFAULT_ADMIN_ROLE, deployer);
         d.energyCredit.grantRole(DEFAULT_ADMIN_ROLE, d.admin);
         d.energyCredit.renounceRole(DEFAULT_ADMIN_ROLE, deployer);
         d.carbonCredit.grantRole(DEFAULT_ADMIN_ROLE, d.admin);
@@ -106,7 +119,8 @@ contract Deploy is Script {
         console.log("EnergyCredit  ", address(d.energyCredit));
         console.log("CarbonCredit  ", address(d.carbonCredit));
         console.log("Stablecoin    ", d.stablecoin);
-        console.log("MeterRegistry ", address(d.meterRegistry));
+        console.log("EnergyMarket  ", address(d.energyMarket));
+        console.log("MeterRegistry ", address(d.energyMarket), "(the market is the registry: same address)");
         console.log("admin         ", d.admin);
         console.log("deployer      ", d.deployer);
         console.log("interval (s)  ", config.intervalSeconds);

@@ -1,8 +1,6 @@
 // SPDX-License-Identifier: MIT
 pragma solidity 0.8.37;
 
-import {ICarbonCredit} from "./interfaces/ICarbonCredit.sol";
-import {IEnergyCredit} from "./interfaces/IEnergyCredit.sol";
 import {IMeterRegistry} from "./interfaces/IMeterRegistry.sol";
 import {MeterKinds} from "./libraries/MeterKinds.sol";
 import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
@@ -11,7 +9,10 @@ import {EIP712} from "@openzeppelin/contracts/utils/cryptography/EIP712.sol";
 import {MessageHashUtils} from "@openzeppelin/contracts/utils/cryptography/MessageHashUtils.sol";
 
 /// @title MeterRegistry
-/// @notice Participants, meters and signed meter readings; accrues and mints energy and carbon credits.
+/// @notice Participants, meters and signed meter readings: the metering half of `EnergyMarket`, which
+/// settles the volumes the readings attest. It is abstract because the pending volumes it keeps mean
+/// nothing without a market that settles them; the two share one contract so that a settlement reads
+/// and clears a meter's pending volumes in the same storage slot a reading writes.
 /// @dev Gas layout: everything a reading touches lives in one `MeterState` slot (one cold SLOAD, one
 /// SSTORE per reading), the two admin parameters share one slot read once per batch, and the
 /// duplicate-in-batch check uses transient storage. A reading after the baseline also reads its meter's
@@ -19,11 +20,24 @@ import {MessageHashUtils} from "@openzeppelin/contracts/utils/cryptography/Messa
 /// writes the `MeterState` slot as a raw word; the bit offsets below follow Solidity's packing of
 /// `MeterState` (first member in the lowest bits), which the `meterState` getter decodes and the tests
 /// cross-check.
-contract MeterRegistry is IMeterRegistry, AccessControl, EIP712 {
+abstract contract MeterRegistry is IMeterRegistry, AccessControl, EIP712 {
     /// @dev Admin parameters packed in one slot so a batch reads them with a single SLOAD.
     struct Config {
         uint40 acceptanceWindow;
         uint16 carbonIntensity;
+    }
+
+    /// @dev A participant's status and its balances in the market's vault, in one slot so that a fill
+    /// reads and writes one slot per participant. Keyed by the participant's id, which orders carry.
+    /// @param status 0 = never registered, 1 = active, 2 = deactivated.
+    /// @param stablecoin Stablecoin base units.
+    /// @param creditsWh Energy credits, Wh.
+    /// @param carbonGrams Carbon credits, g CO2e.
+    struct Account {
+        uint8 status;
+        uint96 stablecoin;
+        uint64 creditsWh;
+        uint64 carbonGrams;
     }
 
     /// @inheritdoc IMeterRegistry
@@ -33,55 +47,44 @@ contract MeterRegistry is IMeterRegistry, AccessControl, EIP712 {
     bytes32 private constant _READING_TYPEHASH =
         keccak256("Reading(address meter,uint32 seq,uint40 intervalEnd,uint48 importWh,uint48 exportWh)");
 
-    uint8 private constant _STATUS_UNKNOWN = 0;
-    uint8 private constant _STATUS_ACTIVE = 1;
-    uint8 private constant _STATUS_DEACTIVATED = 2;
+    uint8 internal constant _STATUS_UNKNOWN = 0;
+    uint8 internal constant _STATUS_ACTIVE = 1;
+    uint8 internal constant _STATUS_DEACTIVATED = 2;
 
     // Bit offsets of the `MeterState` members in its storage word.
-    uint256 private constant _SEQ_SHIFT = 8;
-    uint256 private constant _INTERVAL_END_SHIFT = 40;
-    uint256 private constant _IMPORT_SHIFT = 80;
-    uint256 private constant _EXPORT_SHIFT = 128;
-    uint256 private constant _CREDITS_SHIFT = 176;
-    uint256 private constant _CARBON_SHIFT = 216;
+    uint256 internal constant _SEQ_SHIFT = 8;
+    uint256 internal constant _INTERVAL_END_SHIFT = 40;
+    uint256 internal constant _IMPORT_SHIFT = 80;
+    uint256 internal constant _EXPORT_SHIFT = 128;
+    uint256 internal constant _PENDING_IMPORT_SHIFT = 176;
+    uint256 internal constant _PENDING_EXPORT_SHIFT = 208;
+    uint256 internal constant _PENDING_SHIFT = 240;
+    /// @dev The low 176 bits of a `MeterState` word: status, seq, interval end and both registers.
+    uint256 internal constant _READING_MASK = type(uint176).max;
 
     /// @inheritdoc IMeterRegistry
     uint32 public immutable INTERVAL_SECONDS;
-    /// @inheritdoc IMeterRegistry
-    address public immutable ENERGY_CREDIT;
-    /// @inheritdoc IMeterRegistry
-    address public immutable CARBON_CREDIT;
 
-    Config private _config;
-    mapping(address account => bool active) private _participants;
-    mapping(address meter => MeterInfo info) private _meterInfos;
-    mapping(address meter => MeterState state) private _meterStates;
+    Config internal _config;
+    uint32 private _participantCount;
+    mapping(address account => uint32 id) internal _participantIds;
+    mapping(uint32 id => Account account) internal _accounts;
+    mapping(address meter => MeterInfo info) internal _meterInfos;
+    mapping(address meter => MeterState state) internal _meterStates;
 
     /// @param admin The co-op admin: gets `DEFAULT_ADMIN_ROLE` and `REGISTRAR_ROLE`.
-    /// @param energyCredit The energy credit token; grant this registry its `MINTER_ROLE`.
-    /// @param carbonCredit The carbon credit token; grant this registry its `MINTER_ROLE`.
     /// @param intervalSeconds The trading interval length (900 s in Europe).
     /// @param acceptanceWindow_ How long after its interval ends a reading is accepted; >= one interval.
     /// @param carbonIntensity_ The initial grid carbon intensity, g CO2e/kWh.
-    constructor(
-        address admin,
-        IEnergyCredit energyCredit,
-        ICarbonCredit carbonCredit,
-        uint32 intervalSeconds,
-        uint40 acceptanceWindow_,
-        uint16 carbonIntensity_
-    ) EIP712("cogrid MeterRegistry", "1") {
-        if (admin == address(0) || address(energyCredit) == address(0) || address(carbonCredit) == address(0))
-        {
-            revert MeterRegistryZeroAddress();
-        }
+    constructor(address admin, uint32 intervalSeconds, uint40 acceptanceWindow_, uint16 carbonIntensity_)
+        EIP712("cogrid MeterRegistry", "1")
+    {
+        if (admin == address(0)) revert MeterRegistryZeroAddress();
         if (intervalSeconds == 0) revert MeterRegistryIntervalZero();
         if (acceptanceWindow_ < intervalSeconds) {
             revert MeterRegistryWindowTooShort(acceptanceWindow_, intervalSeconds);
         }
         INTERVAL_SECONDS = intervalSeconds;
-        ENERGY_CREDIT = address(energyCredit);
-        CARBON_CREDIT = address(carbonCredit);
         _config = Config({acceptanceWindow: acceptanceWindow_, carbonIntensity: carbonIntensity_});
         _grantRole(DEFAULT_ADMIN_ROLE, admin);
         _grantRole(REGISTRAR_ROLE, admin);
@@ -111,38 +114,24 @@ contract MeterRegistry is IMeterRegistry, AccessControl, EIP712 {
     }
 
     /// @inheritdoc IMeterRegistry
-    function claim(address[] calldata meters) external {
-        IEnergyCredit energyCredit = IEnergyCredit(ENERGY_CREDIT);
-        ICarbonCredit carbonCredit = ICarbonCredit(CARBON_CREDIT);
-        uint256 length = meters.length;
-        for (uint256 i; i < length; ++i) {
-            address meter = meters[i];
-            MeterState storage state = _meterStates[meter];
-            if (state.status == _STATUS_UNKNOWN) revert MeterRegistryUnknownMeter(meter);
-            uint256 creditsWh = state.unclaimedCreditsWh;
-            uint256 carbonGrams = state.unclaimedCarbonGrams;
-            if (creditsWh == 0 && carbonGrams == 0) continue;
-            state.unclaimedCreditsWh = 0;
-            state.unclaimedCarbonGrams = 0;
-            address owner = _meterInfos[meter].owner;
-            if (creditsWh != 0) energyCredit.mint(owner, creditsWh);
-            if (carbonGrams != 0) carbonCredit.mint(owner, carbonGrams);
-            emit Claimed(meter, owner, creditsWh, carbonGrams);
-        }
-    }
-
-    /// @inheritdoc IMeterRegistry
     function registerParticipant(address account) external onlyRole(REGISTRAR_ROLE) {
         if (account == address(0)) revert MeterRegistryZeroAddress();
-        if (_participants[account]) revert MeterRegistryParticipantAlreadyRegistered(account);
-        _participants[account] = true;
-        emit ParticipantRegistered(account);
+        uint32 id = _participantIds[account];
+        if (id == 0) {
+            id = ++_participantCount;
+            _participantIds[account] = id;
+        }
+        Account storage stored = _accounts[id];
+        if (stored.status == _STATUS_ACTIVE) revert MeterRegistryParticipantAlreadyRegistered(account);
+        stored.status = _STATUS_ACTIVE;
+        emit ParticipantRegistered(account, id);
     }
 
     /// @inheritdoc IMeterRegistry
     function deactivateParticipant(address account) external onlyRole(REGISTRAR_ROLE) {
-        if (!_participants[account]) revert MeterRegistryNotParticipant(account);
-        _participants[account] = false;
+        Account storage stored = _accounts[_participantIds[account]];
+        if (stored.status != _STATUS_ACTIVE) revert MeterRegistryNotParticipant(account);
+        stored.status = _STATUS_DEACTIVATED;
         emit ParticipantDeactivated(account);
     }
 
@@ -154,11 +143,13 @@ contract MeterRegistry is IMeterRegistry, AccessControl, EIP712 {
         if (meter == address(0) || owner == address(0)) revert MeterRegistryZeroAddress();
         MeterState storage state = _meterStates[meter];
         if (state.status != _STATUS_UNKNOWN) revert MeterRegistryMeterAlreadyRegistered(meter);
-        if (!_participants[owner]) revert MeterRegistryOwnerNotParticipant(owner);
+        uint32 ownerId = _participantIds[owner];
+        if (_accounts[ownerId].status != _STATUS_ACTIVE) revert MeterRegistryOwnerNotParticipant(owner);
         if (!MeterKinds.isValid(kinds)) revert MeterRegistryInvalidKinds(kinds);
         if (capacityW == 0) revert MeterRegistryZeroCapacity(meter);
         _meterInfos[meter] = MeterInfo({owner: owner, feeder: feeder, kinds: kinds, capacityW: capacityW});
         state.status = _STATUS_ACTIVE;
+        _meterRegistered(meter, ownerId);
         emit MeterRegistered(meter, owner, feeder, kinds, capacityW);
     }
 
@@ -179,7 +170,7 @@ contract MeterRegistry is IMeterRegistry, AccessControl, EIP712 {
         if (status == _STATUS_UNKNOWN) revert MeterRegistryUnknownMeter(meter);
         if (status != _STATUS_DEACTIVATED) revert MeterRegistryMeterNotDeactivated(meter);
         address owner = _meterInfos[meter].owner;
-        if (!_participants[owner]) revert MeterRegistryOwnerNotParticipant(owner);
+        if (!isParticipant(owner)) revert MeterRegistryOwnerNotParticipant(owner);
         state.status = _STATUS_ACTIVE;
         emit MeterReactivated(meter);
     }
@@ -208,8 +199,8 @@ contract MeterRegistry is IMeterRegistry, AccessControl, EIP712 {
     }
 
     /// @inheritdoc IMeterRegistry
-    function isParticipant(address account) external view returns (bool) {
-        return _participants[account];
+    function participantId(address account) external view returns (uint32) {
+        return _participantIds[account];
     }
 
     /// @inheritdoc IMeterRegistry
@@ -228,6 +219,16 @@ contract MeterRegistry is IMeterRegistry, AccessControl, EIP712 {
         return _config.acceptanceWindow;
     }
 
+    /// @inheritdoc IMeterRegistry
+    function isParticipant(address account) public view returns (bool) {
+        return _accounts[_participantIds[account]].status == _STATUS_ACTIVE;
+    }
+
+    /// @dev Called once per meter by `registerMeter`, after the meter is stored and before its event.
+    /// @param meter The meter's signing-key address.
+    /// @param ownerId The participant id of the meter's owner.
+    function _meterRegistered(address meter, uint32 ownerId) internal virtual;
+
     /// @dev Counts one reading, or skips it with `ReadingRejected` (the batch rule: never a revert).
     /// @return accepted Whether the reading was counted.
     function _processReading(Reading memory reading, Config memory config, bytes32 domainSeparator)
@@ -245,31 +246,37 @@ contract MeterRegistry is IMeterRegistry, AccessControl, EIP712 {
             emit ReadingRejected(meter, reading.seq, reason);
             return false;
         }
-        _accept(reading, stateRef, word, config.carbonIntensity);
+        _accept(reading, stateRef, word);
         return true;
     }
 
     /// @dev Counts a reading that passed `_check`: one SSTORE of the meter's state word, one TSTORE.
-    /// The first reading (stored seq 0) is the baseline and accrues nothing.
-    function _accept(Reading memory reading, MeterState storage stateRef, uint256 word, uint16 intensity)
-        private
-    {
+    /// The first reading (stored seq 0) is the baseline and adds nothing to the pending volumes.
+    function _accept(Reading memory reading, MeterState storage stateRef, uint256 word) private {
         uint48 importDeltaWh;
         uint48 exportDeltaWh;
-        uint256 accruals = word >> _CREDITS_SHIFT;
+        uint256 pending = word >> _PENDING_IMPORT_SHIFT;
         (uint32 lastSeq,,,) = _unpackLastReading(word);
         if (lastSeq != 0) {
             (importDeltaWh, exportDeltaWh) = _deltas(reading, word);
-            (uint256 creditsWh, uint256 carbonGrams) = _accrue(accruals, exportDeltaWh, intensity);
-            // Both fit in 40 bits: `_check` (check 9) rejected a reading that would take either past it.
-            accruals = creditsWh | (carbonGrams << 40);
+            (uint256 pendingImportWh, uint256 pendingExportWh, Pending kind) =
+                _addPending(reading, word, importDeltaWh, exportDeltaWh);
+            // Each volume fits its 32 bits: `_check` (check 9) rejected a reading that would take one past.
+            pending = pendingImportWh | (pendingExportWh << 32) | (uint256(kind) << 64);
         }
-        word = _packReading(reading) | (accruals << _CREDITS_SHIFT);
+        word = _packReading(reading) | (pending << _PENDING_IMPORT_SHIFT);
         assembly ("memory-safe") {
             sstore(stateRef.slot, word)
         }
         _markAcceptedInThisTransaction(reading.meter, reading.seq);
-        emit ReadingAccepted(reading.meter, reading.seq, reading.intervalEnd, importDeltaWh, exportDeltaWh);
+        emit ReadingAccepted(
+            reading.meter,
+            reading.seq,
+            reading.intervalEnd,
+            importDeltaWh,
+            exportDeltaWh,
+            pending >> 64 == uint256(Pending.Marketable)
+        );
     }
 
     /// @dev Runs the checks of `submitReadings` in the documented order against the meter's state word.
@@ -330,7 +337,7 @@ contract MeterRegistry is IMeterRegistry, AccessControl, EIP712 {
             if (reading.importWh < lastImportWh || reading.exportWh < lastExportWh) {
                 return (false, RejectReason.RegisterWentBackwards);
             }
-            if (!_isPlausible(reading, word, config.carbonIntensity)) {
+            if (!_isPlausible(reading, word)) {
                 return (false, RejectReason.ImplausibleDelta);
             }
         }
@@ -338,19 +345,16 @@ contract MeterRegistry is IMeterRegistry, AccessControl, EIP712 {
     }
 
     /// @dev Check 9, for a reading that passed checks 7-8 against the previous reading in `word`: the
-    /// accruals stay within uint40 and both deltas within the meter's capacity over the elapsed time.
-    /// The capacity bound alone would not do: a meter that never claims, or a large capacity over a long
-    /// gap, could still take the accruals past 40 bits, and `_accept` must never revert. The overflow
-    /// test comes first so that a reading it rejects does not pay for the `MeterInfo` SLOAD.
-    function _isPlausible(Reading memory reading, uint256 word, uint16 intensity)
-        private
-        view
-        returns (bool)
-    {
+    /// pending volumes stay within uint32 and both deltas within the meter's capacity over the elapsed
+    /// time. The capacity bound alone would not do: volumes left unsettled, or a large capacity over a
+    /// long gap, could still take the pending volumes past 32 bits, and `_accept` must never revert. The
+    /// overflow test comes first so that a reading it rejects does not pay for the `MeterInfo` SLOAD.
+    function _isPlausible(Reading memory reading, uint256 word) private view returns (bool) {
         (uint48 importDeltaWh, uint48 exportDeltaWh) = _deltas(reading, word);
-        (uint256 creditsWh, uint256 carbonGrams) = _accrue(word >> _CREDITS_SHIFT, exportDeltaWh, intensity);
-        // Either is above uint40 exactly when their bitwise or is.
-        if ((creditsWh | carbonGrams) > type(uint40).max) return false;
+        (uint256 pendingImportWh, uint256 pendingExportWh,) =
+            _addPending(reading, word, importDeltaWh, exportDeltaWh);
+        // Either is above uint32 exactly when their bitwise or is.
+        if ((pendingImportWh | pendingExportWh) > type(uint32).max) return false;
         (, uint40 lastIntervalEnd,,) = _unpackLastReading(word);
         // Both deltas are within the allowance exactly when the larger one is.
         uint256 maxDeltaWh = importDeltaWh > exportDeltaWh ? importDeltaWh : exportDeltaWh;
@@ -391,19 +395,26 @@ contract MeterRegistry is IMeterRegistry, AccessControl, EIP712 {
         }
     }
 
-    /// @dev The unclaimed credits and carbon after accruing an export delta onto `accruals` (credits in
-    /// the low 40 bits, carbon in the next 40), unnarrowed: check 9 rejects a result above uint40, which
-    /// holds 1.1 TWh / 1.1 Mt CO2e (2^40 g) per meter between claims.
-    function _accrue(uint256 accruals, uint48 exportDeltaWh, uint16 intensity)
+    /// @dev The meter's pending volumes after a reading with these deltas, unnarrowed (check 9 rejects a
+    /// volume past uint32): the deltas alone, `Marketable`, when the reading starts where the previous one
+    /// ended and nothing non-zero is pending; otherwise everything pending plus the deltas, `ResidualOnly`.
+    // forge-lint: disable-next-item(unsafe-typecast)
+    function _addPending(Reading memory reading, uint256 word, uint48 importDeltaWh, uint48 exportDeltaWh)
         private
-        pure
-        returns (uint256 creditsWh, uint256 carbonGrams)
+        view
+        returns (uint256 pendingImportWh, uint256 pendingExportWh, Pending kind)
     {
-        // Cannot overflow: 40-bit accruals plus a 48-bit delta, and a 48-bit delta times a 16-bit
-        // intensity, all fit in 65 bits.
+        // Truncating is the point: each cast keeps exactly the bits of one member.
+        pendingImportWh = uint32(word >> _PENDING_IMPORT_SHIFT);
+        pendingExportWh = uint32(word >> _PENDING_EXPORT_SHIFT);
+        (, uint40 lastIntervalEnd,,) = _unpackLastReading(word);
+        // Cannot overflow: a uint40 plus a uint32 fits in 41 bits, and a uint32 plus a uint48 in 49.
         unchecked {
-            creditsWh = (accruals & type(uint40).max) + exportDeltaWh;
-            carbonGrams = (accruals >> 40) + uint256(exportDeltaWh) * intensity / 1000;
+            bool follows = uint256(reading.intervalEnd) == uint256(lastIntervalEnd) + INTERVAL_SECONDS;
+            if (follows && (pendingImportWh | pendingExportWh) == 0) {
+                return (importDeltaWh, exportDeltaWh, Pending.Marketable);
+            }
+            return (pendingImportWh + importDeltaWh, pendingExportWh + exportDeltaWh, Pending.ResidualOnly);
         }
     }
 
@@ -417,7 +428,7 @@ contract MeterRegistry is IMeterRegistry, AccessControl, EIP712 {
     /// @dev The last accepted reading's fields out of a packed `MeterState` word.
     // forge-lint: disable-next-item(unsafe-typecast)
     function _unpackLastReading(uint256 word)
-        private
+        internal
         pure
         returns (uint32 seq, uint40 intervalEnd, uint48 importWh, uint48 exportWh)
     {

@@ -3,6 +3,7 @@ pragma solidity 0.8.37;
 
 import {Deploy} from "../script/Deploy.s.sol";
 import {MockStablecoin} from "../src/MockStablecoin.sol";
+import {IEnergyMarket} from "../src/interfaces/IEnergyMarket.sol";
 import {IMeterRegistry} from "../src/interfaces/IMeterRegistry.sol";
 import {ReadingSigning} from "./utils/ReadingSigning.sol";
 import {Test} from "forge-std/Test.sol";
@@ -10,6 +11,9 @@ import {Test} from "forge-std/Test.sol";
 contract DeployTest is Test {
     bytes32 internal constant MINTER_ROLE = keccak256("MINTER_ROLE");
     bytes32 internal constant REGISTRAR_ROLE = keccak256("REGISTRAR_ROLE");
+    bytes32 internal constant KEEPER_ROLE = keccak256("KEEPER_ROLE");
+    bytes32 internal constant GRID_OPERATOR_ROLE = keccak256("GRID_OPERATOR_ROLE");
+    uint40 internal constant T0 = 1_767_225_600;
 
     Deploy internal script;
 
@@ -27,20 +31,21 @@ contract DeployTest is Test {
         assertEq(config.carbonIntensity, 350);
     }
 
-    function test_DeployWiresRegistryAsMinter() public {
+    function test_DeployWiresMarketAsMinter() public {
         Deploy.Deployment memory d = script.deploy(_config(address(0), address(0)));
 
-        assertEq(d.meterRegistry.INTERVAL_SECONDS(), 900);
-        assertEq(d.meterRegistry.acceptanceWindow(), 2 days);
-        assertEq(d.meterRegistry.carbonIntensity(), 400);
-        assertEq(d.meterRegistry.ENERGY_CREDIT(), address(d.energyCredit));
-        assertEq(d.meterRegistry.CARBON_CREDIT(), address(d.carbonCredit));
-        assertTrue(d.energyCredit.hasRole(MINTER_ROLE, address(d.meterRegistry)));
-        assertTrue(d.carbonCredit.hasRole(MINTER_ROLE, address(d.meterRegistry)));
-        assertTrue(d.meterRegistry.hasRole(REGISTRAR_ROLE, d.admin));
+        assertEq(d.energyMarket.INTERVAL_SECONDS(), 900);
+        assertEq(d.energyMarket.acceptanceWindow(), 2 days);
+        assertEq(d.energyMarket.carbonIntensity(), 400);
+        assertEq(d.energyMarket.STABLECOIN(), d.stablecoin);
+        assertEq(d.energyMarket.ENERGY_CREDIT(), address(d.energyCredit));
+        assertEq(d.energyMarket.CARBON_CREDIT(), address(d.carbonCredit));
+        assertTrue(d.energyCredit.hasRole(MINTER_ROLE, address(d.energyMarket)));
+        assertTrue(d.carbonCredit.hasRole(MINTER_ROLE, address(d.energyMarket)));
+        assertTrue(d.energyMarket.hasRole(REGISTRAR_ROLE, d.admin));
         assertEq(MockStablecoin(d.stablecoin).decimals(), 6);
 
-        // End to end: a signed reading becomes credits in its owner's wallet.
+        // End to end: a signed reading becomes credits in its owner's vault, then wallet.
         _exercise(d);
     }
 
@@ -51,43 +56,72 @@ contract DeployTest is Test {
         assertTrue(deployer != coop);
 
         assertEq(d.admin, coop);
-        assertTrue(d.meterRegistry.hasRole(0x00, coop));
-        assertTrue(d.meterRegistry.hasRole(REGISTRAR_ROLE, coop));
+        assertTrue(d.energyMarket.hasRole(0x00, coop));
+        assertTrue(d.energyMarket.hasRole(REGISTRAR_ROLE, coop));
         assertTrue(d.energyCredit.hasRole(0x00, coop));
         assertTrue(d.carbonCredit.hasRole(0x00, coop));
         assertTrue(MockStablecoin(d.stablecoin).hasRole(MINTER_ROLE, coop));
-        assertFalse(d.meterRegistry.hasRole(0x00, deployer), "deployer kept registry admin");
-        assertFalse(d.meterRegistry.hasRole(REGISTRAR_ROLE, deployer), "deployer kept registrar");
+        assertFalse(d.energyMarket.hasRole(0x00, deployer), "deployer kept market admin");
+        assertFalse(d.energyMarket.hasRole(REGISTRAR_ROLE, deployer), "deployer kept registrar");
         assertFalse(d.energyCredit.hasRole(0x00, deployer), "deployer kept energy admin");
+        assertFalse(d.carbonCredit.hasRole(0x00, deployer), "deployer kept carbon admin");
         assertFalse(MockStablecoin(d.stablecoin).hasRole(MINTER_ROLE, deployer), "deployer kept faucet");
+        _assertNoOperationalRoles(d, deployer);
+        // Nobody held the keeper and grid-operator roles, so nobody was handed them: the admin grants them.
+        _assertNoOperationalRoles(d, coop);
         _exercise(d);
+    }
+
+    function test_DeployKeepsNoOperationalRolesForDeployer() public {
+        Deploy.Deployment memory d = script.deploy(_config(address(0), address(0)));
+        _assertNoOperationalRoles(d, d.deployer);
     }
 
     function test_DeployUsesExistingStablecoin() public {
         address usdc = makeAddr("usdc");
         Deploy.Deployment memory d = script.deploy(_config(address(0), usdc));
         assertEq(d.stablecoin, usdc);
+        assertEq(d.energyMarket.STABLECOIN(), usdc);
     }
 
+    function _assertNoOperationalRoles(Deploy.Deployment memory d, address account) internal view {
+        assertFalse(d.energyMarket.hasRole(KEEPER_ROLE, account), "keeper role");
+        assertFalse(d.energyMarket.hasRole(GRID_OPERATOR_ROLE, account), "grid operator role");
+    }
+
+    /// @dev The admin registers a home and a keeper; the meter's second reading is marketable, the keeper
+    /// closes its interval without a trade, and anyone finalizes it into the owner's vault.
     function _exercise(Deploy.Deployment memory d) internal {
         (address meter, uint256 key) = makeAddrAndKey("deployed meter");
         address owner = makeAddr("deployed owner");
+        address keeper = makeAddr("deployed keeper");
         vm.startPrank(d.admin);
-        d.meterRegistry.registerParticipant(owner);
-        d.meterRegistry.registerMeter(meter, owner, 1, 1, 4000);
+        d.energyMarket.registerParticipant(owner);
+        d.energyMarket.registerMeter(meter, owner, 1, 1, 4000);
+        d.energyMarket.grantRole(KEEPER_ROLE, keeper);
         vm.stopPrank();
 
-        vm.warp(1_767_225_600 + 900);
+        vm.warp(T0 + 900);
         IMeterRegistry.Reading[] memory batch = new IMeterRegistry.Reading[](2);
-        batch[0] = IMeterRegistry.Reading(meter, 1, 1_767_225_600, 10, 20, 0, 0);
-        batch[1] = IMeterRegistry.Reading(meter, 2, 1_767_225_600 + 900, 15, 1020, 0, 0);
-        batch[0] = ReadingSigning.sign(address(d.meterRegistry), key, batch[0]);
-        batch[1] = ReadingSigning.sign(address(d.meterRegistry), key, batch[1]);
-        assertEq(d.meterRegistry.submitReadings(batch), 2);
+        batch[0] = IMeterRegistry.Reading(meter, 1, T0, 10, 20, 0, 0);
+        batch[1] = IMeterRegistry.Reading(meter, 2, T0 + 900, 15, 1020, 0, 0);
+        batch[0] = ReadingSigning.sign(address(d.energyMarket), key, batch[0]);
+        batch[1] = ReadingSigning.sign(address(d.energyMarket), key, batch[1]);
+        assertEq(d.energyMarket.submitReadings(batch), 2);
+        assertEq(d.energyMarket.meterState(meter).pendingExportWh, 1000);
 
+        vm.prank(keeper);
+        d.energyMarket.settle(T0 / 900, 80_000, new IEnergyMarket.Fill[](0), true);
         address[] memory meters = new address[](1);
         meters[0] = meter;
-        d.meterRegistry.claim(meters);
+        assertEq(d.energyMarket.finalize(meters), 1);
+        assertEq(d.energyMarket.balancesOf(owner).creditsWh, 1000);
+        assertEq(d.energyMarket.balancesOf(owner).carbonGrams, 400);
+
+        vm.startPrank(owner);
+        d.energyMarket.withdraw(IEnergyMarket.Asset.EnergyCredit, 1000);
+        d.energyMarket.withdraw(IEnergyMarket.Asset.CarbonCredit, 400);
+        vm.stopPrank();
         assertEq(d.energyCredit.balanceOf(owner), 1000);
         assertEq(d.carbonCredit.balanceOf(owner), 400);
     }

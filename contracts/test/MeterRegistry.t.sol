@@ -1,19 +1,22 @@
 // SPDX-License-Identifier: MIT
 pragma solidity 0.8.37;
 
-import {MeterRegistry} from "../src/MeterRegistry.sol";
+import {EnergyMarket} from "../src/EnergyMarket.sol";
+import {IEnergyMarket} from "../src/interfaces/IEnergyMarket.sol";
 import {IMeterRegistry} from "../src/interfaces/IMeterRegistry.sol";
 import {MeterKinds} from "../src/libraries/MeterKinds.sol";
 import {ReadingSigning} from "./utils/ReadingSigning.sol";
 import {RegistryFixture} from "./utils/RegistryFixture.sol";
 import {IAccessControl} from "@openzeppelin/contracts/access/IAccessControl.sol";
-import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
+import {Vm} from "forge-std/Test.sol";
 
-/// @notice Readings, their rejections (one test per reason) and claims.
+/// @notice Readings, their rejections (one test per reason), the pending volumes they leave and the
+/// residual settlement of those volumes (`finalize`).
 contract MeterRegistryReadingsTest is RegistryFixture {
     uint40 internal constant T1 = T0 + INTERVAL;
+    uint40 internal constant T2 = T1 + INTERVAL;
 
-    /// @dev A meter registered by `_registerHugeMeter` in the tests that need accruals near uint40.
+    /// @dev A meter registered by `_registerHugeMeter` in the tests that need pending volumes near uint32.
     address internal meterE;
     uint256 internal meterEKey;
 
@@ -23,55 +26,76 @@ contract MeterRegistryReadingsTest is RegistryFixture {
         IMeterRegistry.Reading memory reading = _sign(meterDKey, meterD, 1, T1, 4321, 98_765);
 
         vm.expectEmit(address(registry));
-        emit IMeterRegistry.ReadingAccepted(meterD, 1, T1, 0, 0);
+        emit IMeterRegistry.ReadingAccepted(meterD, 1, T1, 0, 0, false);
         assertEq(_submit(reading), 1);
 
-        _assertState(meterD, 1, 1, T1, 4321, 98_765, 0, 0);
+        _assertState(meterD, 1, 1, T1, 4321, 98_765, 0, 0, NONE);
     }
 
-    function test_ReadingAccruesExportDeltaAsCreditsAndCarbon() public {
+    function test_DirectlyFollowingReadingIsMarketable() public {
         IMeterRegistry.Reading memory reading =
             _sign(meterAKey, meterA, 2, T1, A_IMPORT + 567, A_EXPORT + 1234);
 
         vm.expectEmit(address(registry));
-        emit IMeterRegistry.ReadingAccepted(meterA, 2, T1, 567, 1234);
+        emit IMeterRegistry.ReadingAccepted(meterA, 2, T1, 567, 1234, true);
         assertEq(_submit(reading), 1);
 
-        // 1234 Wh x 400 g/kWh / 1000 = 493.6 g, rounded down.
-        _assertState(meterA, 1, 2, T1, A_IMPORT + 567, A_EXPORT + 1234, 1234, 493);
-        assertEq(energy.totalSupply(), 0, "nothing minted before claim");
+        _assertState(meterA, 1, 2, T1, A_IMPORT + 567, A_EXPORT + 1234, 567, 1234, MARKETABLE);
+        assertEq(energy.totalSupply(), 0, "nothing minted before settlement");
+        assertEq(carbon.totalSupply(), 0, "no carbon before settlement");
+        _assertVault(alice, 0, 0);
     }
 
-    function test_AccrualsAddUpAcrossReadingsAndSeqGaps() public {
+    function test_PendingVolumesAddUpAcrossReadingsAndSeqGaps() public {
         vm.warp(T0 + 4 * INTERVAL);
         IMeterRegistry.Reading[] memory batch = new IMeterRegistry.Reading[](3);
-        batch[0] = _sign(meterAKey, meterA, 2, T0 + INTERVAL, A_IMPORT + 10, A_EXPORT + 999);
+        batch[0] = _sign(meterAKey, meterA, 2, T1, A_IMPORT + 10, A_EXPORT + 999);
         batch[1] = _sign(meterAKey, meterA, 5, T0 + 3 * INTERVAL, A_IMPORT + 10, A_EXPORT + 999);
         batch[2] = _sign(meterAKey, meterA, 6, T0 + 4 * INTERVAL, A_IMPORT + 30, A_EXPORT + 2000);
 
+        vm.expectEmit(address(registry));
+        emit IMeterRegistry.ReadingAccepted(meterA, 2, T1, 10, 999, true);
+        vm.expectEmit(address(registry));
+        emit IMeterRegistry.ReadingAccepted(meterA, 5, T0 + 3 * INTERVAL, 0, 0, false);
+        vm.expectEmit(address(registry));
+        emit IMeterRegistry.ReadingAccepted(meterA, 6, T0 + 4 * INTERVAL, 20, 1001, false);
         assertEq(registry.submitReadings(batch), 3);
+        _assertState(meterA, 1, 6, T0 + 4 * INTERVAL, A_IMPORT + 30, A_EXPORT + 2000, 30, 2000, RESIDUAL);
 
-        // Carbon is floored per reading: floor(999 * 0.4) + floor(0) + floor(1001 * 0.4) = 399 + 400, not
-        // floor(2000 * 0.4) = 800.
-        _assertState(meterA, 1, 6, T0 + 4 * INTERVAL, A_IMPORT + 30, A_EXPORT + 2000, 2000, 799);
+        // Carbon is floored once per settlement: floor(2000 * 0.4), not floor(999 * 0.4) + floor(1001 * 0.4).
+        assertEq(_finalize(meterA), 1);
+        _assertVault(alice, 2000, 800);
     }
 
-    function test_CarbonUsesIntensityAtAcceptance() public {
-        _submit(_sign(meterAKey, meterA, 2, T1, A_IMPORT, A_EXPORT + 1000));
+    function test_CarbonUsesIntensityAtSettlement() public {
+        vm.warp(T2);
+        // A gap, then a reading on top of it: residual only, settleable at once.
+        _submit(_sign(meterAKey, meterA, 2, T2, A_IMPORT, A_EXPORT + 1000));
+        vm.prank(admin);
+        registry.setCarbonIntensity(900);
+        vm.warp(T2 + INTERVAL);
+        _submit(_sign(meterAKey, meterA, 3, T2 + INTERVAL, A_IMPORT, A_EXPORT + 2000));
         vm.prank(admin);
         registry.setCarbonIntensity(150);
-        vm.warp(T1 + INTERVAL);
-        _submit(_sign(meterAKey, meterA, 3, T1 + INTERVAL, A_IMPORT, A_EXPORT + 2000));
 
-        assertEq(registry.meterState(meterA).unclaimedCarbonGrams, 400 + 150);
+        _finalize(meterA);
+        _assertVault(alice, 2000, 300);
     }
 
-    function test_ImportOnlyReadingAccruesNothing() public {
+    function test_ImportOnlyReadingPendsImport() public {
         vm.expectEmit(address(registry));
-        emit IMeterRegistry.ReadingAccepted(meterC, 2, T1, 2500, 0);
+        emit IMeterRegistry.ReadingAccepted(meterC, 2, T1, 2500, 0, true);
         _submit(_sign(meterCKey, meterC, 2, T1, C_IMPORT + 2500, C_EXPORT));
+        _assertState(meterC, 1, 2, T1, C_IMPORT + 2500, C_EXPORT, 2500, 0, MARKETABLE);
 
-        _assertState(meterC, 1, 2, T1, C_IMPORT + 2500, C_EXPORT, 0, 0);
+        // Unsold, uncovered import is grid supply: no credit, no carbon, nothing minted.
+        vm.warp(T1 + WINDOW + 1);
+        vm.expectEmit(address(registry));
+        emit IEnergyMarket.MeterSettled(meterC, _intervalOf(T1), 0, 0, 0, 0, 0, 2500, 0);
+        assertEq(_finalize(meterC), 1);
+        _assertVault(bob, 0, 0);
+        assertEq(energy.totalSupply(), 0);
+        assertEq(carbon.totalMinted(), 0);
     }
 
     function test_ReadingAtEdgesOfAcceptanceWindow() public {
@@ -88,16 +112,16 @@ contract MeterRegistryReadingsTest is RegistryFixture {
         batch[2] = _sign(meterCKey, meterC, 2, T1, C_IMPORT + 1, C_EXPORT + 300);
 
         vm.expectEmit(address(registry));
-        emit IMeterRegistry.ReadingAccepted(meterA, 2, T1, 1, 100);
+        emit IMeterRegistry.ReadingAccepted(meterA, 2, T1, 1, 100, true);
         vm.expectEmit(address(registry));
         emit IMeterRegistry.ReadingRejected(meterB, 2, IMeterRegistry.RejectReason.WrongSigner);
         vm.expectEmit(address(registry));
-        emit IMeterRegistry.ReadingAccepted(meterC, 2, T1, 1, 300);
+        emit IMeterRegistry.ReadingAccepted(meterC, 2, T1, 1, 300, true);
         assertEq(registry.submitReadings(batch), 2);
 
-        assertEq(registry.meterState(meterA).unclaimedCreditsWh, 100);
-        _assertState(meterB, 1, 1, T0, B_IMPORT, B_EXPORT, 0, 0);
-        assertEq(registry.meterState(meterC).unclaimedCreditsWh, 300);
+        _assertPending(meterA, 1, 100, MARKETABLE);
+        _assertState(meterB, 1, 1, T0, B_IMPORT, B_EXPORT, 0, 0, NONE);
+        _assertPending(meterC, 1, 300, MARKETABLE);
     }
 
     function test_EveryKindOfBadReadingInOneBatch() public {
@@ -111,19 +135,24 @@ contract MeterRegistryReadingsTest is RegistryFixture {
         batch[5] = _sign(meterBKey, meterB, 3, T1, B_IMPORT, B_EXPORT + 7);
 
         assertEq(registry.submitReadings(batch), 2);
-        assertEq(registry.meterState(meterC).unclaimedCreditsWh, 50);
-        assertEq(registry.meterState(meterB).unclaimedCreditsWh, 7);
+        _assertPending(meterC, 0, 50, MARKETABLE);
+        _assertPending(meterB, 0, 7, MARKETABLE);
         assertEq(registry.meterState(meterA).seq, 1);
     }
 
     function test_MeterCanSubmitConsecutiveReadingsInOneBatch() public {
-        vm.warp(T1 + INTERVAL);
+        vm.warp(T2);
         IMeterRegistry.Reading[] memory batch = _two(
             _sign(meterAKey, meterA, 2, T1, A_IMPORT, A_EXPORT + 10),
-            _sign(meterAKey, meterA, 3, T1 + INTERVAL, A_IMPORT, A_EXPORT + 30)
+            _sign(meterAKey, meterA, 3, T2, A_IMPORT, A_EXPORT + 30)
         );
+        // The second lands on the first's unsettled volumes: both become residual only.
+        vm.expectEmit(address(registry));
+        emit IMeterRegistry.ReadingAccepted(meterA, 2, T1, 0, 10, true);
+        vm.expectEmit(address(registry));
+        emit IMeterRegistry.ReadingAccepted(meterA, 3, T2, 0, 20, false);
         assertEq(registry.submitReadings(batch), 2);
-        _assertState(meterA, 1, 3, T1 + INTERVAL, A_IMPORT, A_EXPORT + 30, 30, 12);
+        _assertState(meterA, 1, 3, T2, A_IMPORT, A_EXPORT + 30, 0, 30, RESIDUAL);
     }
 
     function test_ReactivatedMeterContinuesFromLastReading() public {
@@ -133,11 +162,122 @@ contract MeterRegistryReadingsTest is RegistryFixture {
         vm.stopPrank();
 
         assertEq(_submit(_sign(meterAKey, meterA, 2, T1, A_IMPORT, A_EXPORT + 80)), 1);
-        assertEq(registry.meterState(meterA).unclaimedCreditsWh, 80);
+        _assertPending(meterA, 0, 80, MARKETABLE);
     }
 
     function test_EmptyBatchAcceptsNothing() public {
         assertEq(registry.submitReadings(new IMeterRegistry.Reading[](0)), 0);
+    }
+
+    // ---------------------------------------------------------------- marketable or residual only
+
+    function test_ReadingAfterGapIsResidualOnly() public {
+        // The previous reading ended at T0; this one ends two intervals later.
+        vm.warp(T2);
+        vm.expectEmit(address(registry));
+        emit IMeterRegistry.ReadingAccepted(meterA, 2, T2, 40, 600, false);
+        assertEq(_submit(_sign(meterAKey, meterA, 2, T2, A_IMPORT + 40, A_EXPORT + 600)), 1);
+        _assertPending(meterA, 40, 600, RESIDUAL);
+    }
+
+    function test_ReadingOnTopOfUnsettledVolumesIsResidualOnly() public {
+        _submit(_sign(meterAKey, meterA, 2, T1, A_IMPORT + 5, A_EXPORT + 100));
+        _assertPending(meterA, 5, 100, MARKETABLE);
+
+        // It directly follows, but interval T1's volumes were never settled: nobody may hold them back
+        // and sell them together with the next interval's.
+        vm.warp(T2);
+        vm.expectEmit(address(registry));
+        emit IMeterRegistry.ReadingAccepted(meterA, 3, T2, 7, 200, false);
+        _submit(_sign(meterAKey, meterA, 3, T2, A_IMPORT + 12, A_EXPORT + 300));
+        _assertPending(meterA, 12, 300, RESIDUAL);
+    }
+
+    function test_ReadingOnTopOfResidualVolumesStaysResidualOnly() public {
+        vm.warp(T2);
+        _submit(_sign(meterAKey, meterA, 2, T2, A_IMPORT, A_EXPORT + 100));
+        vm.warp(T2 + INTERVAL);
+        vm.expectEmit(address(registry));
+        emit IMeterRegistry.ReadingAccepted(meterA, 3, T2 + INTERVAL, 0, 50, false);
+        _submit(_sign(meterAKey, meterA, 3, T2 + INTERVAL, A_IMPORT, A_EXPORT + 150));
+        _assertPending(meterA, 0, 150, RESIDUAL);
+    }
+
+    function test_ZeroPendingDoesNotBlockMarketability() public {
+        // A marketable reading with nothing to trade leaves nothing that could be hoarded.
+        _submit(_sign(meterAKey, meterA, 2, T1, A_IMPORT, A_EXPORT));
+        _assertPending(meterA, 0, 0, MARKETABLE);
+
+        vm.warp(T2);
+        vm.expectEmit(address(registry));
+        emit IMeterRegistry.ReadingAccepted(meterA, 3, T2, 3, 4, true);
+        _submit(_sign(meterAKey, meterA, 3, T2, A_IMPORT + 3, A_EXPORT + 4));
+        _assertPending(meterA, 3, 4, MARKETABLE);
+    }
+
+    function test_ZeroResidualDoesNotBlockMarketability() public {
+        // A gap with no energy: residual only, but empty.
+        vm.warp(T2);
+        _submit(_sign(meterAKey, meterA, 2, T2, A_IMPORT, A_EXPORT));
+        _assertPending(meterA, 0, 0, RESIDUAL);
+
+        vm.warp(T2 + INTERVAL);
+        vm.expectEmit(address(registry));
+        emit IMeterRegistry.ReadingAccepted(meterA, 3, T2 + INTERVAL, 0, 9, true);
+        _submit(_sign(meterAKey, meterA, 3, T2 + INTERVAL, A_IMPORT, A_EXPORT + 9));
+        _assertPending(meterA, 0, 9, MARKETABLE);
+    }
+
+    function test_ImportAloneBlocksMarketability() public {
+        _submit(_sign(meterAKey, meterA, 2, T1, A_IMPORT + 1, A_EXPORT));
+        vm.warp(T2);
+        vm.expectEmit(address(registry));
+        emit IMeterRegistry.ReadingAccepted(meterA, 3, T2, 0, 500, false);
+        _submit(_sign(meterAKey, meterA, 3, T2, A_IMPORT + 1, A_EXPORT + 500));
+        _assertPending(meterA, 1, 500, RESIDUAL);
+    }
+
+    function test_SettledVolumesNoLongerBlockMarketability() public {
+        vm.warp(T2);
+        _submit(_sign(meterAKey, meterA, 2, T2, A_IMPORT + 8, A_EXPORT + 100));
+        assertEq(_finalize(meterA), 1);
+        _assertPending(meterA, 0, 0, NONE);
+
+        vm.warp(T2 + INTERVAL);
+        vm.expectEmit(address(registry));
+        emit IMeterRegistry.ReadingAccepted(meterA, 3, T2 + INTERVAL, 2, 20, true);
+        _submit(_sign(meterAKey, meterA, 3, T2 + INTERVAL, A_IMPORT + 10, A_EXPORT + 120));
+        _assertPending(meterA, 2, 20, MARKETABLE);
+    }
+
+    function test_BaselineAfterRegistrationLeavesNothingPending() public {
+        // A meter's first reading, even one interval after another meter's, attests nothing.
+        assertEq(_submit(_sign(meterDKey, meterD, 1, T1, 10, 20)), 1);
+        vm.warp(T2);
+        vm.expectEmit(address(registry));
+        emit IMeterRegistry.ReadingAccepted(meterD, 2, T2, 5, 6, true);
+        _submit(_sign(meterDKey, meterD, 2, T2, 15, 26));
+        _assertPending(meterD, 5, 6, MARKETABLE);
+    }
+
+    /// @dev The point of the rule: export held back past its interval can never reach the market.
+    function test_RevertWhen_KeeperFillsVolumesMadeResidual() public {
+        address keeper = _grantKeeper();
+        _submit(_sign(meterAKey, meterA, 2, T1, A_IMPORT, A_EXPORT + 100));
+        vm.warp(T2);
+        _submit(_sign(meterAKey, meterA, 3, T2, A_IMPORT, A_EXPORT + 150));
+
+        IEnergyMarket.Fill[] memory fills = new IEnergyMarket.Fill[](1);
+        fills[0] = IEnergyMarket.Fill({meter: meterA, buy: false, wh: 100});
+        for (uint40 end = T1; end <= T2; end += INTERVAL) {
+            vm.expectRevert(
+                abi.encodeWithSelector(
+                    IEnergyMarket.MarketNoAttestedVolume.selector, meterA, _intervalOf(end)
+                )
+            );
+            vm.prank(keeper);
+            registry.settle(_intervalOf(end), 100_000, fills, true);
+        }
     }
 
     // ---------------------------------------------------------------- one test per reject reason
@@ -181,14 +321,14 @@ contract MeterRegistryReadingsTest is RegistryFixture {
         IMeterRegistry.Reading memory reading = _sign(meterAKey, meterA, 2, T1, A_IMPORT, A_EXPORT + 100);
 
         vm.expectEmit(address(registry));
-        emit IMeterRegistry.ReadingAccepted(meterA, 2, T1, 0, 100);
+        emit IMeterRegistry.ReadingAccepted(meterA, 2, T1, 0, 100, true);
         vm.expectEmit(address(registry));
         emit IMeterRegistry.ReadingRejected(meterA, 2, IMeterRegistry.RejectReason.DuplicateInBatch);
         assertEq(registry.submitReadings(_two(reading, reading)), 1);
 
         // A second call in the same transaction is the same batch for this rule.
         _assertRejected(reading, IMeterRegistry.RejectReason.DuplicateInBatch);
-        assertEq(registry.meterState(meterA).unclaimedCreditsWh, 100, "counted once");
+        _assertPending(meterA, 0, 100, MARKETABLE);
     }
 
     function test_RejectsExactReplayAsAlreadyCounted() public {
@@ -274,9 +414,9 @@ contract MeterRegistryReadingsTest is RegistryFixture {
         assertEq(bound, 1250);
 
         vm.expectEmit(address(registry));
-        emit IMeterRegistry.ReadingAccepted(meterA, 2, T1, bound, bound);
+        emit IMeterRegistry.ReadingAccepted(meterA, 2, T1, bound, bound, true);
         assertEq(_submit(_sign(meterAKey, meterA, 2, T1, A_IMPORT + bound, A_EXPORT + bound)), 1);
-        _assertState(meterA, 1, 2, T1, A_IMPORT + bound, A_EXPORT + bound, 1250, 500);
+        _assertState(meterA, 1, 2, T1, A_IMPORT + bound, A_EXPORT + bound, 1250, 1250, MARKETABLE);
     }
 
     function test_RejectsExportOverCapacity() public {
@@ -305,7 +445,7 @@ contract MeterRegistryReadingsTest is RegistryFixture {
             IMeterRegistry.RejectReason.ImplausibleDelta
         );
         assertEq(_submit(_sign(meterAKey, meterA, 2, end, A_IMPORT, A_EXPORT + bound)), 1);
-        assertEq(registry.meterState(meterA).unclaimedCreditsWh, bound);
+        _assertPending(meterA, 0, 12_500, RESIDUAL);
     }
 
     function test_CapacityBoundCountsFromPreviousReadingNotBaseline() public {
@@ -319,52 +459,75 @@ contract MeterRegistryReadingsTest is RegistryFixture {
         assertEq(_submit(_sign(meterAKey, meterA, 3, T1 + INTERVAL, A_IMPORT, A_EXPORT + 2500)), 1);
     }
 
+    function test_CapacityBoundIsPerReadingNotPerPendingTotal() public {
+        // Two full intervals of export stay pending together: each delta was within its own bound.
+        _submit(_sign(meterAKey, meterA, 2, T1, A_IMPORT, A_EXPORT + 1250));
+        vm.warp(T2);
+        assertEq(_submit(_sign(meterAKey, meterA, 3, T2, A_IMPORT, A_EXPORT + 2500)), 1);
+        _assertPending(meterA, 0, 2500, RESIDUAL);
+    }
+
     function test_BaselineIsNotBoundByCapacity() public {
         // A first reading has no previous one: its registers are where the meter's life so far left them.
         uint48 lifetimeWh = 50_000_000_000;
         assertEq(_submit(_sign(meterDKey, meterD, 1, T1, lifetimeWh, lifetimeWh)), 1);
-        _assertState(meterD, 1, 1, T1, lifetimeWh, lifetimeWh, 0, 0);
+        _assertState(meterD, 1, 1, T1, lifetimeWh, lifetimeWh, 0, 0, NONE);
     }
 
-    function test_RejectsCreditsOverflowInsteadOfReverting() public {
-        uint40 end = _fillHugeMeterCredits();
+    function test_RejectsPendingOverflowInsteadOfReverting() public {
+        uint40 end = _fillHugeMeterPending();
 
-        // One more Wh would take the unclaimed credits past uint40, well within the capacity.
+        // One more Wh on either register would take a pending volume past uint32, well within capacity.
         vm.warp(end + INTERVAL);
-        IMeterRegistry.Reading memory next =
-            _sign(meterEKey, meterE, 3, end + INTERVAL, 0, uint48(type(uint40).max) + 1);
+        uint48 full = type(uint32).max;
+        _assertRejected(
+            _sign(meterEKey, meterE, 3, end + INTERVAL, full + 1, full),
+            IMeterRegistry.RejectReason.ImplausibleDelta
+        );
+        IMeterRegistry.Reading memory next = _sign(meterEKey, meterE, 3, end + INTERVAL, full, full + 1);
         _assertRejected(next, IMeterRegistry.RejectReason.ImplausibleDelta);
 
-        // Claiming first makes room: the same reading then counts.
-        registry.claim(_meters(meterE));
-        assertEq(energy.balanceOf(bob), type(uint40).max);
+        // Settling first makes room: the same reading then counts, and it follows with nothing pending.
+        assertEq(_finalize(meterE), 1);
+        _assertVault(bob, type(uint32).max, uint256(type(uint32).max) * INTENSITY / 1000);
+        assertEq(energy.balanceOf(address(registry)), type(uint32).max);
         assertEq(_submit(next), 1);
-        assertEq(registry.meterState(meterE).unclaimedCreditsWh, 1);
+        _assertPending(meterE, 0, 1, MARKETABLE);
     }
 
-    function test_RejectsCarbonOverflowInsteadOfReverting() public {
+    function test_RejectsGapDeltaPastUint32WithinCapacity() public {
         _registerHugeMeter();
-        vm.prank(admin);
-        registry.setCarbonIntensity(type(uint16).max);
-        // 16 intervals let a 4.29 GW meter export 17.2 GWh: far below uint40 credits, but at 65,535
-        // g/kWh the carbon of the first delta below passes uint40 and the second just fits.
-        uint40 end = T1 + 16 * INTERVAL;
+        // Five intervals of 4.29 GW allow 5.37 GWh, but a pending volume holds at most 4.29 GWh.
+        uint40 end = T1 + 5 * INTERVAL;
         vm.warp(end);
-        uint48 fits = uint48(uint256(type(uint40).max) * 1000 / type(uint16).max);
-        assertLe(uint256(fits) * type(uint16).max / 1000, type(uint40).max);
-        assertGt(uint256(fits + 1) * type(uint16).max / 1000, type(uint40).max);
+        uint48 over = uint48(type(uint32).max) + 1;
+        assertGe(_maxDeltaWh(type(uint32).max, end - T1), over);
 
         _assertRejected(
-            _sign(meterEKey, meterE, 2, end, 0, fits + 1), IMeterRegistry.RejectReason.ImplausibleDelta
+            _sign(meterEKey, meterE, 2, end, over, 0), IMeterRegistry.RejectReason.ImplausibleDelta
         );
-        assertEq(_submit(_sign(meterEKey, meterE, 2, end, 0, fits)), 1);
-        assertEq(registry.meterState(meterE).unclaimedCarbonGrams, uint256(fits) * type(uint16).max / 1000);
+        _assertRejected(
+            _sign(meterEKey, meterE, 2, end, 0, over), IMeterRegistry.RejectReason.ImplausibleDelta
+        );
+        assertEq(_submit(_sign(meterEKey, meterE, 2, end, over - 1, over - 1)), 1);
+        _assertPending(meterE, type(uint32).max, type(uint32).max, RESIDUAL);
     }
 
-    /// @dev The review's case: a meter key signs `exportWh = last + 2^40`. It used to revert the whole
-    /// batch; now it is skipped and the readings around it count.
+    function test_CarbonOfLargestPendingExportAtLargestIntensityFits() public {
+        _fillHugeMeterPending();
+        vm.prank(admin);
+        registry.setCarbonIntensity(type(uint16).max);
+
+        assertEq(_finalize(meterE), 1);
+        uint256 expected = uint256(type(uint32).max) * type(uint16).max / 1000;
+        _assertVault(bob, type(uint32).max, expected);
+        assertEq(carbon.balanceOf(address(registry)), expected);
+    }
+
+    /// @dev The review's case: a meter key signs `exportWh = last + 2^40`. It is skipped and the readings
+    /// around it count.
     function test_ImplausibleReadingBetweenGoodOnesDoesNotBlockThem() public {
-        uint40 end = _fillHugeMeterCredits();
+        uint40 end = _fillHugeMeterPending();
         vm.warp(end + INTERVAL);
         uint40 now_ = end + INTERVAL;
         uint48 jump = uint48(1) << 40;
@@ -373,25 +536,25 @@ contract MeterRegistryReadingsTest is RegistryFixture {
         batch[0] = _sign(meterAKey, meterA, 2, now_, A_IMPORT + 10, A_EXPORT + 100);
         batch[1] = _sign(meterCKey, meterC, 2, now_, C_IMPORT, C_EXPORT + jump); // over capacity
         batch[2] = _sign(meterBKey, meterB, 2, now_, B_IMPORT, B_EXPORT + 200);
-        batch[3] = _sign(meterEKey, meterE, 3, now_, 0, uint48(type(uint40).max) + 1); // overflow
+        batch[3] = _sign(meterEKey, meterE, 3, now_, type(uint32).max, uint48(type(uint32).max) + 1); // overflow
         batch[4] = _sign(meterDKey, meterD, 1, now_, 5, 6);
 
         vm.expectEmit(address(registry));
-        emit IMeterRegistry.ReadingAccepted(meterA, 2, now_, 10, 100);
+        emit IMeterRegistry.ReadingAccepted(meterA, 2, now_, 10, 100, false);
         vm.expectEmit(address(registry));
         emit IMeterRegistry.ReadingRejected(meterC, 2, IMeterRegistry.RejectReason.ImplausibleDelta);
         vm.expectEmit(address(registry));
-        emit IMeterRegistry.ReadingAccepted(meterB, 2, now_, 0, 200);
+        emit IMeterRegistry.ReadingAccepted(meterB, 2, now_, 0, 200, false);
         vm.expectEmit(address(registry));
         emit IMeterRegistry.ReadingRejected(meterE, 3, IMeterRegistry.RejectReason.ImplausibleDelta);
         vm.expectEmit(address(registry));
-        emit IMeterRegistry.ReadingAccepted(meterD, 1, now_, 0, 0);
+        emit IMeterRegistry.ReadingAccepted(meterD, 1, now_, 0, 0, false);
         assertEq(registry.submitReadings(batch), 3);
 
-        _assertState(meterC, 1, 1, T0, C_IMPORT, C_EXPORT, 0, 0);
+        _assertState(meterC, 1, 1, T0, C_IMPORT, C_EXPORT, 0, 0, NONE);
         assertEq(registry.meterState(meterE).seq, 2);
-        assertEq(registry.meterState(meterA).unclaimedCreditsWh, 100);
-        assertEq(registry.meterState(meterB).unclaimedCreditsWh, 200);
+        _assertPending(meterA, 10, 100, RESIDUAL);
+        _assertPending(meterB, 0, 200, RESIDUAL);
     }
 
     // ---------------------------------------------------------------- EIP-712 digest
@@ -445,98 +608,203 @@ contract MeterRegistryReadingsTest is RegistryFixture {
         assertEq(verifyingContract, address(registry));
     }
 
-    // ---------------------------------------------------------------- claims
+    // ---------------------------------------------------------------- residual settlement (finalize)
 
-    function test_ClaimMintsToOwnerAndZeroes() public {
-        _submit(_sign(meterAKey, meterA, 2, T1, A_IMPORT + 5, A_EXPORT + 1250));
+    function test_FinalizeCreditsOwnerVaultAndMintsToMarket() public {
+        vm.warp(T2);
+        _submit(_sign(meterAKey, meterA, 2, T2, A_IMPORT + 5, A_EXPORT + 1250));
 
         vm.expectEmit(address(registry));
-        emit IMeterRegistry.Claimed(meterA, alice, 1250, 500);
-        registry.claim(_meters(meterA));
+        emit IEnergyMarket.MeterSettled(meterA, _intervalOf(T2), 0, 0, 0, 1250, 0, 5, 500);
+        assertEq(_finalize(meterA), 1);
 
-        assertEq(energy.balanceOf(alice), 1250);
-        assertEq(carbon.balanceOf(alice), 500);
+        _assertVault(alice, 1250, 500);
+        assertEq(energy.balanceOf(address(registry)), 1250, "credits held by the market");
+        assertEq(carbon.balanceOf(address(registry)), 500, "carbon held by the market");
+        assertEq(energy.balanceOf(alice), 0, "nothing in the wallet before a withdrawal");
         assertEq(carbon.totalMinted(), 500);
-        _assertState(meterA, 1, 2, T1, A_IMPORT + 5, A_EXPORT + 1250, 0, 0);
+        _assertState(meterA, 1, 2, T2, A_IMPORT + 5, A_EXPORT + 1250, 0, 0, NONE);
     }
 
-    function test_ClaimTwiceMintsNothing() public {
-        _submit(_sign(meterAKey, meterA, 2, T1, A_IMPORT, A_EXPORT + 1250));
-        registry.claim(_meters(meterA));
+    function test_FinalizedCreditsAndCarbonCanBeWithdrawn() public {
+        vm.warp(T2);
+        _submit(_sign(meterAKey, meterA, 2, T2, A_IMPORT, A_EXPORT + 1000));
+        _finalize(meterA);
+
+        vm.startPrank(alice);
+        registry.withdraw(IEnergyMarket.Asset.EnergyCredit, 1000);
+        registry.withdraw(IEnergyMarket.Asset.CarbonCredit, 400);
+        vm.stopPrank();
+        assertEq(energy.balanceOf(alice), 1000);
+        assertEq(carbon.balanceOf(alice), 400);
+        assertEq(energy.balanceOf(address(registry)), 0);
+        _assertVault(alice, 0, 0);
+    }
+
+    function test_FinalizeSkipsMarketableVolumesOfOpenInterval() public {
+        _submit(_sign(meterAKey, meterA, 2, T1, A_IMPORT, A_EXPORT + 100));
+        // Until the interval is settled or the window has passed, the keeper may still sell them.
+        vm.warp(T1 + WINDOW);
+        vm.recordLogs();
+        assertEq(_finalize(meterA), 0);
+        assertEq(vm.getRecordedLogs().length, 0, "skipped meter emitted");
+        _assertPending(meterA, 0, 100, MARKETABLE);
+        _assertVault(alice, 0, 0);
+    }
+
+    function test_FinalizeSettlesMarketableVolumesOlderThanWindow() public {
+        _submit(_sign(meterAKey, meterA, 2, T1, A_IMPORT, A_EXPORT + 100));
+        vm.warp(T1 + WINDOW + 1);
+        assertEq(_finalize(meterA), 1);
+        _assertPending(meterA, 0, 0, NONE);
+        _assertVault(alice, 100, 40);
+    }
+
+    function test_FinalizeSettlesMarketableVolumesOfClosedInterval() public {
+        address keeper = _grantKeeper();
+        _submit(_sign(meterAKey, meterA, 2, T1, A_IMPORT + 3, A_EXPORT + 100));
+
+        // A batch that does not close the interval leaves the volumes to the keeper.
+        vm.prank(keeper);
+        registry.settle(_intervalOf(T1), 100_000, new IEnergyMarket.Fill[](0), false);
+        assertEq(_finalize(meterA), 0);
+
+        vm.prank(keeper);
+        registry.settle(_intervalOf(T1), 100_000, new IEnergyMarket.Fill[](0), true);
+        vm.expectEmit(address(registry));
+        emit IEnergyMarket.MeterSettled(meterA, _intervalOf(T1), 0, 0, 0, 100, 0, 3, 40);
+        assertEq(_finalize(meterA), 1);
+        _assertVault(alice, 100, 40);
+    }
+
+    function test_FinalizeTwiceSettlesOnce() public {
+        vm.warp(T2);
+        _submit(_sign(meterAKey, meterA, 2, T2, A_IMPORT, A_EXPORT + 1250));
+        _finalize(meterA);
 
         vm.recordLogs();
-        registry.claim(_meters(meterA));
-        assertEq(vm.getRecordedLogs().length, 0, "second claim emitted");
-        assertEq(energy.balanceOf(alice), 1250);
-        assertEq(carbon.balanceOf(alice), 500);
+        assertEq(_finalize(meterA), 0);
+        assertEq(vm.getRecordedLogs().length, 0, "second finalize emitted");
+        _assertVault(alice, 1250, 500);
+        assertEq(energy.totalSupply(), 1250);
+        assertEq(carbon.totalSupply(), 500);
     }
 
-    function test_ClaimSameMeterTwiceInOneCallMintsOnce() public {
-        _submit(_sign(meterAKey, meterA, 2, T1, A_IMPORT, A_EXPORT + 1250));
+    function test_FinalizeSameMeterTwiceInOneCallSettlesOnce() public {
+        vm.warp(T2);
+        _submit(_sign(meterAKey, meterA, 2, T2, A_IMPORT, A_EXPORT + 1250));
         address[] memory meters = new address[](2);
         meters[0] = meterA;
         meters[1] = meterA;
-        registry.claim(meters);
-        assertEq(energy.balanceOf(alice), 1250);
+        assertEq(registry.finalize(meters), 1);
+        _assertVault(alice, 1250, 500);
+        assertEq(energy.totalSupply(), 1250);
     }
 
-    function test_ClaimSeveralMetersOfSeveralOwnersByAnyone() public {
+    function test_FinalizeSeveralMetersOfSeveralOwnersByAnyone() public {
         IMeterRegistry.Reading[] memory batch = new IMeterRegistry.Reading[](3);
         batch[0] = _sign(meterAKey, meterA, 2, T1, A_IMPORT, A_EXPORT + 100);
         batch[1] = _sign(meterBKey, meterB, 2, T1, B_IMPORT, B_EXPORT + 200);
         batch[2] = _sign(meterCKey, meterC, 2, T1, C_IMPORT, C_EXPORT + 2500);
         registry.submitReadings(batch);
+        vm.warp(T1 + WINDOW + 1);
 
-        address[] memory meters = new address[](4);
+        address[] memory meters = new address[](5);
         meters[0] = meterA;
         meters[1] = meterB;
         meters[2] = meterC;
-        meters[3] = meterD; // registered, nothing to claim: skipped
+        meters[3] = meterD; // registered, nothing pending: skipped
+        meters[4] = makeAddr("stranger"); // unknown: skipped
         vm.prank(makeAddr("anyone"));
-        registry.claim(meters);
+        assertEq(registry.finalize(meters), 3);
 
-        assertEq(energy.balanceOf(alice), 300);
-        assertEq(carbon.balanceOf(alice), 40 + 80);
-        assertEq(energy.balanceOf(bob), 2500);
-        assertEq(carbon.balanceOf(bob), 1000);
+        // Carbon is floored per meter: 40 + 80, not floor(300 * 0.4) by chance alone.
+        _assertVault(alice, 300, 40 + 80);
+        _assertVault(bob, 2500, 1000);
         assertEq(energy.totalSupply(), 2800);
+        assertEq(energy.balanceOf(address(registry)), 2800);
+        assertEq(carbon.balanceOf(address(registry)), 1120);
     }
 
-    function test_ClaimCreditsWithoutCarbonWhenIntensityZero() public {
-        vm.prank(admin);
-        registry.setCarbonIntensity(0);
-        _submit(_sign(meterAKey, meterA, 2, T1, A_IMPORT, A_EXPORT + 100));
-
-        vm.expectEmit(address(registry));
-        emit IMeterRegistry.Claimed(meterA, alice, 100, 0);
-        registry.claim(_meters(meterA));
+    function test_FinalizeFloorsCarbonPerMeter() public {
+        vm.warp(T2);
+        // 1 Wh at 400 g/kWh is 0.4 g on each of two meters: nothing, not 0.8 g rounded.
+        IMeterRegistry.Reading[] memory batch = _two(
+            _sign(meterAKey, meterA, 2, T2, A_IMPORT, A_EXPORT + 1),
+            _sign(meterBKey, meterB, 2, T2, B_IMPORT, B_EXPORT + 1)
+        );
+        registry.submitReadings(batch);
+        address[] memory meters = new address[](2);
+        meters[0] = meterA;
+        meters[1] = meterB;
+        registry.finalize(meters);
+        _assertVault(alice, 2, 0);
         assertEq(carbon.totalMinted(), 0);
     }
 
-    function test_ClaimDeactivatedMeter() public {
-        _submit(_sign(meterAKey, meterA, 2, T1, A_IMPORT, A_EXPORT + 100));
+    function test_FinalizeCreditsWithoutCarbonWhenIntensityZero() public {
+        vm.prank(admin);
+        registry.setCarbonIntensity(0);
+        vm.warp(T2);
+        _submit(_sign(meterAKey, meterA, 2, T2, A_IMPORT, A_EXPORT + 100));
+
+        vm.expectEmit(address(registry));
+        emit IEnergyMarket.MeterSettled(meterA, _intervalOf(T2), 0, 0, 0, 100, 0, 0, 0);
+        _finalize(meterA);
+        _assertVault(alice, 100, 0);
+        assertEq(carbon.totalMinted(), 0);
+    }
+
+    function test_FinalizeOfEmptyResidualMintsNothing() public {
+        vm.warp(T2);
+        _submit(_sign(meterAKey, meterA, 2, T2, A_IMPORT, A_EXPORT));
+
+        vm.recordLogs();
+        assertEq(_finalize(meterA), 1);
+        Vm.Log[] memory logs = vm.getRecordedLogs();
+        assertEq(logs.length, 1, "only MeterSettled");
+        assertEq(logs[0].topics[0], IEnergyMarket.MeterSettled.selector);
+        _assertPending(meterA, 0, 0, NONE);
+    }
+
+    function test_FinalizeDeactivatedMeter() public {
+        vm.warp(T2);
+        _submit(_sign(meterAKey, meterA, 2, T2, A_IMPORT, A_EXPORT + 100));
         vm.prank(admin);
         registry.deactivateMeter(meterA);
 
-        registry.claim(_meters(meterA));
-        assertEq(energy.balanceOf(alice), 100);
+        assertEq(_finalize(meterA), 1);
+        _assertVault(alice, 100, 40);
+        _assertState(meterA, 2, 2, T2, A_IMPORT, A_EXPORT + 100, 0, 0, NONE);
     }
 
-    function test_RevertWhen_ClaimUnknownMeter() public {
-        address stranger = makeAddr("stranger");
-        vm.expectRevert(abi.encodeWithSelector(IMeterRegistry.MeterRegistryUnknownMeter.selector, stranger));
-        registry.claim(_meters(stranger));
+    function test_FinalizeMeterOfDeactivatedOwner() public {
+        vm.warp(T2);
+        _submit(_sign(meterAKey, meterA, 2, T2, A_IMPORT, A_EXPORT + 100));
+        vm.prank(admin);
+        registry.deactivateParticipant(alice);
+
+        assertEq(_finalize(meterA), 1);
+        _assertVault(alice, 100, 40);
     }
 
-    function test_RevertWhen_ClaimWithoutMinterRole() public {
-        MeterRegistry unwired = new MeterRegistry(admin, energy, carbon, INTERVAL, WINDOW, INTENSITY);
+    function test_FinalizeUnknownMeterSettlesNothing() public {
+        vm.recordLogs();
+        assertEq(_finalize(makeAddr("stranger")), 0);
+        assertEq(vm.getRecordedLogs().length, 0);
+    }
+
+    function test_RevertWhen_FinalizeWithoutMinterRole() public {
+        EnergyMarket unwired =
+            new EnergyMarket(admin, stablecoin, energy, carbon, INTERVAL, WINDOW, INTENSITY);
         vm.startPrank(admin);
         unwired.registerParticipant(alice);
         unwired.registerMeter(meterA, alice, 1, 0, A_CAPACITY_W);
         vm.stopPrank();
+        vm.warp(T2);
         IMeterRegistry.Reading[] memory batch = new IMeterRegistry.Reading[](2);
         batch[0] = ReadingSigning.sign(address(unwired), meterAKey, _unsigned(meterA, 1, T0, 0, 0));
-        batch[1] = ReadingSigning.sign(address(unwired), meterAKey, _unsigned(meterA, 2, T1, 0, 10));
+        batch[1] = ReadingSigning.sign(address(unwired), meterAKey, _unsigned(meterA, 2, T2, 0, 10));
         assertEq(unwired.submitReadings(batch), 2);
 
         vm.expectRevert(
@@ -546,7 +814,7 @@ contract MeterRegistryReadingsTest is RegistryFixture {
                 energy.MINTER_ROLE()
             )
         );
-        unwired.claim(_meters(meterA));
+        unwired.finalize(_meters(meterA));
     }
 
     /// @dev Registers meter E (bob's) with the largest capacity a `uint32` holds, with its baseline at T1
@@ -558,19 +826,25 @@ contract MeterRegistryReadingsTest is RegistryFixture {
         assertEq(_submit(_sign(meterEKey, meterE, 1, T1, 0, 0)), 1);
     }
 
-    /// @dev Registers meter E and accrues exactly `type(uint40).max` unclaimed credits with its seq 2,
-    /// after a gap long enough for the capacity to allow that (1,025 intervals of 4.29 GW).
+    /// @dev Registers meter E and leaves exactly `type(uint32).max` Wh pending on both registers with its
+    /// seq 2, after a gap long enough for the capacity to allow that (4 intervals of 4.29 GW).
     /// @return end The `intervalEnd` of seq 2, which is also the current time.
-    function _fillHugeMeterCredits() private returns (uint40 end) {
+    function _fillHugeMeterPending() private returns (uint40 end) {
         _registerHugeMeter();
-        end = T1 + 1025 * INTERVAL;
+        end = T1 + 4 * INTERVAL;
         vm.warp(end);
-        uint48 full = type(uint40).max;
+        uint48 full = type(uint32).max;
         assertGe(_maxDeltaWh(type(uint32).max, end - T1), full);
-        assertEq(_submit(_sign(meterEKey, meterE, 2, end, 0, full)), 1);
-        _assertState(
-            meterE, 1, 2, end, 0, full, type(uint40).max, SafeCast.toUint40(uint256(full) * INTENSITY / 1000)
-        );
+        assertEq(_submit(_sign(meterEKey, meterE, 2, end, full, full)), 1);
+        _assertState(meterE, 1, 2, end, full, full, type(uint32).max, type(uint32).max, RESIDUAL);
+    }
+
+    /// @dev Gives a fresh account `KEEPER_ROLE` and returns it.
+    function _grantKeeper() private returns (address keeper) {
+        keeper = makeAddr("keeper");
+        bytes32 role = registry.KEEPER_ROLE();
+        vm.prank(admin);
+        registry.grantRole(role, keeper);
     }
 
     function _unsigned(address meter, uint32 seq, uint40 intervalEnd, uint48 importWh, uint48 exportWh)
@@ -579,5 +853,29 @@ contract MeterRegistryReadingsTest is RegistryFixture {
         returns (IMeterRegistry.Reading memory)
     {
         return IMeterRegistry.Reading(meter, seq, intervalEnd, importWh, exportWh, bytes32(0), bytes32(0));
+    }
+}
+
+/// @notice A reading whose volumes were settled, replayed in a later transaction: settling clears the
+/// pending volumes, never the reading they came from.
+contract MeterRegistrySettledReplayTest is RegistryFixture {
+    uint40 internal constant T2 = T0 + 2 * INTERVAL;
+
+    IMeterRegistry.Reading internal _settled;
+
+    /// @dev Meter A's second reading, after a gap (residual only), is settled here, in its own
+    /// transaction, so the test's replay cannot be caught by the duplicate-in-batch check.
+    function setUp() public override {
+        super.setUp();
+        vm.warp(T2);
+        _settled = _sign(meterAKey, meterA, 2, T2, A_IMPORT, A_EXPORT + 100);
+        require(_submit(_settled) == 1, "reading not accepted");
+        require(_finalize(meterA) == 1, "reading not settled");
+    }
+
+    function test_RejectsReplayOfSettledReadingAsAlreadyCounted() public {
+        _assertRejected(_settled, IMeterRegistry.RejectReason.AlreadyCounted);
+        _assertVault(alice, 100, 40);
+        _assertState(meterA, 1, 2, T2, A_IMPORT, A_EXPORT + 100, 0, 0, NONE);
     }
 }

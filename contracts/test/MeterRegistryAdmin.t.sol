@@ -1,13 +1,15 @@
 // SPDX-License-Identifier: MIT
 pragma solidity 0.8.37;
 
-import {MeterRegistry} from "../src/MeterRegistry.sol";
+import {EnergyMarket} from "../src/EnergyMarket.sol";
 import {ICarbonCredit} from "../src/interfaces/ICarbonCredit.sol";
 import {IEnergyCredit} from "../src/interfaces/IEnergyCredit.sol";
+import {IEnergyMarket} from "../src/interfaces/IEnergyMarket.sol";
 import {IMeterRegistry} from "../src/interfaces/IMeterRegistry.sol";
 import {MeterKinds} from "../src/libraries/MeterKinds.sol";
 import {RegistryFixture} from "./utils/RegistryFixture.sol";
 import {IAccessControl} from "@openzeppelin/contracts/access/IAccessControl.sol";
+import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 
 /// @notice Construction, roles, participants, meters and parameters.
 contract MeterRegistryAdminTest is RegistryFixture {
@@ -34,11 +36,14 @@ contract MeterRegistryAdminTest is RegistryFixture {
         assertEq(registry.INTERVAL_SECONDS(), INTERVAL);
         assertEq(registry.acceptanceWindow(), WINDOW);
         assertEq(registry.carbonIntensity(), INTENSITY);
+        assertEq(registry.STABLECOIN(), address(stablecoin));
         assertEq(registry.ENERGY_CREDIT(), address(energy));
         assertEq(registry.CARBON_CREDIT(), address(carbon));
         assertEq(registry.REGISTRAR_ROLE(), keccak256("REGISTRAR_ROLE"));
         assertTrue(registry.hasRole(registry.DEFAULT_ADMIN_ROLE(), admin));
         assertTrue(registry.hasRole(registry.REGISTRAR_ROLE(), admin));
+        assertFalse(registry.hasRole(registry.KEEPER_ROLE(), admin), "admin is no keeper");
+        assertFalse(registry.hasRole(registry.GRID_OPERATOR_ROLE(), admin), "admin is no grid operator");
     }
 
     function test_ConstructorEmitsParameters() public {
@@ -46,41 +51,62 @@ contract MeterRegistryAdminTest is RegistryFixture {
         emit IMeterRegistry.AcceptanceWindowSet(WINDOW);
         vm.expectEmit();
         emit IMeterRegistry.CarbonIntensitySet(INTENSITY);
-        new MeterRegistry(admin, energy, carbon, INTERVAL, WINDOW, INTENSITY);
+        new EnergyMarket(admin, stablecoin, energy, carbon, INTERVAL, WINDOW, INTENSITY);
     }
 
     function test_RevertWhen_ConstructorAdminZero() public {
         vm.expectRevert(IMeterRegistry.MeterRegistryZeroAddress.selector);
-        new MeterRegistry(address(0), energy, carbon, INTERVAL, WINDOW, INTENSITY);
+        new EnergyMarket(address(0), stablecoin, energy, carbon, INTERVAL, WINDOW, INTENSITY);
     }
 
     function test_RevertWhen_ConstructorTokenZero() public {
         vm.expectRevert(IMeterRegistry.MeterRegistryZeroAddress.selector);
-        new MeterRegistry(admin, IEnergyCredit(address(0)), carbon, INTERVAL, WINDOW, INTENSITY);
+        new EnergyMarket(admin, IERC20(address(0)), energy, carbon, INTERVAL, WINDOW, INTENSITY);
         vm.expectRevert(IMeterRegistry.MeterRegistryZeroAddress.selector);
-        new MeterRegistry(admin, energy, ICarbonCredit(address(0)), INTERVAL, WINDOW, INTENSITY);
+        new EnergyMarket(admin, stablecoin, IEnergyCredit(address(0)), carbon, INTERVAL, WINDOW, INTENSITY);
+        vm.expectRevert(IMeterRegistry.MeterRegistryZeroAddress.selector);
+        new EnergyMarket(admin, stablecoin, energy, ICarbonCredit(address(0)), INTERVAL, WINDOW, INTENSITY);
     }
 
     function test_RevertWhen_ConstructorIntervalZero() public {
         vm.expectRevert(IMeterRegistry.MeterRegistryIntervalZero.selector);
-        new MeterRegistry(admin, energy, carbon, 0, WINDOW, INTENSITY);
+        new EnergyMarket(admin, stablecoin, energy, carbon, 0, WINDOW, INTENSITY);
     }
 
     function test_RevertWhen_ConstructorWindowShorterThanInterval() public {
         vm.expectRevert(
             abi.encodeWithSelector(IMeterRegistry.MeterRegistryWindowTooShort.selector, 899, INTERVAL)
         );
-        new MeterRegistry(admin, energy, carbon, INTERVAL, 899, INTENSITY);
+        new EnergyMarket(admin, stablecoin, energy, carbon, INTERVAL, 899, INTENSITY);
     }
 
     // ---------------------------------------------------------------- participants
 
     function test_RegisterParticipant() public {
+        // alice and bob got ids 1 and 2 in the fixture.
         vm.expectEmit(address(registry));
-        emit IMeterRegistry.ParticipantRegistered(carol);
+        emit IMeterRegistry.ParticipantRegistered(carol, 3);
         vm.prank(registrar);
         registry.registerParticipant(carol);
         assertTrue(registry.isParticipant(carol));
+        assertEq(registry.participantId(carol), 3);
+    }
+
+    function test_ParticipantIdsFollowRegistrationOrder() public {
+        assertEq(registry.participantId(alice), 1);
+        assertEq(registry.participantId(bob), 2);
+        vm.startPrank(registrar);
+        registry.registerParticipant(carol);
+        registry.registerParticipant(newMeter);
+        vm.stopPrank();
+        assertEq(registry.participantId(carol), 3);
+        assertEq(registry.participantId(newMeter), 4);
+    }
+
+    function test_UnregisteredAccountHasIdZero() public {
+        assertEq(registry.participantId(carol), 0);
+        assertEq(registry.participantId(address(0)), 0);
+        assertFalse(registry.isParticipant(carol));
     }
 
     function test_DeactivateAndReregisterParticipant() public {
@@ -89,17 +115,42 @@ contract MeterRegistryAdminTest is RegistryFixture {
         emit IMeterRegistry.ParticipantDeactivated(alice);
         registry.deactivateParticipant(alice);
         assertFalse(registry.isParticipant(alice));
+        assertEq(registry.participantId(alice), 1, "id kept while deactivated");
 
+        // Re-registering gives the same id back, and no new one is used up.
+        vm.expectEmit(address(registry));
+        emit IMeterRegistry.ParticipantRegistered(alice, 1);
         registry.registerParticipant(alice);
         assertTrue(registry.isParticipant(alice));
+        assertEq(registry.participantId(alice), 1);
+
+        registry.registerParticipant(carol);
+        assertEq(registry.participantId(carol), 3);
         vm.stopPrank();
+    }
+
+    function test_ReregisteredParticipantKeepsItsVault() public {
+        vm.warp(T0 + 2 * INTERVAL);
+        _submit(_sign(meterAKey, meterA, 2, T0 + 2 * INTERVAL, A_IMPORT, A_EXPORT + 10));
+        _finalize(meterA);
+        vm.startPrank(registrar);
+        registry.deactivateParticipant(alice);
+        registry.registerParticipant(alice);
+        vm.stopPrank();
+        _assertVault(alice, 10, 4);
     }
 
     function test_DeactivatedParticipantsMetersKeepCounting() public {
         vm.prank(registrar);
         registry.deactivateParticipant(alice);
-        assertEq(_submit(_sign(meterAKey, meterA, 2, T0 + INTERVAL, A_IMPORT, A_EXPORT + 10)), 1);
-        registry.claim(_meters(meterA));
+        vm.warp(T0 + 2 * INTERVAL);
+        assertEq(_submit(_sign(meterAKey, meterA, 2, T0 + 2 * INTERVAL, A_IMPORT, A_EXPORT + 10)), 1);
+        assertEq(_finalize(meterA), 1);
+        _assertVault(alice, 10, 4);
+
+        // Its vault stays withdrawable.
+        vm.prank(alice);
+        registry.withdraw(IEnergyMarket.Asset.EnergyCredit, 10);
         assertEq(energy.balanceOf(alice), 10);
     }
 
@@ -151,7 +202,7 @@ contract MeterRegistryAdminTest is RegistryFixture {
         assertEq(info.capacityW, 6600);
         assertTrue(MeterKinds.has(info.kinds, MeterKinds.CRITICAL_LOAD));
         assertFalse(MeterKinds.has(info.kinds, MeterKinds.BATTERY));
-        _assertState(newMeter, 1, 0, 0, 0, 0, 0, 0);
+        _assertState(newMeter, 1, 0, 0, 0, 0, 0, 0, NONE);
     }
 
     function test_UnknownMeterHasZeroInfoAndState() public {
@@ -226,7 +277,7 @@ contract MeterRegistryAdminTest is RegistryFixture {
         emit IMeterRegistry.MeterDeactivated(meterA);
         vm.prank(registrar);
         registry.deactivateMeter(meterA);
-        _assertState(meterA, 2, 1, T0, A_IMPORT, A_EXPORT, 0, 0);
+        _assertState(meterA, 2, 1, T0, A_IMPORT, A_EXPORT, 0, 0, NONE);
     }
 
     function test_ReactivateMeter() public {
@@ -236,7 +287,7 @@ contract MeterRegistryAdminTest is RegistryFixture {
         emit IMeterRegistry.MeterReactivated(meterA);
         registry.reactivateMeter(meterA);
         vm.stopPrank();
-        _assertState(meterA, 1, 1, T0, A_IMPORT, A_EXPORT, 0, 0);
+        _assertState(meterA, 1, 1, T0, A_IMPORT, A_EXPORT, 0, 0, NONE);
     }
 
     function test_RevertWhen_DeactivateUnknownMeter() public {

@@ -128,7 +128,7 @@ pub struct ChainConfig {
     /// The chain readings are signed for (part of the EIP-712 domain); the signer refuses a
     /// node that serves another one.
     pub chain_id: u64,
-    /// The MeterRegistry contract.
+    /// The EnergyMarket contract, which is also the meter registry readings go to.
     pub registry: Address,
     /// Confirmations after which a counted reading leaves the outbox.
     #[serde(default = "default_confirmations")]

@@ -197,7 +197,7 @@ pub async fn run(config: Config, base: &Path, options: RunOptions) -> Result<(),
         }
     };
     tokio::select! {
-        () = shutdown_signal() => info!("shutdown signal: finishing"),
+        () = cogrid_chain::shutdown_signal() => info!("shutdown signal: finishing"),
         () = idle => info!("every source ended and the outbox is empty"),
     }
     cancel.cancel();
@@ -212,25 +212,4 @@ pub async fn run(config: Config, base: &Path, options: RunOptions) -> Result<(),
         warn!("tasks did not finish within {SHUTDOWN_GRACE:?}; stored readings are kept");
     }
     Ok(())
-}
-
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(_) => std::future::pending().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {}
-        () = terminate => {}
-    }
 }

@@ -18,9 +18,8 @@ use alloy::{
     rpc::types::TransactionReceipt,
 };
 use cogrid_bindings::{
-    IMeterRegistry,
-    MeterRegistry::{self, MeterRegistryInstance},
-    RejectReason,
+    EnergyMarket::{self, EnergyMarketInstance},
+    IMeterRegistry, RejectReason,
 };
 use cogrid_chain::{SignedReading, check_chain};
 use tokio::sync::Notify;
@@ -96,7 +95,7 @@ fn advice(reason: RejectReason) -> &'static str {
             "the outbox is behind the chain; it resynchronises on restart"
         }
         RejectReason::ImplausibleDelta => {
-            "more energy than the registered capacity allows, or unclaimed credits near their limit: check the meter and its registration, and claim"
+            "more energy than the registered capacity allows, or unsettled volumes near their limit: check the meter and its registration, and that a keeper settles the market"
         }
         _ => "the meter's registers or clock are inconsistent; check the meter",
     }
@@ -106,7 +105,7 @@ fn advice(reason: RejectReason) -> &'static str {
 #[derive(Debug, Clone)]
 pub struct Delivery {
     provider: DynProvider,
-    registry: MeterRegistryInstance<DynProvider>,
+    registry: EnergyMarketInstance<DynProvider>,
     outbox: Outbox,
     config: DeliveryConfig,
     confirmations: u64,
@@ -126,7 +125,7 @@ impl Delivery {
         metrics: Arc<Metrics>,
         expectations: ChainExpectations,
     ) -> Self {
-        let registry = MeterRegistry::new(registry, provider.clone());
+        let registry = EnergyMarket::new(registry, provider.clone());
         Self {
             provider,
             registry,
@@ -279,10 +278,10 @@ impl Delivery {
         let mut delivered = Vec::new();
         let mut rejected = 0;
         for log in receipt.logs() {
-            if let Ok(accepted) = log.log_decode::<MeterRegistry::ReadingAccepted>() {
+            if let Ok(accepted) = log.log_decode::<EnergyMarket::ReadingAccepted>() {
                 delivered.push((accepted.inner.meter, accepted.inner.seq));
-            } else if let Ok(skipped) = log.log_decode::<MeterRegistry::ReadingRejected>() {
-                let MeterRegistry::ReadingRejected { meter, seq, reason } = skipped.inner.data;
+            } else if let Ok(skipped) = log.log_decode::<EnergyMarket::ReadingRejected>() {
+                let EnergyMarket::ReadingRejected { meter, seq, reason } = skipped.inner.data;
                 let reason = RejectReason::from_abi(reason);
                 match disposition(reason) {
                     Disposition::Delivered => delivered.push((meter, seq)),

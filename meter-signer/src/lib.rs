@@ -1,7 +1,7 @@
 //! The cogrid meter signer: reads a smart meter (DSMR P1 over serial or TCP, a simulated meter,
 //! or register pushes over HTTP), turns its cumulative registers into one reading per interval
 //! boundary, signs each with the meter's key (EIP-712), writes it to a SQLite outbox, and posts
-//! batches to the MeterRegistry with retries. A reading leaves the outbox only once the
+//! batches to the meter registry (the EnergyMarket contract) with retries. A reading leaves the outbox only once the
 //! transaction that counted it has the configured confirmations, so a crash, a restart or a
 //! chain outage loses nothing and counts nothing twice.
 

@@ -77,7 +77,7 @@ pub struct HomeProfile {
     pub start_day: u32,
 }
 
-/// Energy credits and carbon a meter accrues on chain.
+/// Energy credits and carbon a meter's owner is credited in the market's vault.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Accruals {
     /// Energy credits, Wh.
@@ -140,22 +140,21 @@ impl SimulatedMeter {
         }
     }
 
-    /// What the MeterRegistry accrues when this meter is read at `boundaries` (in order): the
-    /// first reading is the baseline, every later one adds its export delta as credits (Wh) and
-    /// `delta × intensity / 1000` grams of carbon, floored per reading as the contract does.
-    /// Replays (the demo, the end-to-end tests) check the chain against it.
-    pub fn expected_accruals(&self, boundaries: &[u64], carbon_intensity: u16) -> Accruals {
-        let exports: Vec<u64> = boundaries
-            .iter()
-            .map(|&at| self.registers_at(at).1)
-            .collect();
-        exports.windows(2).fold(Accruals::default(), |total, pair| {
-            let delta = pair[1] - pair[0];
-            Accruals {
-                credits_wh: total.credits_wh + delta,
-                carbon_grams: total.carbon_grams + delta * u64::from(carbon_intensity) / 1_000,
-            }
-        })
+    /// What the market credits when this meter is read at `boundaries` (in order) and nothing is
+    /// traded: the first reading is the baseline, the later ones' volumes pile up as pending, and
+    /// one settlement after the last (`finalize`) credits the whole export as energy credits (Wh)
+    /// and `export × intensity / 1000` grams of carbon, floored once, as the contract does.
+    /// Replays without a keeper (the demo, the meter-signer's end-to-end tests) check the chain
+    /// against it.
+    pub fn expected_residuals(&self, boundaries: &[u64], carbon_intensity: u16) -> Accruals {
+        let (Some(first), Some(last)) = (boundaries.first(), boundaries.last()) else {
+            return Accruals::default();
+        };
+        let exported = self.registers_at(*last).1 - self.registers_at(*first).1;
+        Accruals {
+            credits_wh: exported,
+            carbon_grams: exported * u64::from(carbon_intensity) / 1_000,
+        }
     }
 
     /// The registers at unix time `at` (clamped to the epoch).
@@ -244,7 +243,10 @@ mod tests {
         };
         let meter = SimulatedMeter::new(&shapes, home, 0, (0, 0));
         // A baseline alone accrues nothing.
-        assert_eq!(meter.expected_accruals(&[43_200], 400), Accruals::default());
+        assert_eq!(
+            meter.expected_residuals(&[43_200], 400),
+            Accruals::default()
+        );
         let boundaries = [43_200, 44_100, 45_000];
         let exports: Vec<u64> = boundaries
             .iter()
@@ -256,11 +258,11 @@ mod tests {
             "midday exports: {deltas:?}"
         );
         assert_eq!(
-            meter.expected_accruals(&boundaries, 333),
+            meter.expected_residuals(&boundaries, 333),
             Accruals {
                 credits_wh: deltas[0] + deltas[1],
-                // Floored per reading, not over the sum.
-                carbon_grams: deltas[0] * 333 / 1_000 + deltas[1] * 333 / 1_000,
+                // Floored once over the settled sum, not per reading.
+                carbon_grams: (deltas[0] + deltas[1]) * 333 / 1_000,
             }
         );
     }

@@ -20,7 +20,7 @@ use serde::Deserialize;
 
 /// The contracts a deployment needs; their artifacts are what the bindings are generated from.
 const DEPLOYABLE: &[&str] = &[
-    "MeterRegistry",
+    "EnergyMarket",
     "EnergyCredit",
     "CarbonCredit",
     "MockStablecoin",

@@ -2,12 +2,17 @@
 pragma solidity ^0.8.24;
 
 /// @title IMeterRegistry
-/// @notice Participants, meters and the signed meter readings that turn into energy credits and carbon
-/// credits. A meter signs cumulative register readings (import Wh, export Wh) with the secp256k1 key in
-/// its secure element (EIP-712, domain `cogrid MeterRegistry` / `1`); any relayer may submit them in
-/// batches. Each accepted reading attests the meter's import and export since its previous reading: the
-/// export accrues as claimable energy credits (1 unit = 1 Wh) and carbon credits (grams CO2e avoided =
-/// exported Wh x carbon intensity / 1000, rounded down per reading); `claim` mints them to the owner.
+/// @notice Participants, meters and the signed meter readings that attest the energy the market trades.
+/// A meter signs cumulative register readings (import Wh, export Wh) with the secp256k1 key in its secure
+/// element (EIP-712, domain `cogrid MeterRegistry` / `1`); any relayer may submit them in batches. Each
+/// accepted reading attests the meter's import and export since its previous reading and adds them to
+/// the meter's pending volumes, which the market settles (`IEnergyMarket`):
+/// - a reading that directly follows the previous one (its interval starts where the previous one ended)
+///   while nothing else is pending makes its volumes **marketable** in its interval: the keeper may match
+///   them in that interval's settlement;
+/// - any other reading (after a gap, or on top of volumes not yet settled) makes everything pending
+///   **residual only**: settled as energy credits (export) or grid supply (import), never traded, so
+///   nobody can hoard export for a high-price interval.
 ///
 /// Batch rule: one bad reading never blocks the good ones. `submitReadings` does not revert for a bad
 /// reading; it skips it, emits `ReadingRejected` with the first failed check and goes on.
@@ -43,7 +48,7 @@ interface IMeterRegistry {
         /// The import or export register is below the meter's previous reading.
         RegisterWentBackwards,
         /// The import or export delta exceeds what the meter's `capacityW` allows since its previous
-        /// reading, or the export delta would overflow the meter's unclaimed credits or carbon.
+        /// reading, or would take the meter's pending volumes past `uint32` (settle first).
         ImplausibleDelta
     }
 
@@ -67,7 +72,7 @@ interface IMeterRegistry {
     }
 
     /// @notice What the co-op registered about a meter.
-    /// @param owner The participant that receives the meter's credits.
+    /// @param owner The participant the meter trades and is settled for.
     /// @param feeder The distribution feeder the meter hangs off.
     /// @param kinds `MeterKinds` flags (solar, battery, EV, critical load).
     /// @param capacityW Connection capacity in W, never zero: the most power the meter can import or
@@ -79,26 +84,39 @@ interface IMeterRegistry {
         uint32 capacityW;
     }
 
-    /// @notice Everything a reading touches, packed into exactly one storage slot.
+    /// @notice What the meter's pending volumes may be used for.
+    enum Pending {
+        /// Nothing is pending: the last reading's volumes were settled (or were zero).
+        None,
+        /// The volumes were attested by the last reading alone, which directly followed the one before:
+        /// they may be traded in the interval that ends at `lastIntervalEnd`.
+        Marketable,
+        /// The volumes span a gap or several readings: they are settled as residuals only.
+        ResidualOnly
+    }
+
+    /// @notice Everything a reading or a settlement touches, packed into exactly one storage slot.
     /// @param status 0 = unknown, 1 = active, 2 = deactivated.
     /// @param seq The last accepted `seq` (0 before the first reading).
     /// @param lastIntervalEnd `intervalEnd` of the last accepted reading.
     /// @param importWh Import register of the last accepted reading.
     /// @param exportWh Export register of the last accepted reading.
-    /// @param unclaimedCreditsWh Energy credits (Wh) accrued and not yet claimed.
-    /// @param unclaimedCarbonGrams Carbon credits (g CO2e) accrued and not yet claimed.
+    /// @param pendingImportWh Attested import not yet settled, Wh.
+    /// @param pendingExportWh Attested export not yet settled, Wh.
+    /// @param pending What the pending volumes may be used for.
     struct MeterState {
         uint8 status;
         uint32 seq;
         uint40 lastIntervalEnd;
         uint48 importWh;
         uint48 exportWh;
-        uint40 unclaimedCreditsWh;
-        uint40 unclaimedCarbonGrams;
+        uint32 pendingImportWh;
+        uint32 pendingExportWh;
+        Pending pending;
     }
 
-    /// @notice `account` became an active participant.
-    event ParticipantRegistered(address indexed account);
+    /// @notice `account` became an active participant (again), with its permanent participant `id`.
+    event ParticipantRegistered(address indexed account, uint32 id);
     /// @notice `account` is no longer an active participant.
     event ParticipantDeactivated(address indexed account);
     /// @notice A meter was registered to `owner`.
@@ -111,15 +129,20 @@ interface IMeterRegistry {
     event MeterReactivated(address indexed meter);
     /// @notice A reading was counted. The meter's first reading is its baseline: both deltas are zero.
     /// @param importDeltaWh Import since the meter's previous reading, in Wh.
-    /// @param exportDeltaWh Export since the meter's previous reading, in Wh (accrued as credits).
+    /// @param exportDeltaWh Export since the meter's previous reading, in Wh.
+    /// @param marketable Whether the deltas may be traded in the interval ending at `intervalEnd`; when
+    /// false they (and anything pending before them) are settled as residuals only.
     event ReadingAccepted(
-        address indexed meter, uint32 seq, uint40 intervalEnd, uint48 importDeltaWh, uint48 exportDeltaWh
+        address indexed meter,
+        uint32 seq,
+        uint40 intervalEnd,
+        uint48 importDeltaWh,
+        uint48 exportDeltaWh,
+        bool marketable
     );
     /// @notice A reading was skipped for `reason`; the rest of its batch went on.
     event ReadingRejected(address indexed meter, uint32 seq, RejectReason reason);
-    /// @notice A meter's accrued credits were minted to its owner.
-    event Claimed(address indexed meter, address indexed owner, uint256 creditsWh, uint256 carbonGrams);
-    /// @notice The grid carbon intensity used for readings accepted from now on.
+    /// @notice The grid carbon intensity used for export settled from now on.
     event CarbonIntensitySet(uint16 gramsPerKwh);
     /// @notice The acceptance window for readings submitted from now on.
     event AcceptanceWindowSet(uint40 seconds_);
@@ -163,30 +186,24 @@ interface IMeterRegistry {
     /// 7. `intervalEnd` not after the previous reading's -> `IntervalNotAfterPrevious`;
     /// 8. either register below the previous reading's -> `RegisterWentBackwards`;
     /// 9. `importDelta * 3600 > capacityW * (intervalEnd - previous intervalEnd)`, the same for the export
-    ///    delta (Wh against W x s), or the export delta would take the unclaimed credits or carbon past
-    ///    `uint40` (1.1 TWh / 1.1 Mt CO2e; claim first) -> `ImplausibleDelta`.
+    ///    delta (Wh against W x s), or the pending import or export would pass `uint32` (4.29 GWh;
+    ///    settle first) -> `ImplausibleDelta`.
     /// The meter's first accepted reading is its baseline (registers stored, zero deltas): checks 7-9 do
-    /// not apply to it. Later readings accrue their export delta as credits and
-    /// `exportDelta * carbonIntensity / 1000` (rounded down) as carbon. Reverts only for malformed ABI
-    /// encoding (a word with bits outside its type).
+    /// not apply to it. A later reading adds its deltas to the meter's pending volumes: marketable when it
+    /// starts where the previous reading ended and nothing else is pending, residual only otherwise (see
+    /// `Pending`). Reverts only for malformed ABI encoding (a word with bits outside its type).
     /// @param readings The readings, in any order of meters; a meter's readings in ascending `seq`.
     /// @return accepted How many readings were counted.
     function submitReadings(Reading[] calldata readings) external returns (uint256 accepted);
 
-    /// @notice Mints each meter's unclaimed energy and carbon credits to the meter's owner and zeroes
-    /// them; anyone may call. Meters with nothing to claim are skipped without an event.
-    /// @dev Reverts with `MeterRegistryUnknownMeter` for a meter that was never registered. A
-    /// deactivated meter's credits stay claimable.
-    /// @param meters The meters to claim for.
-    function claim(address[] calldata meters) external;
-
-    /// @notice Makes `account` an active participant (again). Only `REGISTRAR_ROLE`.
+    /// @notice Makes `account` an active participant (again); its participant id, assigned the first
+    /// time, never changes. Only `REGISTRAR_ROLE`.
     /// @param account The participant's wallet.
     function registerParticipant(address account) external;
 
-    /// @notice Deactivates a participant: no new meter can be registered or reactivated for it. Its
-    /// meters are not deactivated by this; the registrar deactivates them separately. Only
-    /// `REGISTRAR_ROLE`.
+    /// @notice Deactivates a participant: no new meter can be registered or reactivated for it and its
+    /// orders stop trading; its balances stay withdrawable. Its meters are not deactivated by this; the
+    /// registrar deactivates them separately. Only `REGISTRAR_ROLE`.
     /// @param account The participant's wallet.
     function deactivateParticipant(address account) external;
 
@@ -194,14 +211,14 @@ interface IMeterRegistry {
     /// @dev Reverts with `MeterRegistryZeroCapacity` for a zero `capacityW`: such a meter could never
     /// report any energy. The capacity cannot be changed later.
     /// @param meter The address of the meter's signing key.
-    /// @param owner The active participant that receives the meter's credits.
+    /// @param owner The active participant the meter trades and is settled for.
     /// @param feeder The distribution feeder the meter hangs off.
     /// @param kinds `MeterKinds` flags.
     /// @param capacityW Connection capacity in W (the most it can import or export); not zero.
     function registerMeter(address meter, address owner, uint32 feeder, uint8 kinds, uint32 capacityW)
         external;
 
-    /// @notice Stops accepting `meter`'s readings; its unclaimed credits stay claimable. Only
+    /// @notice Stops accepting `meter`'s readings; its pending volumes can still be settled. Only
     /// `REGISTRAR_ROLE`.
     /// @param meter The meter's signing-key address.
     function deactivateMeter(address meter) external;
@@ -211,7 +228,7 @@ interface IMeterRegistry {
     /// @param meter The meter's signing-key address.
     function reactivateMeter(address meter) external;
 
-    /// @notice Sets the grid carbon intensity applied to readings accepted from now on. Only
+    /// @notice Sets the grid carbon intensity applied to export settled from now on. Only
     /// `DEFAULT_ADMIN_ROLE` (the co-op admin) until the oracle takes over.
     /// @param gramsPerKwh Grams CO2e per kWh.
     function setCarbonIntensity(uint16 gramsPerKwh) external;
@@ -237,17 +254,14 @@ interface IMeterRegistry {
     /// @notice The trading interval length in seconds; every `intervalEnd` is a multiple of it.
     function INTERVAL_SECONDS() external view returns (uint32);
 
-    /// @notice The grid carbon intensity (g CO2e/kWh) applied to newly accepted readings.
+    /// @notice The grid carbon intensity (g CO2e/kWh) applied to newly settled export.
     function carbonIntensity() external view returns (uint16);
 
     /// @notice How long (s) after its interval ends a reading is still accepted.
     function acceptanceWindow() external view returns (uint40);
 
-    /// @notice The energy credit token this registry mints.
-    function ENERGY_CREDIT() external view returns (address);
-
-    /// @notice The carbon credit token this registry mints.
-    function CARBON_CREDIT() external view returns (address);
+    /// @notice `account`'s participant id (0 if it was never registered).
+    function participantId(address account) external view returns (uint32);
 
     /// @notice The role that registers and (de)activates participants and meters.
     function REGISTRAR_ROLE() external view returns (bytes32);

@@ -3,18 +3,20 @@ pragma solidity 0.8.37;
 
 import {CarbonCredit} from "../../src/CarbonCredit.sol";
 import {EnergyCredit} from "../../src/EnergyCredit.sol";
-import {MeterRegistry} from "../../src/MeterRegistry.sol";
+import {EnergyMarket} from "../../src/EnergyMarket.sol";
+import {MockStablecoin} from "../../src/MockStablecoin.sol";
+import {IEnergyMarket} from "../../src/interfaces/IEnergyMarket.sol";
 import {IMeterRegistry} from "../../src/interfaces/IMeterRegistry.sol";
 import {MeterKinds} from "../../src/libraries/MeterKinds.sol";
 import {ReadingSigning} from "./ReadingSigning.sol";
 import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
 import {Test, Vm} from "forge-std/Test.sol";
 
-/// @notice A deployed registry with two owners and four meters. Meters A, B (alice) and C (bob) got
-/// their baseline reading (seq 1, interval ending at T0) in `setUp`, which runs as its own transaction,
-/// so tests start one interval later with cold storage and empty transient storage. Meter D (bob) is
-/// registered but has no reading yet. A meter's capacity bounds each delta: one interval allows
-/// `capacityW / 4` Wh (A 1,250, B 750, C 2,750, D 1,437).
+/// @notice A deployed market, seen as the meter registry it is, with two owners and four meters. Meters
+/// A, B (alice) and C (bob) got their baseline reading (seq 1, interval ending at T0) in `setUp`, which
+/// runs as its own transaction, so tests start one interval later with cold storage and empty transient
+/// storage. Meter D (bob) is registered but has no reading yet. A meter's capacity bounds each delta:
+/// one interval allows `capacityW / 4` Wh (A 1,250, B 750, C 2,750, D 1,437).
 abstract contract RegistryFixture is Test {
     uint32 internal constant INTERVAL = 900;
     uint40 internal constant WINDOW = 2 days;
@@ -34,9 +36,16 @@ abstract contract RegistryFixture is Test {
     uint32 internal constant C_CAPACITY_W = 11_000;
     uint32 internal constant D_CAPACITY_W = 5750;
 
+    IMeterRegistry.Pending internal constant NONE = IMeterRegistry.Pending.None;
+    IMeterRegistry.Pending internal constant MARKETABLE = IMeterRegistry.Pending.Marketable;
+    IMeterRegistry.Pending internal constant RESIDUAL = IMeterRegistry.Pending.ResidualOnly;
+
     EnergyCredit internal energy;
     CarbonCredit internal carbon;
-    MeterRegistry internal registry;
+    MockStablecoin internal stablecoin;
+    /// @dev The market is the registry: readings, meters and participants live in it, and `finalize`
+    /// settles what the readings left pending.
+    EnergyMarket internal registry;
 
     address internal admin = makeAddr("admin");
     address internal alice = makeAddr("alice");
@@ -60,7 +69,8 @@ abstract contract RegistryFixture is Test {
 
         energy = new EnergyCredit(admin);
         carbon = new CarbonCredit(admin);
-        registry = new MeterRegistry(admin, energy, carbon, INTERVAL, WINDOW, INTENSITY);
+        stablecoin = new MockStablecoin(admin);
+        registry = new EnergyMarket(admin, stablecoin, energy, carbon, INTERVAL, WINDOW, INTENSITY);
 
         vm.startPrank(admin);
         energy.grantRole(energy.MINTER_ROLE(), address(registry));
@@ -137,6 +147,16 @@ abstract contract RegistryFixture is Test {
         meters[0] = meter;
     }
 
+    /// @dev Settles `meter`'s pending volumes as residuals; returns how many meters were settled (0 or 1).
+    function _finalize(address meter) internal returns (uint256) {
+        return registry.finalize(_meters(meter));
+    }
+
+    /// @dev The interval that ends at `intervalEnd`.
+    function _intervalOf(uint40 intervalEnd) internal pure returns (uint64) {
+        return uint64(intervalEnd / INTERVAL - 1);
+    }
+
     /// @dev Asserts that `reading`, submitted alone, is rejected for `reason` and changes nothing: same
     /// meter state, no credit minted, exactly one log (the rejection).
     function _assertRejected(IMeterRegistry.Reading memory reading, IMeterRegistry.RejectReason reason)
@@ -164,6 +184,7 @@ abstract contract RegistryFixture is Test {
         assertEq(carbon.totalSupply(), carbonSupply, "carbon minted");
     }
 
+    /// @dev Asserts every member of `meter`'s state, pending volumes and their kind included.
     function _assertState(
         address meter,
         uint8 status,
@@ -171,8 +192,9 @@ abstract contract RegistryFixture is Test {
         uint40 lastIntervalEnd,
         uint48 importWh,
         uint48 exportWh,
-        uint40 creditsWh,
-        uint40 carbonGrams
+        uint32 pendingImportWh,
+        uint32 pendingExportWh,
+        IMeterRegistry.Pending pending
     ) internal view {
         IMeterRegistry.MeterState memory state = registry.meterState(meter);
         assertEq(state.status, status, "status");
@@ -180,7 +202,26 @@ abstract contract RegistryFixture is Test {
         assertEq(state.lastIntervalEnd, lastIntervalEnd, "lastIntervalEnd");
         assertEq(state.importWh, importWh, "importWh");
         assertEq(state.exportWh, exportWh, "exportWh");
-        assertEq(state.unclaimedCreditsWh, creditsWh, "unclaimedCreditsWh");
-        assertEq(state.unclaimedCarbonGrams, carbonGrams, "unclaimedCarbonGrams");
+        _assertPending(meter, pendingImportWh, pendingExportWh, pending);
+    }
+
+    /// @dev Asserts `meter`'s pending volumes and what they may be used for.
+    function _assertPending(
+        address meter,
+        uint32 pendingImportWh,
+        uint32 pendingExportWh,
+        IMeterRegistry.Pending pending
+    ) internal view {
+        IMeterRegistry.MeterState memory state = registry.meterState(meter);
+        assertEq(state.pendingImportWh, pendingImportWh, "pendingImportWh");
+        assertEq(state.pendingExportWh, pendingExportWh, "pendingExportWh");
+        assertEq(uint8(state.pending), uint8(pending), "pending kind");
+    }
+
+    /// @dev Asserts `account`'s vault credits and carbon.
+    function _assertVault(address account, uint256 creditsWh, uint256 carbonGrams) internal view {
+        IEnergyMarket.Balances memory balances = registry.balancesOf(account);
+        assertEq(balances.creditsWh, creditsWh, "vault creditsWh");
+        assertEq(balances.carbonGrams, carbonGrams, "vault carbonGrams");
     }
 }

@@ -15,7 +15,7 @@ use alloy::{
     signers::local::PrivateKeySigner,
     sol_types::{Eip712Domain, SolEvent},
 };
-use cogrid_bindings::{CarbonCredit, EnergyCredit, IMeterRegistry, MeterRegistry};
+use cogrid_bindings::{EnergyMarket, IMeterRegistry};
 use cogrid_chain::{
     Deployment, Devnet, SuiteParams, create_keystore, deploy_suite, reading_domain,
 };
@@ -83,7 +83,7 @@ impl Neighbourhood {
         unsafe { std::env::set_var(PASSWORD_ENV, "meter-password") };
         let meter_key = create_keystore(&dir.path().join("meter.json"), "meter-password").unwrap();
         let owner = devnet.funded_key(1).address();
-        let registry = MeterRegistry::new(deployment.meter_registry, devnet.admin.clone());
+        let registry = EnergyMarket::new(deployment.market, devnet.admin.clone());
         registry
             .registerParticipant(owner)
             .send()
@@ -180,7 +180,7 @@ end = {end}
 speed = {speed}
 sample_seconds = 60
 "#,
-            registry = self.deployment.meter_registry,
+            registry = self.deployment.market,
             profile = profile_path().display(),
             pv_kwp = HOME.pv_kwp,
             load_factor = HOME.load_factor,
@@ -208,8 +208,8 @@ sample_seconds = 60
         command.spawn().unwrap()
     }
 
-    pub(crate) fn registry(&self) -> MeterRegistry::MeterRegistryInstance<DynProvider> {
-        MeterRegistry::new(self.deployment.meter_registry, self.devnet.admin.clone())
+    pub(crate) fn registry(&self) -> EnergyMarket::EnergyMarketInstance<DynProvider> {
+        EnergyMarket::new(self.deployment.market, self.devnet.admin.clone())
     }
 
     pub(crate) async fn meter_state(&self) -> IMeterRegistry::MeterState {
@@ -224,29 +224,31 @@ sample_seconds = 60
         ExpectedDay {
             readings: boundaries.len() as u64,
             final_registers: meter.registers_at(self.start + 86_400),
-            accruals: meter.expected_accruals(&boundaries, INTENSITY),
+            accruals: meter.expected_residuals(&boundaries, INTENSITY),
         }
     }
 
-    /// Claims the meter's accruals and returns the owner's (credits, carbon) balances.
-    pub(crate) async fn claim_and_balances(&self) -> (U256, U256) {
+    /// Settles the meter's pending volumes as residuals (no keeper trades them: the test waits
+    /// out the acceptance window, after which anyone may) and returns the owner's (credits,
+    /// carbon) vault balances.
+    pub(crate) async fn finalize_and_balances(&self) -> (U256, U256) {
+        self.devnet
+            .advance_time(SuiteParams::default().acceptance_window + 900)
+            .await
+            .unwrap();
         self.registry()
-            .claim(vec![self.meter])
+            .finalize(vec![self.meter])
             .send()
             .await
             .unwrap()
             .get_receipt()
             .await
             .unwrap();
-        let credits = EnergyCredit::new(self.deployment.energy_credit, self.devnet.admin.clone());
-        let carbon = CarbonCredit::new(self.deployment.carbon_credit, self.devnet.admin.clone());
-        (
-            credits.balanceOf(self.owner).call().await.unwrap(),
-            carbon.balanceOf(self.owner).call().await.unwrap(),
-        )
+        let balances = self.registry().balancesOf(self.owner).call().await.unwrap();
+        (balances.creditsWh, balances.carbonGrams)
     }
 
-    /// Checks the chain against the expected day and the owner's claimed balances, and that the
+    /// Checks the chain against the expected day and the owner's settled balances, and that the
     /// outbox ended empty with nothing refused.
     pub(crate) async fn assert_day_counted_once(&self) {
         let expected = self.expected_day();
@@ -255,8 +257,8 @@ sample_seconds = 60
             .admin
             .get_logs(
                 &Filter::new()
-                    .address(self.deployment.meter_registry)
-                    .event_signature(MeterRegistry::ReadingAccepted::SIGNATURE_HASH)
+                    .address(self.deployment.market)
+                    .event_signature(EnergyMarket::ReadingAccepted::SIGNATURE_HASH)
                     .from_block(0),
             )
             .await
@@ -264,7 +266,7 @@ sample_seconds = 60
         let accepted_seqs: Vec<u64> = accepted_logs
             .iter()
             .map(|log| {
-                log.log_decode::<MeterRegistry::ReadingAccepted>()
+                log.log_decode::<EnergyMarket::ReadingAccepted>()
                     .unwrap()
                     .inner
                     .data
@@ -296,7 +298,7 @@ sample_seconds = 60
             expected.accruals.credits_wh > 3_000,
             "a sunny day exports several kWh: {expected:?}"
         );
-        let (credits, carbon) = self.claim_and_balances().await;
+        let (credits, carbon) = self.finalize_and_balances().await;
         assert_eq!(credits, U256::from(expected.accruals.credits_wh));
         assert_eq!(carbon, U256::from(expected.accruals.carbon_grams));
     }

@@ -1,5 +1,5 @@
 use alloy::signers::local::PrivateKeySigner;
-use cogrid_bindings::{IMeterRegistry, MeterRegistry, RejectReason};
+use cogrid_bindings::{EnergyMarket, IMeterRegistry, RejectReason};
 use cogrid_chain::{Reading, load_keystore, reading_domain, sign_reading};
 use cogrid_meter_signer::delivery::to_contract_reading;
 
@@ -12,7 +12,7 @@ async fn each_skip_reason_decodes_to_its_name() {
     let hood = Neighbourhood::start().await;
     let meter = load_keystore(&hood.dir.path().join("meter.json"), "meter-password").unwrap();
     let stranger = PrivateKeySigner::random();
-    let domain = reading_domain(hood.deployment.chain_id, hood.deployment.meter_registry);
+    let domain = reading_domain(hood.deployment.chain_id, hood.deployment.market);
     let sign = |key: &PrivateKeySigner, meter, seq, end, import_wh, export_wh| {
         let reading = Reading::new(meter, seq, end, import_wh, export_wh).unwrap();
         to_contract_reading(&sign_reading(key, &domain, &reading).unwrap())
@@ -89,7 +89,7 @@ async fn each_skip_reason_decodes_to_its_name() {
         let reasons: Vec<RejectReason> = receipt
             .logs()
             .iter()
-            .filter_map(|log| log.log_decode::<MeterRegistry::ReadingRejected>().ok())
+            .filter_map(|log| log.log_decode::<EnergyMarket::ReadingRejected>().ok())
             .map(|log| RejectReason::from_abi(log.inner.data.reason))
             .collect();
         assert_eq!(reasons, vec![expected]);

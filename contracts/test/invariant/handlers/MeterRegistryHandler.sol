@@ -3,20 +3,25 @@ pragma solidity 0.8.37;
 
 import {CarbonCredit} from "../../../src/CarbonCredit.sol";
 import {EnergyCredit} from "../../../src/EnergyCredit.sol";
-import {MeterRegistry} from "../../../src/MeterRegistry.sol";
+import {EnergyMarket} from "../../../src/EnergyMarket.sol";
+import {MockStablecoin} from "../../../src/MockStablecoin.sol";
+import {IEnergyMarket} from "../../../src/interfaces/IEnergyMarket.sol";
 import {IMeterRegistry} from "../../../src/interfaces/IMeterRegistry.sol";
 import {ReadingSigning} from "../../utils/ReadingSigning.sol";
+import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
 import {CommonBase} from "forge-std/Base.sol";
 import {StdCheats} from "forge-std/StdCheats.sol";
 import {StdUtils} from "forge-std/StdUtils.sol";
 import {Vm} from "forge-std/Vm.sol";
 
-/// @notice Drives the registry like a crowd of relayers, meters, owners and the co-op admin would: it
-/// signs batches that mix valid readings with every kind of bad one, warps time, claims, retires and
-/// changes parameters. (`_bound` is forge-std's `bound` without its console log.) It keeps its own model of the batch rules (the spec, written independently of
-/// the contract) to predict each reading's outcome, compares the prediction with the events, and keeps
-/// ghost totals of what was attested.
+/// @notice Drives the market's metering side like a crowd of relayers, meters, owners, a keeper and the
+/// co-op admin would: it signs batches that mix valid readings with every kind of bad one, warps time,
+/// closes intervals without trades, finalizes pending volumes (some of them covered from credits), moves
+/// vault balances in and out, retires carbon and changes parameters. (`_bound` is forge-std's `bound`
+/// without its console log.) It keeps its own model of the batch rules, the pending volumes and the
+/// residual settlement (the spec, written independently of the contract) to predict each outcome,
+/// compares the prediction with the events, and keeps ghost totals of what was attested and settled.
 contract MeterRegistryHandler is CommonBase, StdCheats, StdUtils {
     enum Signature {
         Valid,
@@ -31,8 +36,16 @@ contract MeterRegistryHandler is CommonBase, StdCheats, StdUtils {
         uint40 lastIntervalEnd;
         uint48 importWh;
         uint48 exportWh;
-        uint40 unclaimedCreditsWh;
-        uint40 unclaimedCarbonGrams;
+        uint32 pendingImportWh;
+        uint32 pendingExportWh;
+        IMeterRegistry.Pending pending;
+    }
+
+    /// @dev What the handler believes an owner's vault holds.
+    struct Vault {
+        uint256 stablecoin;
+        uint256 creditsWh;
+        uint256 carbonGrams;
     }
 
     /// @dev The predicted outcome of one reading of a batch.
@@ -41,15 +54,28 @@ contract MeterRegistryHandler is CommonBase, StdCheats, StdUtils {
         IMeterRegistry.RejectReason reason;
         uint48 importDeltaWh;
         uint48 exportDeltaWh;
+        bool marketable;
+    }
+
+    /// @dev The predicted settlement of one meter by `finalize`.
+    struct Settlement {
+        uint256 meterIndex;
+        uint64 interval;
+        uint256 creditedWh;
+        uint256 coveredWh;
+        uint256 gridSuppliedWh;
+        uint256 carbonGrams;
     }
 
     uint256 public constant METERS = 4;
     uint32 internal constant INTERVAL = 900;
 
-    MeterRegistry public immutable REGISTRY;
+    EnergyMarket public immutable REGISTRY;
     EnergyCredit public immutable ENERGY;
     CarbonCredit public immutable CARBON;
+    MockStablecoin public immutable STABLECOIN;
     address public immutable ADMIN;
+    address public immutable KEEPER;
 
     address[METERS] public meters;
     uint256[METERS] internal _keys;
@@ -59,22 +85,40 @@ contract MeterRegistryHandler is CommonBase, StdCheats, StdUtils {
     uint256 internal _strangerKey;
 
     Model[METERS] internal _models;
+    bool[METERS] internal _coversFromCredits;
+    Vault[2] internal _vaults;
     IMeterRegistry.Reading[METERS] internal _lastAccepted;
+    mapping(uint64 t => bool) internal _closed;
     uint16 internal _intensity;
     uint40 internal _window;
     uint256 public currentTime;
 
-    // Ghost totals.
+    // Ghost totals of attested volumes, from the `ReadingAccepted` events.
+    uint256 public ghostImportDeltaSum;
     uint256 public ghostExportDeltaSum;
-    uint256 public ghostCarbonSum;
+    // Ghost totals of settled volumes, from the `MeterSettled` events.
+    uint256 public ghostSettledImport;
+    uint256 public ghostSettledExport;
+    uint256 public ghostCredited;
+    uint256 public ghostCovered;
+    uint256 public ghostGridSupplied;
+    uint256 public ghostCarbonSettled;
+    /// @dev The carbon the model says settlements earned: floor(export x intensity / 1000) per meter and
+    /// settlement, at the intensity of the settlement.
+    uint256 public ghostCarbonExpected;
     uint256 public ghostRetired;
     uint256 public ghostAccepted;
+    uint256 public ghostMarketable;
     uint256 public ghostRejected;
     uint256 public ghostMismatches;
     uint256 public ghostDoubleCounted;
-    /// @dev Readings the model rejected because their accrual would overflow uint40 (check 9's second
-    /// half), to show the run reached it.
-    uint256 public ghostAccrualOverflows;
+    /// @dev Readings the model rejected because a pending volume would pass uint32 (check 9's first half),
+    /// to show the run reached it.
+    uint256 public ghostPendingOverflows;
+    uint256 public ghostFinalizeCalls;
+    uint256 public ghostMetersSettled;
+    uint256 public ghostMarketableSettledAfterClose;
+    uint256 public ghostIntervalsClosed;
     mapping(address meter => mapping(uint32 seq => uint256 count)) public ghostAcceptedCount;
     mapping(uint256 reason => uint256 count) public ghostRejectedBy;
 
@@ -88,18 +132,20 @@ contract MeterRegistryHandler is CommonBase, StdCheats, StdUtils {
     }
 
     constructor(
-        MeterRegistry registry,
-        EnergyCredit energy,
-        CarbonCredit carbon,
+        EnergyMarket registry,
+        MockStablecoin stablecoin,
         address admin,
+        address keeper,
         address[2] memory owners_,
         uint256[METERS] memory keys,
         uint256 startTime
     ) {
         REGISTRY = registry;
-        ENERGY = energy;
-        CARBON = carbon;
+        ENERGY = EnergyCredit(registry.ENERGY_CREDIT());
+        CARBON = CarbonCredit(registry.CARBON_CREDIT());
+        STABLECOIN = stablecoin;
         ADMIN = admin;
+        KEEPER = keeper;
         owners = owners_;
         _keys = keys;
         for (uint256 i; i < METERS; ++i) {
@@ -133,7 +179,7 @@ contract MeterRegistryHandler is CommonBase, StdCheats, StdUtils {
 
         vm.recordLogs();
         uint256 accepted = REGISTRY.submitReadings(batch);
-        _compare(batch, expected, vm.getRecordedLogs(), accepted);
+        _compareReadings(batch, expected, vm.getRecordedLogs(), accepted);
     }
 
     function warp(uint256 seconds_) external {
@@ -144,22 +190,94 @@ contract MeterRegistryHandler is CommonBase, StdCheats, StdUtils {
         currentTime += _bound(seconds_, _window, _window + 2 * INTERVAL);
     }
 
-    function claim(uint256 meterMask) external useTime {
+    /// @dev The keeper closes an interval without a trade: the one of a meter's last reading, or the
+    /// interval that just ended (before its readings arrive).
+    function closeInterval(uint256 meterIndex, bool justEnded) external useTime {
+        Model memory m = _models[meterIndex % METERS];
+        uint256 end = justEnded || m.seq == 0 ? currentTime - currentTime % INTERVAL : m.lastIntervalEnd;
+        uint64 t = SafeCast.toUint64(end / INTERVAL - 1);
+        if (_closed[t]) return;
+        vm.prank(KEEPER);
+        REGISTRY.settle(t, 60_000, new IEnergyMarket.Fill[](0), true);
+        _closed[t] = true;
+        ++ghostIntervalsClosed;
+    }
+
+    /// @dev Anyone finalizes a random set of meters, sometimes with the first one twice.
+    function finalize(uint256 meterMask, bool repeatFirst) external useTime {
         meterMask = _bound(meterMask, 1, 2 ** METERS - 1);
-        uint256 count;
+        uint256 count = repeatFirst ? 1 : 0;
         for (uint256 i; i < METERS; ++i) {
             if ((meterMask >> i) & 1 == 1) ++count;
         }
         address[] memory list = new address[](count);
+        Settlement[] memory expected = new Settlement[](METERS);
+        uint256 expectedCount;
         uint256 j;
         for (uint256 i; i < METERS; ++i) {
-            if ((meterMask >> i) & 1 == 1) {
-                list[j++] = meters[i];
-                _models[i].unclaimedCreditsWh = 0;
-                _models[i].unclaimedCarbonGrams = 0;
-            }
+            if ((meterMask >> i) & 1 == 0) continue;
+            list[j++] = meters[i];
+            if (_isFinal(_models[i])) expected[expectedCount++] = _settle(i);
         }
-        REGISTRY.claim(list);
+        if (repeatFirst) list[j] = list[0]; // settled already, or not final: never settled twice
+
+        vm.recordLogs();
+        uint256 settled = REGISTRY.finalize(list);
+        ++ghostFinalizeCalls;
+        _compareSettlements(expected, expectedCount, vm.getRecordedLogs(), settled);
+    }
+
+    /// @dev An owner opts a meter's unmatched import in or out of being covered from its credits (a
+    /// standing order that sells at any price, so it never trades here: no keeper fills in this run).
+    function setCover(uint256 meterIndex, bool cover) external useTime {
+        uint256 i = meterIndex % METERS;
+        vm.prank(owners[i % 2]);
+        REGISTRY.placeOrder(
+            meters[i],
+            IEnergyMarket.OrderParams({
+                sells: true,
+                sellFloor: 0,
+                buys: false,
+                buyCeiling: 0,
+                capWh: 0,
+                validFrom: 0,
+                validUntil: 0,
+                coverFromCredits: cover
+            })
+        );
+        _coversFromCredits[i] = cover;
+    }
+
+    /// @dev An owner takes some of an asset out of its vault.
+    function withdraw(uint256 ownerIndex, uint256 assetIndex, uint256 amount) external useTime {
+        uint256 o = _bound(ownerIndex, 0, 1);
+        IEnergyMarket.Asset asset = IEnergyMarket.Asset(_bound(assetIndex, 0, 2));
+        uint256 balance = _vaultBalance(o, asset);
+        if (balance == 0) return;
+        amount = _bound(amount, 1, balance);
+        vm.prank(owners[o]);
+        REGISTRY.withdraw(asset, amount);
+        _setVaultBalance(o, asset, balance - amount);
+    }
+
+    /// @dev An owner puts some of an asset from its wallet into its vault; stablecoin comes from the
+    /// faucet first.
+    function deposit(uint256 ownerIndex, uint256 assetIndex, uint256 amount) external useTime {
+        uint256 o = _bound(ownerIndex, 0, 1);
+        IEnergyMarket.Asset asset = IEnergyMarket.Asset(_bound(assetIndex, 0, 2));
+        IERC20 token = IERC20(_token(asset));
+        if (asset == IEnergyMarket.Asset.Stablecoin) {
+            vm.prank(ADMIN);
+            STABLECOIN.mint(owners[o], _bound(amount, 1, 1e12));
+        }
+        uint256 wallet = token.balanceOf(owners[o]);
+        if (wallet == 0) return;
+        amount = _bound(amount, 1, wallet);
+        vm.startPrank(owners[o]);
+        token.approve(address(REGISTRY), amount);
+        REGISTRY.deposit(asset, amount);
+        vm.stopPrank();
+        _setVaultBalance(o, asset, _vaultBalance(o, asset) + amount);
     }
 
     function retire(uint256 ownerIndex, uint256 amount) external useTime {
@@ -172,8 +290,8 @@ contract MeterRegistryHandler is CommonBase, StdCheats, StdUtils {
         ghostRetired += amount;
     }
 
-    /// @dev One time in eight any `uint16` (an admin's typo): at tens of kg per kWh the carbon accrual
-    /// overflows uint40 within a few readings, which reaches the second half of check 9.
+    /// @dev One time in eight any `uint16` (an admin's typo): at tens of kg per kWh each settlement mints
+    /// a lot of carbon, which must still fit.
     function setCarbonIntensity(uint16 gramsPerKwh, uint256 mode) external useTime {
         if (mode % 8 != 0) gramsPerKwh = uint16(_bound(gramsPerKwh, 0, 1200));
         vm.prank(ADMIN);
@@ -204,11 +322,16 @@ contract MeterRegistryHandler is CommonBase, StdCheats, StdUtils {
         return _models[i];
     }
 
-    function sumUnclaimed() external view returns (uint256 creditsWh, uint256 carbonGrams) {
+    function vault(uint256 o) external view returns (Vault memory) {
+        return _vaults[o];
+    }
+
+    /// @dev The pending volumes the registry holds right now, summed over the meters.
+    function sumPending() external view returns (uint256 importWh, uint256 exportWh) {
         for (uint256 i; i < METERS; ++i) {
             IMeterRegistry.MeterState memory state = REGISTRY.meterState(meters[i]);
-            creditsWh += state.unclaimedCreditsWh;
-            carbonGrams += state.unclaimedCarbonGrams;
+            importWh += state.pendingImportWh;
+            exportWh += state.pendingExportWh;
         }
     }
 
@@ -234,7 +357,20 @@ contract MeterRegistryHandler is CommonBase, StdCheats, StdUtils {
         reading.exportWh = SafeCast.toUint48(m.exportWh + (entropy >> 72) % (maxDelta + 1));
         uint256 key = _keys[i];
 
-        if (variant == 7) {
+        if (
+            variant < 5 && m.seq != 0 && m.lastIntervalEnd + INTERVAL <= alignedNow
+                && uint256(m.lastIntervalEnd) + INTERVAL + _window >= currentTime
+        ) {
+            // The interval right after the meter's last reading, as a meter catching up sends it within
+            // the window: the one reading that may be marketable.
+            reading.intervalEnd = m.lastIntervalEnd + INTERVAL;
+            maxDelta = _craftingBound(i, reading.intervalEnd);
+            reading.importWh = SafeCast.toUint48(m.importWh + (entropy >> 24) % (maxDelta + 1));
+            reading.exportWh = SafeCast.toUint48(m.exportWh + (entropy >> 72) % (maxDelta + 1));
+        } else if (variant == 6) {
+            reading.importWh = m.importWh; // nothing at all: an empty marketable or residual reading
+            reading.exportWh = m.exportWh;
+        } else if (variant == 7) {
             reading.exportWh = SafeCast.toUint48(m.exportWh + maxDelta); // exactly the capacity
         } else if (variant == 8) {
             uint48 over = SafeCast.toUint48(maxDelta + 1 + (entropy >> 120) % 1000); // past the capacity
@@ -264,6 +400,13 @@ contract MeterRegistryHandler is CommonBase, StdCheats, StdUtils {
             signature = Signature.WrongKey;
         }
 
+        if (variant < 6) {
+            // One register in four stands still, as at night (no export) or on a sunny afternoon with
+            // nobody home (no import): pending volumes with one side zero are what the marketable rule
+            // must see through.
+            if ((entropy >> 140) % 4 == 0) reading.importWh = m.importWh;
+            if ((entropy >> 142) % 4 == 0) reading.exportWh = m.exportWh;
+        }
         reading = ReadingSigning.sign(address(REGISTRY), key, reading);
         if (variant == 9) {
             signature = Signature.Malformed;
@@ -336,19 +479,23 @@ contract MeterRegistryHandler is CommonBase, StdCheats, StdUtils {
             }
             e.importDeltaWh = reading.importWh - m.importWh;
             e.exportDeltaWh = reading.exportWh - m.exportWh;
-            uint256 creditsWh = uint256(m.unclaimedCreditsWh) + e.exportDeltaWh;
-            uint256 carbonGrams =
-                uint256(m.unclaimedCarbonGrams) + uint256(e.exportDeltaWh) * _intensity / 1000;
-            if (creditsWh > type(uint40).max || carbonGrams > type(uint40).max) {
-                ++ghostAccrualOverflows;
+            // Marketable: it starts where the previous reading ended and nothing non-zero is pending.
+            // Then the pending volumes are zero, so either way they grow by the deltas.
+            e.marketable = reading.intervalEnd == uint256(m.lastIntervalEnd) + INTERVAL
+                && m.pendingImportWh == 0 && m.pendingExportWh == 0;
+            uint256 pendingImportWh = uint256(m.pendingImportWh) + e.importDeltaWh;
+            uint256 pendingExportWh = uint256(m.pendingExportWh) + e.exportDeltaWh;
+            if (pendingImportWh > type(uint32).max || pendingExportWh > type(uint32).max) {
+                ++ghostPendingOverflows;
                 return _reject(IMeterRegistry.RejectReason.ImplausibleDelta);
             }
             uint256 allowance = uint256(_capacities[i]) * (reading.intervalEnd - m.lastIntervalEnd);
             if (uint256(e.importDeltaWh) * 3600 > allowance || uint256(e.exportDeltaWh) * 3600 > allowance) {
                 return _reject(IMeterRegistry.RejectReason.ImplausibleDelta);
             }
-            m.unclaimedCreditsWh = SafeCast.toUint40(creditsWh);
-            m.unclaimedCarbonGrams = SafeCast.toUint40(carbonGrams);
+            m.pendingImportWh = SafeCast.toUint32(pendingImportWh);
+            m.pendingExportWh = SafeCast.toUint32(pendingExportWh);
+            m.pending = e.marketable ? IMeterRegistry.Pending.Marketable : IMeterRegistry.Pending.ResidualOnly;
         }
         e.accepted = true;
         m.seq = reading.seq;
@@ -357,6 +504,37 @@ contract MeterRegistryHandler is CommonBase, StdCheats, StdUtils {
         m.exportWh = reading.exportWh;
         _lastAccepted[i] = reading;
         _batchAccepted.push((i << 32) | reading.seq);
+    }
+
+    /// @dev `finalize`'s rule: residual-only volumes at once; marketable ones once their interval is
+    /// closed or older than the acceptance window; nothing pending, never.
+    function _isFinal(Model memory m) internal view returns (bool) {
+        if (m.pending == IMeterRegistry.Pending.ResidualOnly) return true;
+        if (m.pending == IMeterRegistry.Pending.None) return false;
+        return uint256(m.lastIntervalEnd) + _window < currentTime
+            || _closed[uint64(m.lastIntervalEnd / INTERVAL - 1)];
+    }
+
+    /// @dev Settles meter `i`'s pending volumes in the model: export credited, import covered from the
+    /// owner's credits (when opted in, after this export is credited) or left to the grid, carbon at the
+    /// current intensity.
+    function _settle(uint256 i) internal returns (Settlement memory s) {
+        Model storage m = _models[i];
+        Vault storage v = _vaults[i % 2];
+        s.meterIndex = i;
+        s.interval = uint64(m.lastIntervalEnd / INTERVAL - 1);
+        s.creditedWh = m.pendingExportWh;
+        uint256 credits = v.creditsWh + s.creditedWh;
+        s.coveredWh = _coversFromCredits[i] ? _min(m.pendingImportWh, credits) : 0;
+        s.gridSuppliedWh = m.pendingImportWh - s.coveredWh;
+        s.carbonGrams = uint256(m.pendingExportWh) * _intensity / 1000;
+        v.creditsWh = credits - s.coveredWh;
+        v.carbonGrams += s.carbonGrams;
+        ghostCarbonExpected += s.carbonGrams;
+        if (m.pending == IMeterRegistry.Pending.Marketable) ++ghostMarketableSettledAfterClose;
+        m.pendingImportWh = 0;
+        m.pendingExportWh = 0;
+        m.pending = IMeterRegistry.Pending.None;
     }
 
     function _reject(IMeterRegistry.RejectReason reason) internal pure returns (Expected memory e) {
@@ -377,7 +555,7 @@ contract MeterRegistryHandler is CommonBase, StdCheats, StdUtils {
     }
 
     /// @dev Checks every registry event of the batch against the prediction and books the ghosts.
-    function _compare(
+    function _compareReadings(
         IMeterRegistry.Reading[] memory batch,
         Expected[] memory expected,
         Vm.Log[] memory logs,
@@ -394,14 +572,14 @@ contract MeterRegistryHandler is CommonBase, StdCheats, StdUtils {
             bytes32 topic = logs[l].topics[0];
             bool meterMatches = logs[l].topics[1] == bytes32(uint256(uint160(batch[k].meter)));
             if (topic == IMeterRegistry.ReadingAccepted.selector) {
-                (uint32 seq,, uint48 importDelta, uint48 exportDelta) =
-                    abi.decode(logs[l].data, (uint32, uint40, uint48, uint48));
+                (uint32 seq,, uint48 importDelta, uint48 exportDelta, bool marketable) =
+                    abi.decode(logs[l].data, (uint32, uint40, uint48, uint48, bool));
                 if (
                     !expected[k].accepted || !meterMatches || seq != batch[k].seq
                         || importDelta != expected[k].importDeltaWh
-                        || exportDelta != expected[k].exportDeltaWh
+                        || exportDelta != expected[k].exportDeltaWh || marketable != expected[k].marketable
                 ) ++ghostMismatches;
-                _bookAccepted(batch[k].meter, seq, expected[k].exportDeltaWh);
+                _bookAccepted(batch[k].meter, seq, importDelta, exportDelta, marketable);
             } else if (topic == IMeterRegistry.ReadingRejected.selector) {
                 (uint32 seq, uint8 reason) = abi.decode(logs[l].data, (uint32, uint8));
                 if (
@@ -421,10 +599,83 @@ contract MeterRegistryHandler is CommonBase, StdCheats, StdUtils {
         if (k != batch.length || accepted != predictedAccepted) ++ghostMismatches;
     }
 
-    function _bookAccepted(address meter, uint32 seq, uint48 exportDeltaWh) internal {
+    function _bookAccepted(
+        address meter,
+        uint32 seq,
+        uint48 importDeltaWh,
+        uint48 exportDeltaWh,
+        bool marketable
+    ) internal {
         ++ghostAccepted;
+        if (marketable) ++ghostMarketable;
         if (++ghostAcceptedCount[meter][seq] > 1) ++ghostDoubleCounted;
+        ghostImportDeltaSum += importDeltaWh;
         ghostExportDeltaSum += exportDeltaWh;
-        ghostCarbonSum += uint256(exportDeltaWh) * _intensity / 1000;
+    }
+
+    /// @dev Checks the `MeterSettled` events of a `finalize` against the predicted settlements, in order,
+    /// and books what the events say was settled.
+    function _compareSettlements(
+        Settlement[] memory expected,
+        uint256 expectedCount,
+        Vm.Log[] memory logs,
+        uint256 settled
+    ) internal {
+        uint256 k;
+        for (uint256 l; l < logs.length; ++l) {
+            if (logs[l].emitter != address(REGISTRY)) continue;
+            if (logs[l].topics[0] != IEnergyMarket.MeterSettled.selector || k >= expectedCount) {
+                ++ghostMismatches;
+                continue;
+            }
+            Settlement memory s = expected[k++];
+            (
+                uint32 soldWh,
+                uint32 boughtWh,
+                uint256 amount,
+                uint32 creditedWh,
+                uint32 coveredWh,
+                uint32 gridSuppliedWh,
+                uint256 carbonGrams
+            ) = abi.decode(logs[l].data, (uint32, uint32, uint256, uint32, uint32, uint32, uint256));
+            if (
+                logs[l].topics[1] != bytes32(uint256(uint160(meters[s.meterIndex])))
+                    || logs[l].topics[2] != bytes32(uint256(s.interval)) || soldWh != 0 || boughtWh != 0
+                    || amount != 0 || creditedWh != s.creditedWh || coveredWh != s.coveredWh
+                    || gridSuppliedWh != s.gridSuppliedWh || carbonGrams != s.carbonGrams
+            ) ++ghostMismatches;
+            ghostSettledExport += soldWh + uint256(creditedWh);
+            ghostSettledImport += boughtWh + uint256(coveredWh) + gridSuppliedWh;
+            ghostCredited += creditedWh;
+            ghostCovered += coveredWh;
+            ghostGridSupplied += gridSuppliedWh;
+            ghostCarbonSettled += carbonGrams;
+        }
+        if (k != expectedCount || settled != expectedCount) ++ghostMismatches;
+        ghostMetersSettled += settled;
+    }
+
+    // ---------------------------------------------------------------- vault bookkeeping
+
+    function _token(IEnergyMarket.Asset asset) internal view returns (address) {
+        if (asset == IEnergyMarket.Asset.Stablecoin) return address(STABLECOIN);
+        return asset == IEnergyMarket.Asset.EnergyCredit ? address(ENERGY) : address(CARBON);
+    }
+
+    function _vaultBalance(uint256 o, IEnergyMarket.Asset asset) internal view returns (uint256) {
+        Vault storage v = _vaults[o];
+        if (asset == IEnergyMarket.Asset.Stablecoin) return v.stablecoin;
+        return asset == IEnergyMarket.Asset.EnergyCredit ? v.creditsWh : v.carbonGrams;
+    }
+
+    function _setVaultBalance(uint256 o, IEnergyMarket.Asset asset, uint256 balance) internal {
+        Vault storage v = _vaults[o];
+        if (asset == IEnergyMarket.Asset.Stablecoin) v.stablecoin = balance;
+        else if (asset == IEnergyMarket.Asset.EnergyCredit) v.creditsWh = balance;
+        else v.carbonGrams = balance;
+    }
+
+    function _min(uint256 a, uint256 b) internal pure returns (uint256) {
+        return a < b ? a : b;
     }
 }

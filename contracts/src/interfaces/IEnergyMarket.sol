@@ -1,0 +1,269 @@
+// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.24;
+
+/// @title IEnergyMarket
+/// @notice The neighbourhood energy market: a vault of stablecoin, energy credits and carbon credits per
+/// participant, one standing limit order per meter, and the settlement of each trading interval by a
+/// keeper that cleared it off chain (a uniform-price double auction). The market is also the meter
+/// registry (`IMeterRegistry`): a settlement consumes the volumes the meters' readings attested.
+///
+/// Units: energy in Wh; money in stablecoin base units (6 decimals); prices and fees in base units per
+/// kWh; interval `t` covers `[t * INTERVAL_SECONDS, (t + 1) * INTERVAL_SECONDS)`.
+///
+/// Money of a settlement batch, conserved to the unit: a buyer pays `ceil(wh * (price + networkFee) /
+/// 1000)`; a seller earns `floor(wh * price / 1000)` less the keeper fee (`keeperFeeBps` of it, rounded
+/// down); the grid operator gets `floor(soldWh * networkFee / 1000)`; the settling keeper gets the rest
+/// (its fees plus the rounding dust), which is never negative.
+///
+/// Energy of each meter's settled volumes: export = sold + credited; import = bought + covered from
+/// credits + grid-supplied. Carbon: every settled exported Wh earns `intensity / 1000` g CO2e (rounded
+/// down per meter and settlement).
+interface IEnergyMarket {
+    /// @notice The tokens the vault holds.
+    enum Asset {
+        Stablecoin,
+        EnergyCredit,
+        CarbonCredit
+    }
+
+    /// @notice A meter's standing order, as its owner sets it.
+    /// @param sells Whether the order sells the meter's export.
+    /// @param sellFloor Lowest clearing price it sells at, base units per kWh.
+    /// @param buys Whether the order buys for the meter's import.
+    /// @param buyCeiling Highest clearing price plus network fee it pays, base units per kWh.
+    /// @param capWh Most Wh it trades in one interval; 0 for no cap.
+    /// @param validFrom First moment (unix s) of the intervals it trades in: an interval trades when it
+    /// starts at or after `validFrom`.
+    /// @param validUntil Last moment of the intervals it trades in: an interval trades when it ends at or
+    /// before `validUntil`; 0 for no end.
+    /// @param coverFromCredits Whether import the market did not match is paid from the owner's energy
+    /// credits (Wh for Wh) before it is left to grid supply.
+    struct OrderParams {
+        bool sells;
+        uint64 sellFloor;
+        bool buys;
+        uint64 buyCeiling;
+        uint32 capWh;
+        uint40 validFrom;
+        uint40 validUntil;
+        bool coverFromCredits;
+    }
+
+    /// @notice One meter's trade in a settlement. A meter appears at most once per batch; fills are sorted
+    /// by meter address, strictly ascending.
+    /// @param meter The meter whose attested volume trades (its standing order sets the limits).
+    /// @param buy True to buy for the meter's import, false to sell its export.
+    /// @param wh Energy traded, Wh; not zero.
+    struct Fill {
+        address meter;
+        bool buy;
+        uint32 wh;
+    }
+
+    /// @notice A participant's vault balances.
+    struct Balances {
+        uint256 stablecoin;
+        uint256 creditsWh;
+        uint256 carbonGrams;
+    }
+
+    /// @notice How far the settlement of an interval got.
+    enum IntervalStatus {
+        /// No batch was settled yet.
+        Open,
+        /// A keeper settled one or more batches at `price` and may add more.
+        InProgress,
+        /// The keeper closed it: no more batches.
+        Settled
+    }
+
+    /// @notice The settlement record of one interval.
+    /// @param keeper The keeper that settled it (zero while `Open`).
+    /// @param price The clearing price, base units per kWh.
+    /// @param status How far the settlement got.
+    struct IntervalRecord {
+        address keeper;
+        uint48 price;
+        IntervalStatus status;
+    }
+
+    /// @notice `account` moved `amount` of `asset` into its vault balance.
+    event Deposited(address indexed account, Asset indexed asset, uint256 amount);
+    /// @notice `account` moved `amount` of `asset` out of its vault balance.
+    event Withdrawn(address indexed account, Asset indexed asset, uint256 amount);
+    /// @notice `meter`'s standing order was placed or replaced by `owner`; it trades from now on with
+    /// the time priority of this event.
+    event OrderPlaced(address indexed meter, address indexed owner, OrderParams params);
+    /// @notice `meter`'s standing order was cancelled.
+    event OrderCancelled(address indexed meter);
+    /// @notice A batch of interval `t` was settled by `keeper` at `price`.
+    /// @param tradedWh Wh sold (equal to Wh bought) in this batch.
+    /// @param networkFee Stablecoin paid to the grid operator by this batch.
+    /// @param keeperFee Stablecoin paid to the keeper by this batch, rounding dust included.
+    /// @param closing Whether this batch closed the interval.
+    event IntervalSettled(
+        uint64 indexed t,
+        address indexed keeper,
+        uint64 price,
+        uint256 tradedWh,
+        uint256 networkFee,
+        uint256 keeperFee,
+        bool closing
+    );
+    /// @notice A meter's pending volumes were settled: what a retailer bills and a prosumer checks.
+    /// @param interval The last interval the volumes cover (residual-only volumes may span several).
+    /// @param soldWh Export sold in the market.
+    /// @param boughtWh Import bought in the market.
+    /// @param amount Stablecoin earned net of the keeper fee (when sold) or paid including the network fee
+    /// (when bought).
+    /// @param creditedWh Export not sold, credited to the owner as energy credits.
+    /// @param coveredWh Import not bought, paid from the owner's energy credits.
+    /// @param gridSuppliedWh Import not bought nor covered: supplied by the grid, billed by the retailer.
+    /// @param carbonGrams Carbon credits earned by the export.
+    event MeterSettled(
+        address indexed meter,
+        uint64 indexed interval,
+        uint32 soldWh,
+        uint32 boughtWh,
+        uint256 amount,
+        uint32 creditedWh,
+        uint32 coveredWh,
+        uint32 gridSuppliedWh,
+        uint256 carbonGrams
+    );
+    /// @notice The grid operator `operator` set the network fee it is paid per kWh bought.
+    event NetworkFeeSet(address indexed operator, uint64 feePerKwh);
+    /// @notice The keeper fee, in basis points of the traded value, was set.
+    event KeeperFeeSet(uint16 bps);
+
+    /// @notice A zero amount was given.
+    error MarketZeroAmount();
+    /// @notice `account` is not a registered participant (never registered: no vault).
+    error MarketUnknownParticipant(address account);
+    /// @notice `account` holds `balance` of `asset`, less than the `needed` amount.
+    error MarketInsufficientVaultBalance(address account, Asset asset, uint256 needed, uint256 balance);
+    /// @notice A balance would pass the width the vault stores it in.
+    error MarketBalanceOverflow(address account, Asset asset);
+    /// @notice `caller` does not own `meter`.
+    error MarketNotMeterOwner(address meter, address caller);
+    /// @notice The meter's owner is not an active participant.
+    error MarketParticipantNotActive(address meter);
+    /// @notice The order neither sells nor buys.
+    error MarketOrderEmpty(address meter);
+    /// @notice A price or fee does not fit the 48 bits the market stores it in.
+    error MarketPriceOutOfRange(uint64 price);
+    /// @notice The validity window ends before it starts.
+    error MarketValidityReversed(address meter, uint40 validFrom, uint40 validUntil);
+    /// @notice `meter` has no standing order to cancel.
+    error MarketNoOrder(address meter);
+    /// @notice Interval `t` has not closed yet: it ends at `endsAt`.
+    error MarketIntervalNotClosed(uint64 t, uint256 endsAt);
+    /// @notice Interval `t` was already settled (closed) by another batch.
+    error MarketIntervalAlreadySettled(uint64 t);
+    /// @notice Interval `t` is being settled by `keeper`; only it may add batches.
+    error MarketIntervalClaimed(uint64 t, address keeper);
+    /// @notice A later batch of interval `t` gave `price`, but the interval settles at `settledPrice`.
+    error MarketPriceChanged(uint64 t, uint64 settledPrice, uint64 price);
+    /// @notice Fill `index` is not after the previous one in strictly ascending meter order (a meter
+    /// appears at most once per batch).
+    error MarketFillsNotSorted(uint256 index, address meter);
+    /// @notice A fill of zero Wh.
+    error MarketZeroFill(address meter);
+    /// @notice The meter has no volume attested for interval `t` that is still matchable: its reading for
+    /// `t` is missing, late, after a gap, or already settled.
+    error MarketNoAttestedVolume(address meter, uint64 t);
+    /// @notice The fill trades `wh`, more than the `attestedWh` the meter attested for the interval.
+    error MarketFillAboveAttested(address meter, uint256 wh, uint256 attestedWh);
+    /// @notice The fill trades `wh`, more than the order's `capWh` per interval.
+    error MarketFillAboveCap(address meter, uint256 wh, uint256 capWh);
+    /// @notice The meter's order does not trade interval `t` (cancelled, not yet valid or expired).
+    error MarketOrderNotLive(address meter, uint64 t);
+    /// @notice The fill sells, but the meter's order does not sell.
+    error MarketOrderDoesNotSell(address meter);
+    /// @notice The fill buys, but the meter's order does not buy.
+    error MarketOrderDoesNotBuy(address meter);
+    /// @notice The clearing `price` is below the order's sell `floor`.
+    error MarketPriceBelowFloor(address meter, uint256 price, uint256 floor);
+    /// @notice The clearing `price` plus the `networkFee` is above the order's buy `ceiling`.
+    error MarketPriceAboveCeiling(address meter, uint256 price, uint256 networkFee, uint256 ceiling);
+    /// @notice The buyer's stablecoin `balance` does not cover the fill's `cost`.
+    error MarketInsufficientBalance(address meter, uint256 cost, uint256 balance);
+    /// @notice The meter's owner is on both sides of interval `t`.
+    error MarketSelfTrade(address meter, uint64 t);
+    /// @notice The batch buys `boughtWh` but sells `soldWh`.
+    error MarketUnbalanced(uint64 t, uint256 boughtWh, uint256 soldWh);
+    /// @notice The keeper fee is above the most the co-op may set (`max` bps).
+    error MarketKeeperFeeTooHigh(uint16 bps, uint16 max);
+
+    /// @notice Moves `amount` of `asset` from the caller's wallet into its vault balance (approve first).
+    /// @dev Any registered participant, active or not. Reverts with `MarketUnknownParticipant` otherwise.
+    function deposit(Asset asset, uint256 amount) external;
+
+    /// @notice Moves `amount` of `asset` from the caller's vault balance to its wallet.
+    /// @dev A deactivated participant may still withdraw everything.
+    function withdraw(Asset asset, uint256 amount) external;
+
+    /// @notice Places or replaces the standing order of `meter`; only the meter's owner, an active
+    /// participant. A replaced order loses its time priority.
+    function placeOrder(address meter, OrderParams calldata params) external;
+
+    /// @notice Cancels the standing order of `meter`; only the meter's owner.
+    function cancelOrder(address meter) external;
+
+    /// @notice Settles a batch of interval `t` at the uniform `clearingPrice`; only `KEEPER_ROLE`.
+    /// @dev Re-validates every fill and reverts with the first violation's error: the interval has closed
+    /// and is not settled (or is in progress by this keeper at the same price); fills sorted by meter;
+    /// each meter's volumes for `t` are marketable and cover the fill; the order is live for `t`, on the
+    /// fill's side, within its cap and limits (sell: `price >= sellFloor`; buy: `price + networkFee <=
+    /// buyCeiling`); the owner is active, on one side only in `t`, and a buyer's balance covers its cost;
+    /// bought Wh equal sold Wh. Each filled meter's pending volumes are then settled in full: the
+    /// unmatched export is credited, the unmatched import covered from credits (when the order opted in)
+    /// or recorded as grid-supplied, carbon accrues on the export. A batch may hold no fills (no trade).
+    /// @param t The interval.
+    /// @param clearingPrice Base units per kWh; every batch of `t` must give the same price.
+    /// @param fills The trades, by meter address ascending.
+    /// @param closing Whether this is the interval's last batch.
+    function settle(uint64 t, uint64 clearingPrice, Fill[] calldata fills, bool closing) external;
+
+    /// @notice Settles the pending volumes of each meter as residuals (credits, cover, grid supply); anyone
+    /// may call. A meter is settled when its volumes are residual only, or marketable in an interval that
+    /// is settled or older than the acceptance window; any other meter is skipped.
+    /// @return settled How many meters were settled.
+    function finalize(address[] calldata meters) external returns (uint256 settled);
+
+    /// @notice Sets the network fee per kWh bought, paid to the caller; only `GRID_OPERATOR_ROLE`.
+    function setNetworkFee(uint64 feePerKwh) external;
+
+    /// @notice Sets the keeper fee in basis points of each sale's value; only `DEFAULT_ADMIN_ROLE`.
+    function setKeeperFee(uint16 bps) external;
+
+    /// @notice `account`'s vault balances.
+    function balancesOf(address account) external view returns (Balances memory);
+
+    /// @notice The standing order of `meter` (all zero if none).
+    function orderOf(address meter) external view returns (OrderParams memory);
+
+    /// @notice The settlement record of interval `t`.
+    function interval(uint64 t) external view returns (IntervalRecord memory);
+
+    /// @notice The network fee per kWh and the grid operator it is paid to.
+    function networkFee() external view returns (uint64 feePerKwh, address operator);
+
+    /// @notice The keeper fee in basis points.
+    function keeperFeeBps() external view returns (uint16);
+
+    /// @notice The stablecoin the vault holds.
+    function STABLECOIN() external view returns (address);
+
+    /// @notice The energy credit token (1 unit = 1 Wh) the market mints for unsold export.
+    function ENERGY_CREDIT() external view returns (address);
+
+    /// @notice The carbon credit token (1 unit = 1 g CO2e) the market mints for settled export.
+    function CARBON_CREDIT() external view returns (address);
+
+    /// @notice The role that settles intervals.
+    function KEEPER_ROLE() external view returns (bytes32);
+
+    /// @notice The role that sets the network fee (and, later, islands feeders and calls VPP events).
+    function GRID_OPERATOR_ROLE() external view returns (bytes32);
+}

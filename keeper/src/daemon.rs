@@ -1,0 +1,569 @@
+//! The keeper daemon: index, clear, simulate, settle, finalize, serve.
+//!
+//! Each round indexes the market's events up to the confirmation depth, then walks the closed
+//! intervals in order. An interval is cleared once its readings are in: every active meter has
+//! reported, or the readings grace has passed. Its settlement is planned (clearing, then a revm
+//! simulation of every batch on a fork of the latest block, dropping the meters whose fills would
+//! revert and re-clearing without them, and splitting batches whose gas would pass the cap),
+//! sent, and followed by a `finalize` of the meters whose volumes are now residual.
+//!
+//! Idempotence: the chain's record of the interval is read before anything is planned, every
+//! transaction is in the store before it is sent, and a keeper restarted after a crash first
+//! settles its earlier attempts with the chain ([`Sender::reconcile`]). The contract refuses a
+//! second settlement anyway; a keeper that finds the interval settled, or being settled, by
+//! another keeper counts a lost race and moves on.
+
+use std::{collections::BTreeSet, net::SocketAddr, sync::Arc, time::Duration};
+
+use alloy::{
+    eips::BlockNumberOrTag,
+    network::EthereumWallet,
+    primitives::{Address, Bytes},
+    providers::{DynProvider, Provider},
+    sol_types::SolCall,
+};
+use cogrid_bindings::{
+    EnergyMarket::{self, EnergyMarketErrors, EnergyMarketInstance},
+    IEnergyMarket,
+};
+use cogrid_chain::{Deployment, check_chain, connect_lazily};
+use tokio_util::{sync::CancellationToken, task::TaskTracker};
+use tracing::{info, warn};
+
+use crate::{
+    batch::{BatchFill, split_balanced},
+    book::{IntervalInputs, book},
+    clearing::{Outcome, Side, clear},
+    config::{Config, SettlementConfig},
+    error::{KeeperError, rpc},
+    http::{ClearingReport, DroppedFill, HttpState, ReportedFill, router},
+    indexer::Indexer,
+    metrics::Metrics,
+    settlement::Sender,
+    simulate::{OffendingMeter, SettleSimulation, Simulator},
+    store::{MeterVolume, Store},
+};
+
+/// How long running tasks get to finish after a shutdown signal.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+/// Re-clearings per interval at most, each after dropping a meter whose fill would revert.
+const MAX_PLANNING_ROUNDS: usize = 64;
+/// Meters per `finalize` transaction: about 15,000 gas each, well under the gas cap.
+const FINALIZE_CHUNK: usize = 400;
+/// Headroom on the simulated gas when a transaction's gas limit is set.
+const GAS_LIMIT_HEADROOM_PERCENT: u64 = 25;
+
+/// `IEnergyMarket.IntervalStatus`.
+const STATUS_IN_PROGRESS: u8 = 1;
+const STATUS_SETTLED: u8 = 2;
+
+/// Runs the keeper until `cancel` fires.
+pub async fn run(config: Config, cancel: CancellationToken) -> Result<(), KeeperError> {
+    // `config::load` resolved the keystore path against the config file already.
+    let signer = config.keeper.load_signer(std::path::Path::new(""))?;
+    let keeper = signer.address();
+    let rpc_url = config.chain.rpc_url.to_string();
+    let provider = connect_lazily(&rpc_url, signer.clone())?;
+    check_chain(&provider, &rpc_url, Some(config.chain.chain_id)).await?;
+    let deployment = Deployment::load(&config.chain.deployment)?;
+    let market = EnergyMarket::new(deployment.market, provider.clone());
+    let code = provider
+        .get_code_at(deployment.market)
+        .await
+        .map_err(rpc("eth_getCode"))?;
+    if code.is_empty() {
+        return Err(KeeperError::NoMarket {
+            market: deployment.market,
+        });
+    }
+    let keeper_role = call(market.KEEPER_ROLE().call().await, "KEEPER_ROLE")?;
+    if !call(market.hasRole(keeper_role, keeper).call().await, "hasRole")? {
+        return Err(KeeperError::NotKeeper {
+            keeper,
+            market: deployment.market,
+        });
+    }
+    let interval_seconds = u64::from(call(
+        market.INTERVAL_SECONDS().call().await,
+        "INTERVAL_SECONDS",
+    )?);
+    let store = Store::open(&config.database.url).await?;
+    let metrics = Arc::new(Metrics::default());
+    let http = Arc::new(HttpState::new(store.clone(), metrics.clone()));
+    let listener = tokio::net::TcpListener::bind(config.http.listen)
+        .await
+        .map_err(|source| KeeperError::Listen {
+            listen: config.http.listen,
+            source,
+        })?;
+    let listen: SocketAddr = listener.local_addr().unwrap_or(config.http.listen);
+    let tasks = TaskTracker::new();
+    let http_cancel = cancel.clone();
+    let app = router(http.clone());
+    tasks.spawn(async move {
+        let shutdown = async move { http_cancel.cancelled().await };
+        if let Err(error) = axum::serve(listener, app)
+            .with_graceful_shutdown(shutdown)
+            .await
+        {
+            warn!(%error, "HTTP endpoint stopped");
+        }
+    });
+    info!(%keeper, market = %deployment.market, %listen, "keeper started");
+
+    let sender = Sender::new(
+        provider.clone(),
+        EthereumWallet::from(signer),
+        keeper,
+        config.chain.chain_id,
+        store.clone(),
+        metrics.clone(),
+        config.settlement.fee_bump_percent,
+        config.settlement.stuck_timeout,
+    );
+    let indexer = Indexer::new(
+        provider.clone(),
+        store.clone(),
+        deployment.market,
+        deployment.deployed_at_block,
+        config.chain.confirmations,
+    );
+    let first_interval = first_interval(&provider, &store, &deployment, interval_seconds).await?;
+    let mut daemon = Daemon {
+        provider,
+        market,
+        keeper,
+        store: store.clone(),
+        sender,
+        indexer,
+        metrics,
+        http,
+        settlement: config.settlement.clone(),
+        interval_seconds,
+        next_interval: first_interval,
+    };
+    loop {
+        if let Err(error) = daemon.round().await {
+            Metrics::add(&daemon.metrics.errors, 1);
+            warn!(%error, "keeper round failed; retrying");
+        }
+        tokio::select! {
+            () = cancel.cancelled() => break,
+            () = tokio::time::sleep(config.chain.poll_interval) => {}
+        }
+    }
+    tasks.close();
+    if tokio::time::timeout(SHUTDOWN_GRACE, tasks.wait())
+        .await
+        .is_err()
+    {
+        warn!("the HTTP endpoint did not stop within {SHUTDOWN_GRACE:?}");
+    }
+    store.close().await;
+    info!("keeper stopped");
+    Ok(())
+}
+
+/// The first interval to look at: after the last one the index saw settled, else the interval
+/// the deployment block falls in.
+async fn first_interval(
+    provider: &DynProvider,
+    store: &Store,
+    deployment: &Deployment,
+    interval_seconds: u64,
+) -> Result<u64, KeeperError> {
+    if let Some(last) = store.last_settled_interval().await? {
+        return Ok(last + 1);
+    }
+    let block = provider
+        .get_block_by_number(BlockNumberOrTag::Number(deployment.deployed_at_block))
+        .await
+        .map_err(rpc("eth_getBlockByNumber"))?;
+    Ok(block.map_or(0, |block| block.header.timestamp / interval_seconds))
+}
+
+/// The keeper's state between rounds.
+struct Daemon {
+    provider: DynProvider,
+    market: EnergyMarketInstance<DynProvider>,
+    keeper: Address,
+    store: Store,
+    sender: Sender,
+    indexer: Indexer,
+    metrics: Arc<Metrics>,
+    http: Arc<HttpState>,
+    settlement: SettlementConfig,
+    interval_seconds: u64,
+    next_interval: u64,
+}
+
+/// A settlement ready to send.
+struct Plan {
+    price: u64,
+    batches: Vec<Vec<BatchFill>>,
+    dropped: Vec<DroppedFill>,
+    gas: Vec<u64>,
+}
+
+/// What became of an interval.
+enum Settled {
+    /// This keeper settled it.
+    ByUs(ClearingReport),
+    /// Another keeper settled it, or is settling it.
+    ByOther,
+    /// A transaction of an earlier run is still waiting in the node's pool.
+    Waiting,
+}
+
+impl Daemon {
+    async fn round(&mut self) -> Result<(), KeeperError> {
+        let outcome = self.indexer.catch_up().await?;
+        Metrics::set(&self.metrics.chain_head, outcome.head);
+        Metrics::set(&self.metrics.indexed_block, outcome.indexed_to.unwrap_or(0));
+        let now = self
+            .provider
+            .get_block_by_number(BlockNumberOrTag::Latest)
+            .await
+            .map_err(rpc("eth_getBlockByNumber"))?
+            .map_or(0, |block| block.header.timestamp);
+        let grace = self.settlement.readings_grace.as_secs();
+        let active_meters = self
+            .store
+            .meters()
+            .await?
+            .iter()
+            .filter(|meter| meter.active)
+            .count();
+        loop {
+            let t = self.next_interval;
+            let end = (t + 1) * self.interval_seconds;
+            if end > now {
+                return Ok(());
+            }
+            let reported = self.store.meters_reported(end).await?;
+            if reported < active_meters as u64 && now < end + grace {
+                // Readings may still arrive.
+                return Ok(());
+            }
+            let volumes = self
+                .store
+                .marketable_volumes(t, self.interval_seconds)
+                .await?;
+            let mut filled = BTreeSet::new();
+            if !volumes.is_empty() {
+                match self.settle_interval(t, &volumes).await? {
+                    Settled::Waiting => return Ok(()),
+                    Settled::ByOther => {
+                        Metrics::add(&self.metrics.intervals_lost_race, 1);
+                        info!(interval = t, "already settled by another keeper; moving on");
+                    }
+                    Settled::ByUs(report) => {
+                        filled = report.fills.iter().map(|fill| fill.meter).collect();
+                        Metrics::add(&self.metrics.intervals_settled, 1);
+                        info!(
+                            interval = t,
+                            price = report.price,
+                            traded_wh = report.traded_wh,
+                            fills = report.fills.len(),
+                            "settled"
+                        );
+                        self.http.keep_clearing(report);
+                    }
+                }
+                Metrics::set(&self.metrics.last_settled_interval, t);
+            }
+            self.finalize_residuals(t, &filled).await?;
+            self.next_interval = t + 1;
+        }
+    }
+
+    /// Clears, simulates and settles interval `t`.
+    async fn settle_interval(
+        &self,
+        t: u64,
+        volumes: &[MeterVolume],
+    ) -> Result<Settled, KeeperError> {
+        if self.sender.reconcile(t).await? {
+            return Ok(Settled::Waiting);
+        }
+        let record = call(self.market.interval(t).call().await, "interval")?;
+        if record.status == STATUS_SETTLED
+            || (record.status == STATUS_IN_PROGRESS && record.keeper != self.keeper)
+        {
+            return Ok(Settled::ByOther);
+        }
+        let (plan, closing_only) = if record.status == STATUS_IN_PROGRESS {
+            // An earlier run of this keeper crashed between batches: its meters' volumes are
+            // settled, the rest settle as residuals once the interval is closed at its price.
+            let price = record.price.to::<u64>();
+            let plan = Plan {
+                price,
+                batches: Vec::new(),
+                dropped: Vec::new(),
+                gas: Vec::new(),
+            };
+            (plan, true)
+        } else {
+            match self.plan(t, volumes).await? {
+                Some(plan) => (plan, false),
+                None => return Ok(Settled::ByOther),
+            }
+        };
+        let mut report = ClearingReport {
+            interval: t,
+            price: plan.price,
+            traded_wh: 0,
+            fills: Vec::new(),
+            dropped: plan.dropped,
+            transactions: Vec::new(),
+            outcome: "settled".into(),
+        };
+        let batches: Vec<&[BatchFill]> = if plan.batches.is_empty() {
+            vec![&[]]
+        } else {
+            plan.batches.iter().map(Vec::as_slice).collect()
+        };
+        let last = batches.len() - 1;
+        for (index, batch) in batches.into_iter().enumerate() {
+            let fills: Vec<IEnergyMarket::Fill> = batch.iter().map(to_contract_fill).collect();
+            let settle = EnergyMarket::settleCall {
+                t,
+                clearingPrice: plan.price,
+                fills,
+                closing: index == last,
+            };
+            let gas = plan.gas.get(index).copied().unwrap_or(200_000);
+            let limit = (gas + gas * GAS_LIMIT_HEADROOM_PERCENT / 100).min(self.settlement.gas_cap);
+            let mined = self
+                .sender
+                .send(
+                    t,
+                    *self.market.address(),
+                    Bytes::from(settle.abi_encode()),
+                    limit,
+                )
+                .await?;
+            report.transactions.push(mined.tx_hash.to_string());
+            if !mined.success {
+                let record = call(self.market.interval(t).call().await, "interval")?;
+                if record.keeper != self.keeper && record.status != 0 {
+                    return Ok(Settled::ByOther);
+                }
+                return Err(KeeperError::Reverted {
+                    what: "settle",
+                    tx_hash: mined.tx_hash,
+                });
+            }
+            Metrics::add(&self.metrics.fills_settled, batch.len() as u64);
+            for fill in batch {
+                if fill.side == Side::Sell {
+                    report.traded_wh += fill.wh;
+                }
+                report.fills.push(ReportedFill {
+                    meter: fill.meter,
+                    side: if fill.side == Side::Sell {
+                        "sell"
+                    } else {
+                        "buy"
+                    },
+                    wh: fill.wh,
+                });
+            }
+        }
+        if closing_only {
+            report.outcome = "closed after a restart between batches".into();
+        }
+        Ok(Settled::ByUs(report))
+    }
+
+    /// Clears `t`, simulating each batch; drops the meters whose fills would revert and clears
+    /// again without them. `None` when the simulation shows another keeper got there first.
+    async fn plan(&self, t: u64, volumes: &[MeterVolume]) -> Result<Option<Plan>, KeeperError> {
+        let inputs = self.inputs(volumes).await?;
+        let start = t * self.interval_seconds;
+        let end = start + self.interval_seconds;
+        let mut simulator = Simulator::fork_latest(self.provider.clone()).await?;
+        let mut excluded = BTreeSet::new();
+        let mut dropped = Vec::new();
+        let mut max_fills = self.settlement.batch_size;
+        'replan: for _ in 0..MAX_PLANNING_ROUNDS {
+            let clearing = clear(&book(&inputs, start, end, &excluded));
+            let (price, fills) = match clearing.grid {
+                Outcome::Traded(trade) => (trade.price, trade.fills),
+                Outcome::NoTrade => (0, Vec::new()),
+            };
+            let fills: Vec<BatchFill> = fills
+                .iter()
+                .map(|fill| BatchFill {
+                    meter: fill.meter,
+                    side: fill.side,
+                    wh: fill.wh,
+                })
+                .collect();
+            let batches = split_balanced(&fills, max_fills);
+            let mut gas = Vec::new();
+            let count = batches.len().max(1);
+            for index in 0..count {
+                let batch = batches.get(index).map_or(&[][..], Vec::as_slice);
+                let call = EnergyMarket::settleCall {
+                    t,
+                    clearingPrice: price,
+                    fills: batch.iter().map(to_contract_fill).collect(),
+                    closing: index + 1 == count,
+                };
+                match simulator
+                    .simulate_settle(self.keeper, *self.market.address(), &call)
+                    .await?
+                {
+                    SettleSimulation::Ok { gas_used } => {
+                        if gas_used > self.settlement.gas_cap && batch.len() > 2 {
+                            // Scale the batch size down to what fits, with a tenth to spare.
+                            let fits =
+                                (batch.len() as u128 * u128::from(self.settlement.gas_cap) * 9
+                                    / 10
+                                    / u128::from(gas_used))
+                                    as usize;
+                            max_fills = fits.clamp(2, batch.len() - 1);
+                            continue 'replan;
+                        }
+                        gas.push(gas_used);
+                    }
+                    SettleSimulation::Halted { reason } => {
+                        // Out of gas at the block's gas limit: far too big, halve it.
+                        warn!(interval = t, %reason, "settlement batch halted; splitting it");
+                        max_fills = (batch.len() / 2).max(2);
+                        continue 'replan;
+                    }
+                    SettleSimulation::Reverted { error, raw } => {
+                        match error.as_ref() {
+                            Some(
+                                EnergyMarketErrors::MarketIntervalAlreadySettled(_)
+                                | EnergyMarketErrors::MarketIntervalClaimed(_),
+                            ) => return Ok(None),
+                            _ => {}
+                        }
+                        let reason = error.as_ref().map_or_else(
+                            || format!("revert data {raw}"),
+                            |error| format!("{error:?}"),
+                        );
+                        let Some(meter) = error.as_ref().and_then(|error| error.offending_meter())
+                        else {
+                            return Err(KeeperError::SettlementRefused {
+                                interval: t,
+                                reason,
+                            });
+                        };
+                        warn!(interval = t, %meter, %reason, "dropping a fill that would revert");
+                        Metrics::add(&self.metrics.fills_dropped, 1);
+                        excluded.insert(meter);
+                        dropped.push(DroppedFill {
+                            meter: meter.to_string(),
+                            reason,
+                        });
+                        continue 'replan;
+                    }
+                }
+            }
+            return Ok(Some(Plan {
+                price,
+                batches,
+                dropped,
+                gas,
+            }));
+        }
+        Err(KeeperError::SettlementRefused {
+            interval: t,
+            reason: format!("still reverting after dropping {} meters", excluded.len()),
+        })
+    }
+
+    /// The clearing's inputs: the index's orders, meters and participants, the interval's
+    /// volumes, and the chain's balances (of buyers) and network fee.
+    async fn inputs(&self, volumes: &[MeterVolume]) -> Result<IntervalInputs, KeeperError> {
+        let orders = self.store.live_orders().await?;
+        let importing: BTreeSet<Address> = volumes
+            .iter()
+            .filter(|volume| volume.import_wh > 0)
+            .map(|volume| volume.meter)
+            .collect();
+        let buyers: BTreeSet<Address> = orders
+            .iter()
+            .filter(|order| order.buy_ceiling.is_some() && importing.contains(&order.meter))
+            .map(|order| order.owner)
+            .collect();
+        let mut balances = std::collections::BTreeMap::new();
+        for buyer in buyers {
+            let vault = call(self.market.balancesOf(buyer).call().await, "balancesOf")?;
+            balances.insert(buyer, vault.stablecoin.saturating_to::<u128>());
+        }
+        let fee = call(self.market.networkFee().call().await, "networkFee")?;
+        Ok(IntervalInputs {
+            orders,
+            volumes: volumes.to_vec(),
+            meters: self.store.meters().await?,
+            participants: self.store.active_participants().await?,
+            balances,
+            network_fee: fee.feePerKwh,
+            islanded: BTreeSet::new(),
+        })
+    }
+
+    /// Finalizes every meter whose volumes up to interval `t` can only settle as residuals,
+    /// leaving out the meters whose fills just settled theirs (the index may not show it yet).
+    async fn finalize_residuals(
+        &self,
+        t: u64,
+        filled: &BTreeSet<Address>,
+    ) -> Result<(), KeeperError> {
+        let meters: Vec<Address> = self
+            .store
+            .unsettled_meters((t + 1) * self.interval_seconds)
+            .await?
+            .into_iter()
+            .filter(|meter| !filled.contains(meter))
+            .collect();
+        for chunk in meters.chunks(FINALIZE_CHUNK) {
+            let finalize = EnergyMarket::finalizeCall {
+                meters: chunk.to_vec(),
+            };
+            let limit = (60_000 + 40_000 * chunk.len() as u64).min(self.settlement.gas_cap);
+            let mined = self
+                .sender
+                .send(
+                    t,
+                    *self.market.address(),
+                    Bytes::from(finalize.abi_encode()),
+                    limit,
+                )
+                .await?;
+            if !mined.success {
+                return Err(KeeperError::Reverted {
+                    what: "finalize",
+                    tx_hash: mined.tx_hash,
+                });
+            }
+            Metrics::add(&self.metrics.meters_finalized, chunk.len() as u64);
+        }
+        Ok(())
+    }
+}
+
+fn to_contract_fill(fill: &BatchFill) -> IEnergyMarket::Fill {
+    IEnergyMarket::Fill {
+        meter: fill.meter,
+        buy: fill.side == Side::Buy,
+        // The contract's fill volume is a uint32: no meter attests more in one interval.
+        wh: u32::try_from(fill.wh).unwrap_or(u32::MAX),
+    }
+}
+
+/// A contract call's result, its failure named after `what`.
+fn call<T>(
+    result: Result<T, alloy::contract::Error>,
+    what: &'static str,
+) -> Result<T, KeeperError> {
+    result.map_err(|error| KeeperError::Rpc {
+        call: what,
+        message: error.to_string(),
+    })
+}

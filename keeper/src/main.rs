@@ -1,0 +1,5 @@
+//! `keeper`: see the library docs.
+
+fn main() -> eyre::Result<()> {
+    cogrid_keeper::cli::main()
+}
