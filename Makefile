@@ -96,13 +96,19 @@ bindings: install
 ## bench: gas, criterion hot paths, and the meter signer's size and memory.
 bench: bench-gas bench-rust bench-resources
 
-## bench-gas: one `gas <operation> <value>` line per operation, from real transactions on anvil.
+## bench-gas: one `gas <operation> <value>` line per operation: readings from real transactions on
+## anvil, the market's operations from forge's named gas snapshots (`*_whole_tx` adds the 21,000
+## intrinsic gas and the calldata to the execution gas).
 bench-gas: install
 	@$(CARGO) run -q -p cogrid -- bench-gas 2>/dev/null
+	@cd $(CONTRACTS) && ./node_modules/.bin/forge test --match-path 'test/gas/EnergyMarket*' >/dev/null
+	@cd $(CONTRACTS) && node -e 'for (const file of require("fs").readdirSync("snapshots").filter((name) => name.startsWith("EnergyMarket"))) \
+		for (const [name, gas] of Object.entries(require("./snapshots/" + file))) console.log(`gas $${name} $${gas}`)'
 
 bench-rust: install
 	$(CARGO) bench -p cogrid-dsmr
 	$(CARGO) bench -p cogrid-meter-signer
+	$(CARGO) bench -p cogrid-keeper
 
 bench-resources: install
 	scripts/bench-meter-signer.sh

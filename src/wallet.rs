@@ -11,7 +11,7 @@ use alloy::{
     sol_types::SolEvent,
 };
 use cogrid_bindings::{EnergyMarket, IEnergyMarket::OrderParams};
-use cogrid_chain::Deployment;
+use cogrid_chain::{Deployment, SettlementRecord};
 use eyre::{WrapErr, bail, eyre};
 
 use crate::{
@@ -428,19 +428,23 @@ impl Session {
         if owner == Address::ZERO {
             bail!("meter {meter} is not registered with this deployment");
         }
-        let filter = Filter::new()
+        let readings = Filter::new()
             .address(self.deployment.market)
-            .event_signature(vec![
-                EnergyMarket::ReadingAccepted::SIGNATURE_HASH,
-                EnergyMarket::MeterSettled::SIGNATURE_HASH,
-            ])
+            .event_signature(EnergyMarket::ReadingAccepted::SIGNATURE_HASH)
             .topic1(meter.into_word());
-        let events = self
-            .logs(filter)
+        // A batch settles many meters in one event: its records are filtered here, not by topic.
+        let settlements = Filter::new()
+            .address(self.deployment.market)
+            .event_signature(EnergyMarket::MetersSettled::SIGNATURE_HASH);
+        let mut events: Vec<MeterEvent> = self
+            .logs(readings)
             .await?
             .iter()
-            .filter_map(meter_event)
-            .collect::<Vec<_>>();
+            .filter_map(reading_event)
+            .collect();
+        for log in self.logs(settlements).await? {
+            events.extend(settlement_events(&log, meter));
+        }
         let bill = bill::bill(&events, interval_seconds, intervals);
         if json {
             println!("{}", serde_json::to_string_pretty(&bill)?);
@@ -527,31 +531,39 @@ impl Session {
     }
 }
 
-/// A `ReadingAccepted` or `MeterSettled` log as a bill event.
-fn meter_event(log: &Log) -> Option<MeterEvent> {
-    if let Ok(reading) = log.log_decode::<EnergyMarket::ReadingAccepted>() {
-        let reading = reading.inner.data;
-        return Some(MeterEvent::Reading {
-            interval_end: reading.intervalEnd.to(),
-            import_wh: reading.importDeltaWh.to(),
-            export_wh: reading.exportDeltaWh.to(),
-        });
-    }
-    let settled = log
-        .log_decode::<EnergyMarket::MeterSettled>()
+/// A `ReadingAccepted` log as a bill event.
+fn reading_event(log: &Log) -> Option<MeterEvent> {
+    let reading = log
+        .log_decode::<EnergyMarket::ReadingAccepted>()
         .ok()?
         .inner
         .data;
-    Some(MeterEvent::Settled {
-        interval: settled.interval,
-        sold_wh: settled.soldWh.into(),
-        bought_wh: settled.boughtWh.into(),
-        amount: settled.amount.saturating_to(),
-        credited_wh: settled.creditedWh.into(),
-        covered_wh: settled.coveredWh.into(),
-        grid_supplied_wh: settled.gridSuppliedWh.into(),
-        carbon_grams: settled.carbonGrams.saturating_to(),
+    Some(MeterEvent::Reading {
+        interval_end: reading.intervalEnd.to(),
+        import_wh: reading.importDeltaWh.to(),
+        export_wh: reading.exportDeltaWh.to(),
     })
+}
+
+/// `meter`'s records in a `MetersSettled` log, as bill events.
+fn settlement_events(log: &Log, meter: Address) -> Vec<MeterEvent> {
+    let Ok(settled) = log.log_decode::<EnergyMarket::MetersSettled>() else {
+        return Vec::new();
+    };
+    SettlementRecord::decode_all(&settled.inner.data.records)
+        .into_iter()
+        .filter(|record| record.meter == meter)
+        .map(|record| MeterEvent::Settled {
+            interval: record.interval,
+            sold_wh: record.sold_wh().into(),
+            bought_wh: record.bought_wh().into(),
+            amount: record.amount,
+            credited_wh: record.credited_wh.into(),
+            covered_wh: record.covered_wh.into(),
+            grid_supplied_wh: record.grid_supplied_wh.into(),
+            carbon_grams: record.carbon_grams.into(),
+        })
+        .collect()
 }
 
 /// Builds an order from the command line's values; refuses what the contract would refuse.

@@ -13,7 +13,9 @@ use alloy::{
 use cogrid_bindings::{
     CarbonCredit, EnergyCredit, EnergyMarket, IEnergyMarket, IMeterRegistry, MockStablecoin,
 };
-use cogrid_chain::{Deployment, Devnet, Reading, connect_lazily, reading_domain, sign_reading};
+use cogrid_chain::{
+    Deployment, Devnet, Fill, Reading, connect_lazily, reading_domain, sign_reading,
+};
 
 /// The variable the binary reads its key from; set on each child process, never on this one.
 const KEY_ENV: &str = "COGRID_TEST_KEY";
@@ -654,13 +656,13 @@ async fn a_bill_adds_up_what_the_readings_and_settlements_recorded() {
     .await;
 
     // The keeper matches 1 kWh at 0.12 USD/kWh.
-    let mut fills = vec![
-        IEnergyMarket::Fill {
+    let mut fills = [
+        Fill {
             meter: solar.address(),
             buy: false,
             wh: 1_000,
         },
-        IEnergyMarket::Fill {
+        Fill {
             meter: home.address(),
             buy: true,
             wh: 1_000,
@@ -668,7 +670,12 @@ async fn a_bill_adds_up_what_the_readings_and_settlements_recorded() {
     ];
     fills.sort_by_key(|fill| fill.meter);
     market
-        .settle(ten / 900, 120_000, fills, true)
+        .settle(
+            ten / 900,
+            120_000,
+            fills.iter().map(Fill::pack).collect(),
+            true,
+        )
         .send()
         .await
         .unwrap()

@@ -5,21 +5,27 @@ import {MeterRegistry} from "./MeterRegistry.sol";
 import {ICarbonCredit} from "./interfaces/ICarbonCredit.sol";
 import {IEnergyCredit} from "./interfaces/IEnergyCredit.sol";
 import {IEnergyMarket} from "./interfaces/IEnergyMarket.sol";
+import {Fills} from "./libraries/Fills.sol";
+import {SettlementRecords} from "./libraries/SettlementRecords.sol";
 import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
 import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
-import {Math} from "@openzeppelin/contracts/utils/math/Math.sol";
 import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
 
 /// @title EnergyMarket
 /// @notice The vault, the standing orders and the interval settlement of cogrid, on top of the meter
 /// registry whose attested volumes it settles.
 /// @dev Gas layout of a fill: the meter's `MeterState` slot (pending volumes, read and cleared), its
-/// `Order` slot (limits and the owner's participant id) and the owner's `Account` slot (status and
-/// balances, read and written): three cold slots, two of them written. Tokens move once per batch: the
-/// credits and carbon a batch earns are minted to the market in one call each, and the fees are paid
-/// out in one transfer each; participants hold vault balances. Every token the market holds is owed to a
-/// participant: token balance == sum of vault balances.
+/// `Order` slot (limits and the owner's participant id) and the owner's `Account` slot (status, sides
+/// traded and balances, read and written): three cold slots, two of them written. The settlement path
+/// reads and writes these slots as raw words, unpacked with the bit offsets declared next to each struct
+/// (they follow Solidity's packing, first member in the lowest bits; the views read the same slots
+/// through the structs and the tests cross-check both). A batch keeps its parameters, totals and records
+/// in memory allocated once, so memory does not grow per fill, and reports its meters in one
+/// `MetersSettled` event of packed records. Tokens move once per batch: the credits and carbon a batch
+/// earns are minted to the market in one call each, and the fees are paid out in one transfer each;
+/// participants hold vault balances. Every token the market holds is owed to a participant: token
+/// balance == sum of vault balances.
 contract EnergyMarket is MeterRegistry, IEnergyMarket, ReentrancyGuardTransient {
     using SafeERC20 for IERC20;
 
@@ -42,9 +48,17 @@ contract EnergyMarket is MeterRegistry, IEnergyMarket, ReentrancyGuardTransient 
         address gridOperator;
     }
 
-    /// @dev What one batch moves in total, kept in memory while its fills are applied, and the carbon
-    /// intensity its export earns at.
-    struct BatchTotals {
+    /// @dev Everything one `settle` or `finalize` works with, allocated once per call: what each fill reads
+    /// (interval, price, fees, carbon intensity), what each settled meter adds to (totals), and the records
+    /// of the `MetersSettled` event. `t`, the interval bounds, the price and the fees are zero in
+    /// `finalize`.
+    struct Batch {
+        uint256 t;
+        uint256 intervalStart;
+        uint256 intervalEnd;
+        uint256 price;
+        uint256 networkFee;
+        uint256 keeperFeeBps;
         uint256 intensity;
         uint256 soldWh;
         uint256 boughtWh;
@@ -53,6 +67,9 @@ contract EnergyMarket is MeterRegistry, IEnergyMarket, ReentrancyGuardTransient 
         uint256 creditsMinted;
         uint256 creditsBurned;
         uint256 carbonMinted;
+        /// @dev Meters settled so far: the next record's index.
+        uint256 settled;
+        bytes32[] records;
     }
 
     /// @inheritdoc IEnergyMarket
@@ -62,23 +79,26 @@ contract EnergyMarket is MeterRegistry, IEnergyMarket, ReentrancyGuardTransient 
     /// @notice The highest keeper fee the co-op may set: 10 % of the traded value.
     uint16 public constant MAX_KEEPER_FEE_BPS = 1000;
 
-    uint8 private constant _SELLS = 1;
-    uint8 private constant _BUYS = 2;
-    uint8 private constant _COVER_FROM_CREDITS = 4;
+    /// @dev Order flags; `_SELLS` and `_BUYS` are also the side marks of `Account.sides`.
+    uint256 internal constant _SELLS = 1;
+    uint256 internal constant _BUYS = 2;
+    uint256 internal constant _COVER_FROM_CREDITS = 4;
 
-    /// @dev One meter's part of a batch: its state word and what it traded.
-    struct MeterSettlement {
-        address meter;
-        uint256 word;
-        uint256 soldWh;
-        uint256 boughtWh;
-        uint256 amount;
-    }
+    // Bit offsets of the `Order` members in its storage word (`ownerId` at 0), for the settlement path,
+    // which reads the word raw. They follow Solidity's packing of `Order` (first member in the lowest
+    // bits); `orderOf` reads the same slot through the struct, and the tests cross-check the two.
+    uint256 internal constant _ORDER_SELL_FLOOR_SHIFT = 32;
+    uint256 internal constant _ORDER_BUY_CEILING_SHIFT = 80;
+    uint256 internal constant _ORDER_CAP_SHIFT = 128;
+    uint256 internal constant _ORDER_VALID_FROM_SHIFT = 160;
+    uint256 internal constant _ORDER_VALID_UNTIL_SHIFT = 200;
+    uint256 internal constant _ORDER_FLAGS_SHIFT = 240;
 
-    /// @dev Transient marks of the sides a participant traded in the current batch, at key
-    /// `_SIDE_KEY_BASE + participant id`. The registry's transient keys (meter << 32 | seq) are at least
-    /// 2^32 for any registered meter, so keys below 2^33 never collide with them.
-    uint256 private constant _SIDE_KEY_BASE = 1 << 32;
+    /// @dev `Account.sides` and `Account.sidesInterval`: the 40 bits from `_ACCOUNT_SIDES_SHIFT` (8).
+    uint256 internal constant _ACCOUNT_SIDES_MASK = 0xffffffffff00;
+    /// @dev Every `Account` member below `creditsWh` (status, sides, sides interval, stablecoin): the low
+    /// 144 bits.
+    uint256 internal constant _ACCOUNT_BELOW_CREDITS_MASK = type(uint144).max;
 
     /// @inheritdoc IEnergyMarket
     address public immutable STABLECOIN;
@@ -88,7 +108,7 @@ contract EnergyMarket is MeterRegistry, IEnergyMarket, ReentrancyGuardTransient 
     address public immutable CARBON_CREDIT;
 
     MarketConfig private _marketConfig;
-    mapping(address meter => Order order) private _orders;
+    mapping(address meter => Order order) internal _orders;
     mapping(uint64 t => IntervalRecord record) private _intervals;
 
     /// @param admin The co-op admin: `DEFAULT_ADMIN_ROLE` and `REGISTRAR_ROLE`; grants the keeper and
@@ -133,11 +153,11 @@ contract EnergyMarket is MeterRegistry, IEnergyMarket, ReentrancyGuardTransient 
             // forge-lint: disable-next-line(unsafe-typecast)
             account.stablecoin += uint96(amount);
         } else {
-            uint64 balance = asset == Asset.EnergyCredit ? account.creditsWh : account.carbonGrams;
-            if (amount > type(uint64).max - balance) revert MarketBalanceOverflow(msg.sender, asset);
-            // Cannot truncate: checked against the uint64 headroom above.
+            uint56 balance = asset == Asset.EnergyCredit ? account.creditsWh : account.carbonGrams;
+            if (amount > type(uint56).max - balance) revert MarketBalanceOverflow(msg.sender, asset);
+            // Cannot truncate: checked against the uint56 headroom above.
             // forge-lint: disable-next-line(unsafe-typecast)
-            balance += uint64(amount);
+            balance += uint56(amount);
             if (asset == Asset.EnergyCredit) account.creditsWh = balance;
             else account.carbonGrams = balance;
         }
@@ -159,8 +179,8 @@ contract EnergyMarket is MeterRegistry, IEnergyMarket, ReentrancyGuardTransient 
         unchecked {
             // forge-lint: disable-next-item(unsafe-typecast)
             if (asset == Asset.Stablecoin) account.stablecoin = uint96(balance - amount);
-            else if (asset == Asset.EnergyCredit) account.creditsWh = uint64(balance - amount);
-            else account.carbonGrams = uint64(balance - amount);
+            else if (asset == Asset.EnergyCredit) account.creditsWh = uint56(balance - amount);
+            else account.carbonGrams = uint56(balance - amount);
         }
         IERC20(_token(asset)).safeTransfer(msg.sender, amount);
         emit Withdrawn(msg.sender, asset, amount);
@@ -171,21 +191,27 @@ contract EnergyMarket is MeterRegistry, IEnergyMarket, ReentrancyGuardTransient 
         if (_meterInfos[meter].owner != msg.sender) revert MarketNotMeterOwner(meter, msg.sender);
         if (!isParticipant(msg.sender)) revert MarketParticipantNotActive(meter);
         if (!params.sells && !params.buys) revert MarketOrderEmpty(meter);
-        uint48 sellFloor = _toPrice(params.sells ? params.sellFloor : 0);
-        uint48 buyCeiling = _toPrice(params.buys ? params.buyCeiling : 0);
-        if (params.validUntil != 0 && params.validUntil < params.validFrom) {
-            revert MarketValidityReversed(meter, params.validFrom, params.validUntil);
+        // The limit of a side the order does not trade is neither checked nor kept.
+        OrderParams memory stored = params;
+        if (!stored.sells) stored.sellFloor = 0;
+        if (!stored.buys) stored.buyCeiling = 0;
+        uint48 sellFloor = _toPrice(stored.sellFloor);
+        uint48 buyCeiling = _toPrice(stored.buyCeiling);
+        if (stored.validUntil != 0 && stored.validUntil < stored.validFrom) {
+            revert MarketValidityReversed(meter, stored.validFrom, stored.validUntil);
         }
-        uint8 flags = (params.sells ? _SELLS : 0) | (params.buys ? _BUYS : 0)
-            | (params.coverFromCredits ? _COVER_FROM_CREDITS : 0);
+        uint256 flags = (stored.sells ? _SELLS : 0) | (stored.buys ? _BUYS : 0)
+            | (stored.coverFromCredits ? _COVER_FROM_CREDITS : 0);
         Order storage order = _orders[meter];
         order.sellFloor = sellFloor;
         order.buyCeiling = buyCeiling;
-        order.capWh = params.capWh;
-        order.validFrom = params.validFrom;
-        order.validUntil = params.validUntil;
-        order.flags = flags;
-        emit OrderPlaced(meter, msg.sender, params);
+        order.capWh = stored.capWh;
+        order.validFrom = stored.validFrom;
+        order.validUntil = stored.validUntil;
+        // Cannot truncate: three one-bit flags.
+        // forge-lint: disable-next-line(unsafe-typecast)
+        order.flags = uint8(flags);
+        emit OrderPlaced(meter, msg.sender, stored);
     }
 
     /// @inheritdoc IEnergyMarket
@@ -204,52 +230,49 @@ contract EnergyMarket is MeterRegistry, IEnergyMarket, ReentrancyGuardTransient 
     }
 
     /// @inheritdoc IEnergyMarket
-    function settle(uint64 t, uint64 clearingPrice, Fill[] calldata fills, bool closing)
+    function settle(uint64 t, uint64 clearingPrice, uint256[] calldata fills, bool closing)
         external
         onlyRole(KEEPER_ROLE)
         nonReentrant
     {
         uint48 price = _toPrice(clearingPrice);
-        uint256 intervalEnd = _openBatch(t, price, closing);
+        Batch memory batch = _newBatch(fills.length);
+        _openBatch(batch, t, price, closing);
         MarketConfig memory config = _marketConfig;
-        BatchTotals memory totals = _applyFills(fills, t, intervalEnd, price, config);
-        if (totals.boughtWh != totals.soldWh) revert MarketUnbalanced(t, totals.boughtWh, totals.soldWh);
+        batch.networkFee = config.networkFee;
+        batch.keeperFeeBps = config.keeperFeeBps;
+        _applyFills(batch, fills);
+        if (batch.boughtWh != batch.soldWh) revert MarketUnbalanced(t, batch.boughtWh, batch.soldWh);
 
         // The grid operator's share is rounded down over the batch; the keeper takes the rest, which
         // is never negative: each buyer paid at least its exact share of `price + networkFee`, each
         // seller was paid at most its exact share of `price`.
-        uint256 networkFeePaid = totals.soldWh * config.networkFee / 1000;
-        uint256 keeperPaid = totals.paid - totals.sellersEarned - networkFeePaid;
-        emit IntervalSettled(t, msg.sender, price, totals.soldWh, networkFeePaid, keeperPaid, closing);
-        _moveBatchTokens(totals, config.gridOperator, networkFeePaid, keeperPaid);
+        uint256 networkFeePaid = batch.soldWh * batch.networkFee / 1000;
+        uint256 keeperPaid = batch.paid - batch.sellersEarned - networkFeePaid;
+        _emitMetersSettled(batch.records);
+        emit IntervalSettled(t, msg.sender, price, batch.soldWh, networkFeePaid, keeperPaid, closing);
+        _moveBatchTokens(batch, config.gridOperator, networkFeePaid, keeperPaid);
     }
 
     /// @inheritdoc IEnergyMarket
     function finalize(address[] calldata meters) external nonReentrant returns (uint256 settled) {
         uint40 window = _config.acceptanceWindow;
-        BatchTotals memory totals;
-        totals.intensity = _config.carbonIntensity;
+        Batch memory batch = _newBatch(meters.length);
         uint256 length = meters.length;
         for (uint256 i; i < length; ++i) {
             address meter = meters[i];
-            MeterState storage stateRef = _meterStates[meter];
-            uint256 word;
-            assembly ("memory-safe") {
-                word := sload(stateRef.slot)
-            }
-            if (!_isFinal(word, window)) continue;
-            Order memory order = _orders[meter];
-            Account memory account = _accounts[order.ownerId];
-            MeterSettlement memory settlement;
-            settlement.meter = meter;
-            settlement.word = word;
-            _settlePending(stateRef, settlement, order, account, totals);
-            // Cannot overflow: at most one increment per meter.
-            unchecked {
-                ++settled;
-            }
+            (uint256 stateSlot, uint256 state) = _loadMeterState(meter);
+            if (!_isFinal(state, window)) continue;
+            uint256 order = _loadOrder(meter);
+            (uint256 accountSlot, uint256 account) = _loadAccount(order);
+            account = _settlePending(batch, meter, _intervalOf(state), state, order, account, 0);
+            _store(accountSlot, account);
+            _store(stateSlot, state & _READING_MASK);
         }
-        _moveBatchTokens(totals, address(0), 0, 0);
+        settled = batch.settled;
+        SettlementRecords.trim(batch.records, settled);
+        _emitMetersSettled(batch.records);
+        _moveBatchTokens(batch, address(0), 0, 0);
     }
 
     /// @inheritdoc IEnergyMarket
@@ -308,268 +331,358 @@ contract EnergyMarket is MeterRegistry, IEnergyMarket, ReentrancyGuardTransient 
         _orders[meter].ownerId = ownerId;
     }
 
-    /// @dev Checks that a batch of interval `t` may be settled by the caller at `price` and records it.
-    /// @return intervalEnd The end of interval `t`, unix s.
-    function _openBatch(uint64 t, uint48 price, bool closing) private returns (uint256 intervalEnd) {
+    // ---------------------------------------------------------------- batches
+
+    /// @dev A batch that will settle at most `meters` meters, with the current carbon intensity.
+    function _newBatch(uint256 meters) private view returns (Batch memory batch) {
+        batch.intensity = _config.carbonIntensity;
+        batch.records = SettlementRecords.allocate(meters);
+    }
+
+    /// @dev Checks that a batch of interval `t` may be settled by the caller at `price`, records it, and
+    /// sets the batch's interval and price. An interval in progress takes batches from the keeper that
+    /// settled its last batch, or, once `INTERVAL_SECONDS` passed since then, from any keeper, which takes
+    /// it over (a keeper that stopped must not block the interval forever).
+    function _openBatch(Batch memory batch, uint64 t, uint48 price, bool closing) private {
+        uint256 intervalEnd;
         // Cannot overflow: a uint64 plus one, times a uint32, fits in 97 bits.
         unchecked {
             intervalEnd = (uint256(t) + 1) * INTERVAL_SECONDS;
         }
         // forge-lint: disable-next-line(block-timestamp)
         if (block.timestamp < intervalEnd) revert MarketIntervalNotClosed(t, intervalEnd);
-        IntervalRecord storage record = _intervals[t];
-        IntervalStatus status = record.status;
-        if (status == IntervalStatus.Settled) revert MarketIntervalAlreadySettled(t);
-        if (status == IntervalStatus.InProgress) {
-            if (record.keeper != msg.sender) revert MarketIntervalClaimed(t, record.keeper);
+        IntervalRecord memory record = _intervals[t];
+        if (record.status == IntervalStatus.Settled) revert MarketIntervalAlreadySettled(t);
+        if (record.status == IntervalStatus.InProgress) {
+            // forge-lint: disable-next-line(block-timestamp)
+            bool stalled = block.timestamp >= uint256(record.lastBatchAt) + INTERVAL_SECONDS;
+            if (record.keeper != msg.sender && !stalled) revert MarketIntervalClaimed(t, record.keeper);
             if (record.price != price) revert MarketPriceChanged(t, record.price, price);
         }
-        record.keeper = msg.sender;
-        record.price = price;
-        record.status = closing ? IntervalStatus.Settled : IntervalStatus.InProgress;
+        _intervals[t] = IntervalRecord({
+            keeper: msg.sender,
+            price: price,
+            status: closing ? IntervalStatus.Settled : IntervalStatus.InProgress,
+            lastBatchAt: SafeCast.toUint40(block.timestamp)
+        });
+        // The side marks keep the interval in 32 bits: `t` has closed, so it is below the timestamp.
+        batch.t = SafeCast.toUint32(t);
+        // Cannot underflow: `intervalEnd` is a positive multiple of `INTERVAL_SECONDS`.
+        unchecked {
+            batch.intervalStart = intervalEnd - INTERVAL_SECONDS;
+        }
+        batch.intervalEnd = intervalEnd;
+        batch.price = price;
     }
 
-    /// @dev Applies the fills of a batch in order; they must be sorted by meter, strictly ascending, so
-    /// that a meter appears at most once.
-    function _applyFills(
-        Fill[] calldata fills,
-        uint64 t,
-        uint256 intervalEnd,
-        uint48 price,
-        MarketConfig memory config
-    ) private returns (BatchTotals memory totals) {
-        totals.intensity = _config.carbonIntensity;
-        address previous;
+    /// @dev Applies the fills of a batch in order; they must be well formed and sorted by meter, strictly
+    /// ascending, so that a meter appears at most once.
+    function _applyFills(Batch memory batch, uint256[] calldata fills) private {
+        uint256 previous;
         uint256 length = fills.length;
         for (uint256 i; i < length; ++i) {
-            Fill calldata fill = fills[i];
-            if (fill.meter <= previous) revert MarketFillsNotSorted(i, fill.meter);
-            previous = fill.meter;
-            _settleFill(fill, t, intervalEnd, price, config, totals);
+            uint256 fill;
+            // Cannot read past the array: `i < fills.length`, and the ABI decoder checked that the array
+            // fits the calldata.
+            assembly ("memory-safe") {
+                fill := calldataload(add(fills.offset, shl(5, i)))
+            }
+            if (!Fills.isWellFormed(fill)) revert MarketFillMalformed(i);
+            address meter = Fills.meterOf(fill);
+            if (uint160(meter) <= previous) revert MarketFillsNotSorted(i, meter);
+            previous = uint160(meter);
+            _applyFill(batch, meter, fill);
         }
     }
 
-    /// @dev Re-validates one fill against the meter's attested volumes, its order and its owner's
-    /// account, then settles the meter's pending volumes.
-    function _settleFill(
-        Fill calldata fill,
-        uint64 t,
-        uint256 intervalEnd,
-        uint48 price,
-        MarketConfig memory config,
-        BatchTotals memory totals
-    ) private {
-        (
-            MeterState storage stateRef,
-            MeterSettlement memory settlement,
-            Order memory order,
-            Account memory account
-        ) = _loadFill(fill, t, intervalEnd);
-        if (fill.buy) _buy(fill.meter, fill.wh, price, config, settlement, order, account, totals);
-        else _sell(fill.meter, fill.wh, price, config, settlement, order, account, totals);
-        _settlePending(stateRef, settlement, order, account, totals);
-    }
-
-    /// @dev The checks every fill passes whatever its side: a non-zero volume, marketable volumes attested
-    /// for interval `t`, an order live in `t` whose cap allows the volume, an active owner on one side.
-    function _loadFill(Fill calldata fill, uint64 t, uint256 intervalEnd)
-        private
-        returns (
-            MeterState storage stateRef,
-            MeterSettlement memory settlement,
-            Order memory order,
-            Account memory account
-        )
-    {
-        address meter = fill.meter;
-        if (fill.wh == 0) revert MarketZeroFill(meter);
-        stateRef = _meterStates[meter];
-        uint256 word;
-        assembly ("memory-safe") {
-            word := sload(stateRef.slot)
+    /// @dev Re-validates one fill against the meter's attested volumes, its order and its owner's account
+    /// (the checks every fill passes, here, then those of its side, in `_buy` or `_sell`), then settles
+    /// the meter's pending volumes: one read of each of the three slots, one write of the state and the
+    /// account.
+    function _applyFill(Batch memory batch, address meter, uint256 fill) private {
+        uint256 wh = Fills.whOf(fill);
+        if (wh == 0) revert MarketZeroFill(meter);
+        (uint256 stateSlot, uint256 state) = _loadMeterState(meter);
+        if (!_isMarketableIn(state, batch.intervalEnd)) revert MarketNoAttestedVolume(meter, _t(batch));
+        uint256 order = _loadOrder(meter);
+        if (!_isLive(order, batch)) revert MarketOrderNotLive(meter, _t(batch));
+        (uint256 accountSlot, uint256 account) = _loadAccount(order);
+        if (account & type(uint8).max != _STATUS_ACTIVE) revert MarketParticipantNotActive(meter);
+        {
+            uint256 capWh = (order >> _ORDER_CAP_SHIFT) & type(uint32).max;
+            if (capWh != 0 && wh > capWh) revert MarketFillAboveCap(meter, wh, capWh);
         }
-        (, uint40 lastIntervalEnd,,) = _unpackLastReading(word);
-        if (_pendingKind(word) != Pending.Marketable || lastIntervalEnd != intervalEnd) {
-            revert MarketNoAttestedVolume(meter, t);
+        uint256 trade;
+        if (Fills.isBuy(fill)) {
+            account = _markSide(account, _BUYS, meter, batch.t);
+            (account, trade) = _buy(batch, meter, wh, state, order, account);
+        } else {
+            account = _markSide(account, _SELLS, meter, batch.t);
+            (account, trade) = _sell(batch, meter, wh, state, order, account);
         }
-        settlement.meter = meter;
-        settlement.word = word;
-        order = _orders[meter];
-        if (!_isLive(order, intervalEnd)) revert MarketOrderNotLive(meter, t);
-        account = _accounts[order.ownerId];
-        if (account.status != _STATUS_ACTIVE) revert MarketParticipantNotActive(meter);
-        if (order.capWh != 0 && fill.wh > order.capWh) {
-            revert MarketFillAboveCap(meter, fill.wh, order.capWh);
-        }
-        _markSide(order.ownerId, fill.buy, meter, t);
+        account = _settlePending(batch, meter, batch.t, state, order, account, trade);
+        _store(accountSlot, account);
+        _store(stateSlot, state & _READING_MASK);
     }
 
     /// @dev A buy fill: within the ceiling (price plus network fee) and the attested import, paid from the
     /// owner's balance, rounded up.
+    /// @return The account word after the payment.
+    /// @return trade The trade part of the meter's record (`SettlementRecords.tradeWord`).
     function _buy(
+        Batch memory batch,
         address meter,
         uint256 wh,
-        uint48 price,
-        MarketConfig memory config,
-        MeterSettlement memory settlement,
-        Order memory order,
-        Account memory account,
-        BatchTotals memory totals
-    ) private pure {
-        if (order.flags & _BUYS == 0) revert MarketOrderDoesNotBuy(meter);
-        uint256 pricePlusFee = uint256(price) + config.networkFee;
-        if (pricePlusFee > order.buyCeiling) {
-            revert MarketPriceAboveCeiling(meter, price, config.networkFee, order.buyCeiling);
-        }
-        uint256 attested = _pendingImport(settlement.word);
-        if (wh > attested) revert MarketFillAboveAttested(meter, wh, attested);
-        uint256 cost = Math.ceilDiv(wh * pricePlusFee, 1000);
-        if (cost > account.stablecoin) revert MarketInsufficientBalance(meter, cost, account.stablecoin);
-        // Cannot underflow or truncate: `cost <= account.stablecoin`, a uint96.
+        uint256 state,
+        uint256 order,
+        uint256 account
+    ) private pure returns (uint256, uint256 trade) {
+        if ((order >> _ORDER_FLAGS_SHIFT) & _BUYS == 0) revert MarketOrderDoesNotBuy(meter);
+        uint256 price = batch.price;
+        uint256 fee = batch.networkFee;
+        // Cannot overflow: two uint48 prices sum to 49 bits, times a uint32 volume to 81 bits. Cannot
+        // underflow nor borrow from the member below the balance: the cost is at most the balance. The
+        // totals are sums of uint32 volumes and 81-bit amounts over fewer than 2^64 fills.
         unchecked {
-            // forge-lint: disable-next-line(unsafe-typecast)
-            account.stablecoin -= uint96(cost);
+            uint256 ceiling = (order >> _ORDER_BUY_CEILING_SHIFT) & type(uint48).max;
+            if (price + fee > ceiling) revert MarketPriceAboveCeiling(meter, price, fee, ceiling);
+            uint256 attested = (state >> _PENDING_IMPORT_SHIFT) & type(uint32).max;
+            if (wh > attested) revert MarketFillAboveAttested(meter, wh, attested);
+            uint256 cost = (wh * (price + fee) + 999) / 1000;
+            uint256 balance = (account >> _ACCOUNT_STABLECOIN_SHIFT) & type(uint96).max;
+            if (cost > balance) revert MarketInsufficientBalance(meter, cost, balance);
+            account -= cost << _ACCOUNT_STABLECOIN_SHIFT;
+            batch.boughtWh += wh;
+            batch.paid += cost;
+            trade = wh | (cost << SettlementRecords.AMOUNT_SHIFT)
+                | (SettlementRecords.FLAG_BOUGHT << SettlementRecords.FLAGS_SHIFT);
         }
-        settlement.boughtWh = wh;
-        settlement.amount = cost;
-        totals.boughtWh += wh;
-        totals.paid += cost;
+        return (account, trade);
     }
 
     /// @dev A sell fill: at or above the floor and within the attested export, paid to the owner's balance
     /// rounded down, less the keeper fee.
+    /// @return The account word after the payment.
+    /// @return trade The trade part of the meter's record (`SettlementRecords.tradeWord`).
     function _sell(
+        Batch memory batch,
         address meter,
         uint256 wh,
-        uint48 price,
-        MarketConfig memory config,
-        MeterSettlement memory settlement,
-        Order memory order,
-        Account memory account,
-        BatchTotals memory totals
-    ) private pure {
-        if (order.flags & _SELLS == 0) revert MarketOrderDoesNotSell(meter);
-        if (price < order.sellFloor) revert MarketPriceBelowFloor(meter, price, order.sellFloor);
-        uint256 attested = _pendingExport(settlement.word);
-        if (wh > attested) revert MarketFillAboveAttested(meter, wh, attested);
-        uint256 value = wh * price / 1000;
-        uint256 earned = value - value * config.keeperFeeBps / 10_000;
-        // Checked: a vault balance past uint96 (7.9e28 base units) cannot be paid for by deposits.
-        account.stablecoin += SafeCast.toUint96(earned);
-        settlement.soldWh = wh;
-        settlement.amount = earned;
-        totals.soldWh += wh;
-        totals.sellersEarned += earned;
-    }
-
-    /// @dev Settles everything pending on a meter after it sold or bought (at most one of them non-zero):
-    /// credits the unsold export, covers the unbought import from credits when the order opted in, leaves
-    /// the rest to grid supply, accrues carbon on the export, writes the owner's account and clears the
-    /// pending volumes.
-    function _settlePending(
-        MeterState storage stateRef,
-        MeterSettlement memory settlement,
-        Order memory order,
-        Account memory account,
-        BatchTotals memory totals
-    ) private {
-        uint256 word = settlement.word;
-        uint256 exportWh = _pendingExport(word);
-        uint256 creditedWh = exportWh - settlement.soldWh;
-        uint256 unboughtWh = _pendingImport(word) - settlement.boughtWh;
-        uint256 credits = uint256(account.creditsWh) + creditedWh;
-        uint256 coveredWh = order.flags & _COVER_FROM_CREDITS != 0 ? Math.min(unboughtWh, credits) : 0;
-        // Cannot overflow: a uint32 times a uint16.
-        uint256 carbonGrams;
+        uint256 state,
+        uint256 order,
+        uint256 account
+    ) private pure returns (uint256, uint256 trade) {
+        if ((order >> _ORDER_FLAGS_SHIFT) & _SELLS == 0) revert MarketOrderDoesNotSell(meter);
+        uint256 price = batch.price;
+        // Cannot overflow: a uint32 volume times a uint48 price is 80 bits, times at most 1,000 bps 90
+        // bits; the fee is at most the value; a uint96 balance plus an 80-bit amount fits. Cannot carry into
+        // the member above the balance: the new balance is checked to fit uint96 (7.9e28 base units, which
+        // deposits cannot pay for). The totals are sums of uint32 volumes and 80-bit amounts over fewer
+        // than 2^64 fills.
         unchecked {
-            carbonGrams = exportWh * totals.intensity / 1000;
+            uint256 floor = (order >> _ORDER_SELL_FLOOR_SHIFT) & type(uint48).max;
+            if (price < floor) revert MarketPriceBelowFloor(meter, price, floor);
+            uint256 attested = (state >> _PENDING_EXPORT_SHIFT) & type(uint32).max;
+            if (wh > attested) revert MarketFillAboveAttested(meter, wh, attested);
+            uint256 value = wh * price / 1000;
+            uint256 earned = value - value * batch.keeperFeeBps / 10_000;
+            uint256 balance = ((account >> _ACCOUNT_STABLECOIN_SHIFT) & type(uint96).max) + earned;
+            if (balance > type(uint96).max) revert SafeCast.SafeCastOverflowedUintDowncast(96, balance);
+            account += earned << _ACCOUNT_STABLECOIN_SHIFT;
+            batch.soldWh += wh;
+            batch.sellersEarned += earned;
+            trade = wh | (earned << SettlementRecords.AMOUNT_SHIFT);
         }
-        account.creditsWh = SafeCast.toUint64(credits - coveredWh);
-        account.carbonGrams = SafeCast.toUint64(uint256(account.carbonGrams) + carbonGrams);
-        _accounts[order.ownerId] = account;
-        word &= _READING_MASK;
-        assembly ("memory-safe") {
-            sstore(stateRef.slot, word)
-        }
-        totals.creditsMinted += creditedWh;
-        totals.creditsBurned += coveredWh;
-        totals.carbonMinted += carbonGrams;
-        _emitMeterSettled(settlement, creditedWh, coveredWh, unboughtWh - coveredWh, carbonGrams);
+        return (account, trade);
     }
 
-    /// @dev Emits `MeterSettled`; every volume is at most a pending volume, a uint32.
-    // forge-lint: disable-next-item(unsafe-typecast)
-    function _emitMeterSettled(
-        MeterSettlement memory settlement,
-        uint256 creditedWh,
-        uint256 coveredWh,
-        uint256 gridSuppliedWh,
-        uint256 carbonGrams
-    ) private {
-        (, uint40 lastIntervalEnd,,) = _unpackLastReading(settlement.word);
-        emit MeterSettled(
-            settlement.meter,
-            uint64(lastIntervalEnd / INTERVAL_SECONDS - 1),
-            uint32(settlement.soldWh),
-            uint32(settlement.boughtWh),
-            settlement.amount,
-            uint32(creditedWh),
-            uint32(coveredWh),
-            uint32(gridSuppliedWh),
-            carbonGrams
+    /// @dev Settles everything pending on a meter after it sold or bought (or neither, `trade` zero):
+    /// credits the unsold export, covers the unbought import from credits when the order opted in, leaves
+    /// the rest to grid supply, accrues carbon on the export, and writes the meter's record.
+    /// @param lastInterval The last interval the volumes cover (the interval of the meter's last reading).
+    /// @param trade The trade part of the meter's record (`SettlementRecords.tradeWord`), zero for none.
+    /// @return The owner's account word with its new credits and carbon.
+    function _settlePending(
+        Batch memory batch,
+        address meter,
+        uint256 lastInterval,
+        uint256 state,
+        uint256 order,
+        uint256 account,
+        uint256 trade
+    ) private view returns (uint256) {
+        uint256 creditedWh = (state >> _PENDING_EXPORT_SHIFT) & type(uint32).max;
+        uint256 carbonGrams;
+        // Cannot overflow: the intensity is a uint16, the export a uint32; the traded Wh are at most the
+        // pending volume of their side (`_buy` and `_sell` checked it); a uint56 balance plus a uint32
+        // volume fits; the cover is at most both the credits and the unbought import; the totals are sums of
+        // uint32 volumes and 48-bit amounts over fewer than 2^64 meters.
+        unchecked {
+            carbonGrams = creditedWh * batch.intensity / 1000;
+            uint256 unboughtWh = (state >> _PENDING_IMPORT_SHIFT) & type(uint32).max;
+            if (SettlementRecords.isBought(trade)) unboughtWh -= trade & type(uint32).max;
+            else creditedWh -= trade & type(uint32).max;
+            uint256 credits = ((account >> _ACCOUNT_CREDITS_SHIFT) & type(uint56).max) + creditedWh;
+            uint256 coveredWh;
+            if ((order >> _ORDER_FLAGS_SHIFT) & _COVER_FROM_CREDITS != 0) {
+                coveredWh = unboughtWh < credits ? unboughtWh : credits;
+                credits -= coveredWh;
+            }
+            uint256 carbon = (account >> _ACCOUNT_CARBON_SHIFT) + carbonGrams;
+            if (credits > type(uint56).max) revert SafeCast.SafeCastOverflowedUintDowncast(56, credits);
+            if (carbon > type(uint56).max) revert SafeCast.SafeCastOverflowedUintDowncast(56, carbon);
+            account = (account & _ACCOUNT_BELOW_CREDITS_MASK) | (credits << _ACCOUNT_CREDITS_SHIFT)
+                | (carbon << _ACCOUNT_CARBON_SHIFT);
+            trade |= (creditedWh << SettlementRecords.CREDITED_SHIFT)
+                | (coveredWh << SettlementRecords.COVERED_SHIFT)
+                | ((unboughtWh - coveredWh) << SettlementRecords.GRID_SUPPLIED_SHIFT);
+            batch.creditsMinted += creditedWh;
+            batch.creditsBurned += coveredWh;
+            batch.carbonMinted += carbonGrams;
+        }
+        // The meter's record: its meter, interval and carbon (word 0), its volumes and money (word 1).
+        _record(
+            batch,
+            uint256(uint160(meter)) | (lastInterval << SettlementRecords.INTERVAL_SHIFT)
+                | (carbonGrams << SettlementRecords.CARBON_SHIFT),
+            trade
         );
+        return account;
+    }
+
+    /// @dev Writes the batch's next record. `_newBatch` made room for one per meter given to the call, and
+    /// a call settles each meter at most once.
+    function _record(Batch memory batch, uint256 word0, uint256 word1) private pure {
+        uint256 index = batch.settled;
+        SettlementRecords.store(batch.records, index, word0, word1);
+        // Cannot overflow: at most one record per meter given to the call.
+        unchecked {
+            batch.settled = index + 1;
+        }
+    }
+
+    /// @dev Emits `MetersSettled` straight from the records' memory, unless the batch settled no meter.
+    /// `SettlementRecords.allocate` put the ABI head in the word before the array, so the event data is
+    /// already encoded: no copy of the records (the copy `emit` makes would double the memory of a
+    /// 500-meter batch).
+    function _emitMetersSettled(bytes32[] memory records) private {
+        if (records.length == 0) return;
+        bytes32 topic = MetersSettled.selector;
+        assembly ("memory-safe") {
+            log1(sub(records, 0x20), add(0x40, shl(5, mload(records))), topic)
+        }
     }
 
     /// @dev Mints the credits and carbon a batch earned to the market, burns the credits it used to
     /// cover import, and pays the fees.
     function _moveBatchTokens(
-        BatchTotals memory totals,
+        Batch memory batch,
         address gridOperator,
         uint256 networkFeePaid,
         uint256 keeperPaid
     ) private {
-        if (totals.creditsMinted > totals.creditsBurned) {
-            IEnergyCredit(ENERGY_CREDIT).mint(address(this), totals.creditsMinted - totals.creditsBurned);
-        } else if (totals.creditsBurned > totals.creditsMinted) {
-            IEnergyCredit(ENERGY_CREDIT).burn(totals.creditsBurned - totals.creditsMinted);
-        }
-        if (totals.carbonMinted != 0) ICarbonCredit(CARBON_CREDIT).mint(address(this), totals.carbonMinted);
+        uint256 minted = batch.creditsMinted;
+        uint256 burned = batch.creditsBurned;
+        if (minted > burned) IEnergyCredit(ENERGY_CREDIT).mint(address(this), minted - burned);
+        else if (burned > minted) IEnergyCredit(ENERGY_CREDIT).burn(burned - minted);
+        if (batch.carbonMinted != 0) ICarbonCredit(CARBON_CREDIT).mint(address(this), batch.carbonMinted);
         if (networkFeePaid != 0) IERC20(STABLECOIN).safeTransfer(gridOperator, networkFeePaid);
         if (keeperPaid != 0) IERC20(STABLECOIN).safeTransfer(msg.sender, keeperPaid);
     }
 
-    /// @dev Marks the participant's side in this batch; reverts if it already traded the other side.
-    function _markSide(uint32 ownerId, bool buy, address meter, uint64 t) private {
-        uint256 key = _SIDE_KEY_BASE + ownerId;
-        uint256 sides;
-        assembly ("memory-safe") {
-            sides := tload(key)
+    // ---------------------------------------------------------------- rules
+
+    /// @dev `account` with `side` marked for interval `t`. The account keeps the sides of the latest
+    /// interval its owner traded in: a fill on the other side of that interval is a self trade, and a
+    /// fill of an earlier interval is refused, since the account no longer holds that interval's sides.
+    function _markSide(uint256 account, uint256 side, address meter, uint256 t)
+        private
+        pure
+        returns (uint256)
+    {
+        uint256 markedInterval =
+            (account >> _ACCOUNT_SIDES_INTERVAL_SHIFT) & type(uint32).max;
+        if (markedInterval == t) {
+            // Only `side` may be marked already; with it, the marks stay exactly `side`.
+            if ((account >> _ACCOUNT_SIDES_SHIFT) & (side ^ (_SELLS | _BUYS)) != 0) {
+                revert MarketSelfTrade(meter, uint64(t));
+            }
+        } else if (markedInterval > t) {
+            revert MarketOwnerTradedLaterInterval(meter, uint64(t), uint64(markedInterval));
         }
-        uint256 side = buy ? _BUYS : _SELLS;
-        if (sides & ~side != 0) revert MarketSelfTrade(meter, t);
-        assembly ("memory-safe") {
-            tstore(key, side)
-        }
+        return (account & ~_ACCOUNT_SIDES_MASK) | (side << _ACCOUNT_SIDES_SHIFT)
+            | (t << _ACCOUNT_SIDES_INTERVAL_SHIFT);
     }
 
-    /// @dev Whether pending volumes may be settled as residuals: residual only, or marketable in an interval
-    /// that is settled or older than the acceptance window (no settlement may use them any more).
-    function _isFinal(uint256 word, uint40 window) private view returns (bool) {
-        Pending kind = _pendingKind(word);
+    /// @dev Whether the pending volumes of `state` are marketable in the interval that ends at
+    /// `intervalEnd`.
+    function _isMarketableIn(uint256 state, uint256 intervalEnd) private pure returns (bool) {
+        // Bits above the kind are zero.
+        return
+            state >> _PENDING_SHIFT == uint256(Pending.Marketable) && _lastIntervalEnd(state) == intervalEnd;
+    }
+
+    /// @dev Whether pending volumes may be settled as residuals: residual only, or marketable in an
+    /// interval that is settled or older than the acceptance window.
+    function _isFinal(uint256 state, uint40 window) private view returns (bool) {
+        Pending kind = _pendingKind(state);
         if (kind == Pending.ResidualOnly) return true;
         if (kind == Pending.None) return false;
-        (, uint40 lastIntervalEnd,,) = _unpackLastReading(word);
         // forge-lint: disable-next-line(block-timestamp)
-        if (uint256(lastIntervalEnd) + window < block.timestamp) return true;
-        uint64 t = uint64(lastIntervalEnd / INTERVAL_SECONDS - 1);
-        return _intervals[t].status == IntervalStatus.Settled;
+        if (_lastIntervalEnd(state) + window < block.timestamp) return true;
+        // Cannot truncate: a uint40 timestamp over a positive interval length.
+        // forge-lint: disable-next-line(unsafe-typecast)
+        return _intervals[uint64(_intervalOf(state))].status == IntervalStatus.Settled;
     }
 
-    /// @dev Whether `order` trades in the interval that ends at `intervalEnd`.
-    function _isLive(Order memory order, uint256 intervalEnd) private view returns (bool) {
-        if (order.flags & (_SELLS | _BUYS) == 0) return false;
-        if (intervalEnd - INTERVAL_SECONDS < order.validFrom) return false;
-        return order.validUntil == 0 || intervalEnd <= order.validUntil;
+    /// @dev Whether the order in `order` trades in the batch's interval.
+    function _isLive(uint256 order, Batch memory batch) private pure returns (bool) {
+        if ((order >> _ORDER_FLAGS_SHIFT) & (_SELLS | _BUYS) == 0) return false;
+        if (batch.intervalStart < (order >> _ORDER_VALID_FROM_SHIFT) & type(uint40).max) return false;
+        uint256 validUntil = (order >> _ORDER_VALID_UNTIL_SHIFT) & type(uint40).max;
+        return validUntil == 0 || batch.intervalEnd <= validUntil;
+    }
+
+    // ---------------------------------------------------------------- words
+
+    /// @dev The slot and the raw word of `meter`'s `MeterState`.
+    function _loadMeterState(address meter) internal view returns (uint256 slot, uint256 word) {
+        MeterState storage state = _meterStates[meter];
+        assembly ("memory-safe") {
+            slot := state.slot
+            word := sload(slot)
+        }
+    }
+
+    /// @dev The raw word of `meter`'s `Order`.
+    function _loadOrder(address meter) internal view returns (uint256 word) {
+        Order storage order = _orders[meter];
+        assembly ("memory-safe") {
+            word := sload(order.slot)
+        }
+    }
+
+    /// @dev The slot and the raw word of the `Account` of the owner named in `order` (its `ownerId`).
+    function _loadAccount(uint256 order) internal view returns (uint256 slot, uint256 word) {
+        // Truncating is the point: `ownerId` is the lowest member.
+        // forge-lint: disable-next-line(unsafe-typecast)
+        Account storage account = _accounts[uint32(order)];
+        assembly ("memory-safe") {
+            slot := account.slot
+            word := sload(slot)
+        }
+    }
+
+    function _store(uint256 slot, uint256 word) private {
+        assembly ("memory-safe") {
+            sstore(slot, word)
+        }
+    }
+
+    /// @dev The batch's interval, as the errors report it (`_openBatch` narrowed it to 32 bits).
+    // forge-lint: disable-next-item(unsafe-typecast)
+    function _t(Batch memory batch) private pure returns (uint64) {
+        return uint64(batch.t);
     }
 
     /// @dev The token contract of `asset`.
@@ -586,7 +699,7 @@ contract EnergyMarket is MeterRegistry, IEnergyMarket, ReentrancyGuardTransient 
         return uint48(price);
     }
 
-    // The three readers below take one member out of a `MeterState` word: truncating is the point.
+    // The readers below take one member out of a `MeterState` word: truncating is the point.
 
     /// @dev What the pending volumes of `word` may be used for.
     // forge-lint: disable-next-item(unsafe-typecast)
@@ -595,14 +708,28 @@ contract EnergyMarket is MeterRegistry, IEnergyMarket, ReentrancyGuardTransient 
     }
 
     /// @dev The pending import of `word`, Wh.
-    // forge-lint: disable-next-item(unsafe-typecast)
     function _pendingImport(uint256 word) private pure returns (uint256) {
-        return uint32(word >> _PENDING_IMPORT_SHIFT);
+        return (word >> _PENDING_IMPORT_SHIFT) & type(uint32).max;
     }
 
     /// @dev The pending export of `word`, Wh.
-    // forge-lint: disable-next-item(unsafe-typecast)
     function _pendingExport(uint256 word) private pure returns (uint256) {
-        return uint32(word >> _PENDING_EXPORT_SHIFT);
+        return (word >> _PENDING_EXPORT_SHIFT) & type(uint32).max;
+    }
+
+    /// @dev The `intervalEnd` of the last reading in `word`.
+    function _lastIntervalEnd(uint256 word) private pure returns (uint256) {
+        return (word >> _INTERVAL_END_SHIFT) & type(uint40).max;
+    }
+
+    /// @dev The interval the last reading in `word` closed, for a meter with a reading. Without the checks
+    /// Solidity adds: the constructor rejects a zero interval length, and a reading's `intervalEnd` is a
+    /// positive multiple of it, so the subtraction cannot underflow.
+    function _intervalOf(uint256 word) private view returns (uint256 t) {
+        uint256 intervalEnd = _lastIntervalEnd(word);
+        uint256 length = INTERVAL_SECONDS;
+        assembly ("memory-safe") {
+            t := sub(div(intervalEnd, length), 1)
+        }
     }
 }

@@ -27,17 +27,22 @@ abstract contract MeterRegistry is IMeterRegistry, AccessControl, EIP712 {
         uint16 carbonIntensity;
     }
 
-    /// @dev A participant's status and its balances in the market's vault, in one slot so that a fill
-    /// reads and writes one slot per participant. Keyed by the participant's id, which orders carry.
+    /// @dev A participant's status, the sides it traded in its latest interval and its balances in the
+    /// market's vault, in exactly one slot so that a fill reads and writes one slot per participant. Keyed
+    /// by the participant's id, which orders carry.
     /// @param status 0 = never registered, 1 = active, 2 = deactivated.
+    /// @param sides The sides (1 = sold, 2 = bought) the participant traded in interval `sidesInterval`.
+    /// @param sidesInterval The latest interval the participant traded in.
     /// @param stablecoin Stablecoin base units.
-    /// @param creditsWh Energy credits, Wh.
-    /// @param carbonGrams Carbon credits, g CO2e.
+    /// @param creditsWh Energy credits, Wh (uint56: 72 TWh).
+    /// @param carbonGrams Carbon credits, g CO2e (uint56: 72 Gt).
     struct Account {
         uint8 status;
+        uint8 sides;
+        uint32 sidesInterval;
         uint96 stablecoin;
-        uint64 creditsWh;
-        uint64 carbonGrams;
+        uint56 creditsWh;
+        uint56 carbonGrams;
     }
 
     /// @inheritdoc IMeterRegistry
@@ -61,6 +66,16 @@ abstract contract MeterRegistry is IMeterRegistry, AccessControl, EIP712 {
     uint256 internal constant _PENDING_SHIFT = 240;
     /// @dev The low 176 bits of a `MeterState` word: status, seq, interval end and both registers.
     uint256 internal constant _READING_MASK = type(uint176).max;
+
+    // Bit offsets of the `Account` members in its storage word (status at 0), for the market's hot path,
+    // which reads and writes the word raw. They follow Solidity's packing of `Account` (first member in the
+    // lowest bits); the market's `balancesOf` reads the same slot through the struct, and the tests
+    // cross-check the two.
+    uint256 internal constant _ACCOUNT_SIDES_SHIFT = 8;
+    uint256 internal constant _ACCOUNT_SIDES_INTERVAL_SHIFT = 16;
+    uint256 internal constant _ACCOUNT_STABLECOIN_SHIFT = 48;
+    uint256 internal constant _ACCOUNT_CREDITS_SHIFT = 144;
+    uint256 internal constant _ACCOUNT_CARBON_SHIFT = 200;
 
     /// @inheritdoc IMeterRegistry
     uint32 public immutable INTERVAL_SECONDS;
@@ -464,7 +479,8 @@ abstract contract MeterRegistry is IMeterRegistry, AccessControl, EIP712 {
     }
 
     /// @dev Transient-storage key of (meter, seq): 160 + 32 bits packed into one word, unique without
-    /// hashing. Nothing else in this contract uses transient storage.
+    /// hashing. The only other transient slot of the contract is the market's reentrancy guard, at a
+    /// keccak-derived key.
     function _transientKey(address meter, uint32 seq) private pure returns (uint256) {
         return (uint256(uint160(meter)) << 32) | seq;
     }

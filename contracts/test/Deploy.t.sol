@@ -111,7 +111,7 @@ contract DeployTest is Test {
         assertEq(d.energyMarket.meterState(meter).pendingExportWh, 1000);
 
         vm.prank(keeper);
-        d.energyMarket.settle(T0 / 900, 80_000, new IEnergyMarket.Fill[](0), true);
+        d.energyMarket.settle(T0 / 900, 80_000, new uint256[](0), true);
         address[] memory meters = new address[](1);
         meters[0] = meter;
         assertEq(d.energyMarket.finalize(meters), 1);

@@ -3,6 +3,8 @@ pragma solidity 0.8.37;
 
 import {IEnergyMarket} from "../src/interfaces/IEnergyMarket.sol";
 import {IMeterRegistry} from "../src/interfaces/IMeterRegistry.sol";
+import {Fills} from "../src/libraries/Fills.sol";
+import {SettlementRecords} from "../src/libraries/SettlementRecords.sol";
 import {MarketFixture} from "./utils/MarketFixture.sol";
 import {IAccessControl} from "@openzeppelin/contracts/access/IAccessControl.sol";
 import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
@@ -190,13 +192,31 @@ contract EnergyMarketTest is MarketFixture {
     }
 
     function test_RevertWhen_DepositOverflowsCreditBalance() public {
-        uint256 headroom = type(uint64).max - DAVE_CREDITS;
+        uint256 headroom = type(uint56).max - DAVE_CREDITS;
         _mintCredits(dave, headroom + 1);
         vm.startPrank(dave);
         energy.approve(address(market), headroom + 1);
         vm.expectRevert(abi.encodeWithSelector(IEnergyMarket.MarketBalanceOverflow.selector, dave, ENERGY));
         market.deposit(ENERGY, headroom + 1);
+        market.deposit(ENERGY, headroom);
         vm.stopPrank();
+        assertEq(_credits(dave), type(uint56).max, "filled to the brim");
+        assertEq(_vault(dave), FUNDS, "stablecoin untouched");
+    }
+
+    function test_RevertWhen_DepositOverflowsCarbonBalance() public {
+        uint256 full = type(uint56).max;
+        _mintCarbon(bob, full + 1);
+        vm.startPrank(bob);
+        carbon.approve(address(market), full + 1);
+        vm.expectRevert(abi.encodeWithSelector(IEnergyMarket.MarketBalanceOverflow.selector, bob, CARBON));
+        market.deposit(CARBON, full + 1);
+        market.deposit(CARBON, full);
+        vm.expectRevert(abi.encodeWithSelector(IEnergyMarket.MarketBalanceOverflow.selector, bob, CARBON));
+        market.deposit(CARBON, 1);
+        vm.stopPrank();
+        assertEq(_carbonOf(bob), full, "filled to the brim");
+        assertEq(_credits(bob), 0, "credits untouched");
     }
 
     // ================================================================ orders
@@ -234,12 +254,26 @@ contract EnergyMarketTest is MarketFixture {
         assertEq(stored.capWh, 100, "cap");
     }
 
+    /// @dev The limit of the side an order does not trade is not range-checked, not stored, and the event
+    /// reports the order as stored.
     function test_PlaceOrder_IgnoresTheLimitOfASideItDoesNotTrade() public {
         IEnergyMarket.OrderParams memory params = _buyOrder(260_000);
         params.sellFloor = type(uint64).max; // out of range, but unused: not checked, not stored
+        IEnergyMarket.OrderParams memory stored = _buyOrder(260_000);
+        vm.expectEmit(address(market));
+        emit IEnergyMarket.OrderPlaced(alicePv, alice, stored);
         vm.prank(alice);
         market.placeOrder(alicePv, params);
-        assertEq(market.orderOf(alicePv).sellFloor, 0);
+        assertEq(abi.encode(market.orderOf(alicePv)), abi.encode(stored));
+
+        params = _sellOrder(190_000);
+        params.buyCeiling = type(uint64).max;
+        stored = _sellOrder(190_000);
+        vm.expectEmit(address(market));
+        emit IEnergyMarket.OrderPlaced(alicePv, alice, stored);
+        vm.prank(alice);
+        market.placeOrder(alicePv, params);
+        assertEq(abi.encode(market.orderOf(alicePv)), abi.encode(stored));
     }
 
     function test_PlaceOrder_OpenEndedAndOneSecondValidity() public {
@@ -436,6 +470,7 @@ contract EnergyMarketTest is MarketFixture {
         assertEq(record.keeper, keeper, "record keeper");
         assertEq(record.price, PRICE, "record price");
         assertEq(uint8(record.status), uint8(IEnergyMarket.IntervalStatus.Settled), "record status");
+        assertEq(record.lastBatchAt, T1, "record time");
         // Both meters are settled in full and may trade the next interval.
         assertEq(uint8(market.meterState(alicePv).pending), uint8(IMeterRegistry.Pending.None), "alice");
         assertEq(uint8(market.meterState(carolHome).pending), uint8(IMeterRegistry.Pending.None), "carol");
@@ -497,27 +532,77 @@ contract EnergyMarketTest is MarketFixture {
         assertEq(_carbonOf(alice), 400, "carbon still accrues on the export");
     }
 
-    function test_Settle_EmitsMeterSettledAndIntervalSettled() public {
+    /// @dev One `MetersSettled` with both meters' records, in meter order, then `IntervalSettled`.
+    function test_Settle_EmitsMetersSettledAndIntervalSettled() public {
         _attest(alicePv, T1, 100, 2000);
         _attest(carolHome, T1, 1500, 0);
-        IEnergyMarket.Fill[] memory fills = _fills(_sell(alicePv, 1500), _buy(carolHome, 1500));
+        uint256[] memory fills = _fills(_sell(alicePv, 1500), _buy(carolHome, 1500));
 
-        for (uint256 i; i < fills.length; ++i) {
-            vm.expectEmit(address(market));
-            if (fills[i].meter == alicePv) {
-                emit IEnergyMarket.MeterSettled(alicePv, T, 1500, 0, 373_125, 500, 0, 100, 800);
-            } else {
-                emit IEnergyMarket.MeterSettled(carolHome, T, 0, 1500, 420_000, 0, 0, 0, 0);
-            }
-        }
+        _expectMetersSettled(
+            address(market),
+            _settledRecord(alicePv, T, 1500, 0, 373_125, 500, 0, 100, 800),
+            _settledRecord(carolHome, T, 0, 1500, 420_000, 0, 0, 0, 0)
+        );
         vm.expectEmit(address(market));
         emit IEnergyMarket.IntervalSettled(T, keeper, PRICE, 1500, 45_000, 1875, true);
         _settle(T, PRICE, fills, true);
     }
 
+    /// @dev The event's data is the ABI encoding of `bytes32[]`, two words per meter, laid out bit for bit
+    /// as `IEnergyMarket.MetersSettled` documents (checked here against literal offsets, not the library's
+    /// constants), and `SettlementRecords.decode` reads them back.
+    function test_Settle_RecordsLayout() public {
+        _attest(alicePv, T1, 100, 2000);
+        _attest(carolHome, T1, 1500, 0);
+
+        vm.recordLogs();
+        _settle(T, PRICE, _fills(_sell(alicePv, 1500), _buy(carolHome, 1500)), true);
+        Vm.Log[] memory logs = vm.getRecordedLogs();
+
+        uint256 found;
+        bytes memory data;
+        for (uint256 i; i < logs.length; ++i) {
+            if (logs[i].topics[0] != IEnergyMarket.MetersSettled.selector) continue;
+            assertEq(logs[i].emitter, address(market), "emitter");
+            assertEq(logs[i].topics.length, 1, "no indexed topics");
+            data = logs[i].data;
+            ++found;
+        }
+        assertEq(found, 1, "one MetersSettled per batch");
+        // alice sold 1,500 of 2,000 Wh (500 credited) and imported 100 (grid-supplied); carbon on all
+        // 2,000 Wh; she earned 375,000 less 0.5 %.
+        uint256 alice0 = uint256(uint160(alicePv)) | (uint256(T) << 160) | (uint256(800) << 200);
+        uint256 alice1 = 1500 | (uint256(500) << 32) | (uint256(100) << 96) | (uint256(373_125) << 128);
+        // carol bought 1,500 Wh for 420,000 (network fee included): flag bit 0 at bit 224.
+        uint256 carol0 = uint256(uint160(carolHome)) | (uint256(T) << 160);
+        uint256 carol1 = 1500 | (uint256(420_000) << 128) | (uint256(1) << 224);
+        bytes32[] memory expected = new bytes32[](4);
+        (expected[0], expected[1], expected[2], expected[3]) = alicePv < carolHome
+            ? (bytes32(alice0), bytes32(alice1), bytes32(carol0), bytes32(carol1))
+            : (bytes32(carol0), bytes32(carol1), bytes32(alice0), bytes32(alice1));
+        assertEq(data, abi.encode(expected), "ABI-encoded bytes32[]");
+        assertEq(data.length, 32 * (2 + 4), "offset, length, four words");
+
+        SettlementRecords.Record[] memory records = SettlementRecords.decodeAll(abi.decode(data, (bytes32[])));
+        (SettlementRecords.Record memory a,) = _recordOf(records, alicePv);
+        (SettlementRecords.Record memory c,) = _recordOf(records, carolHome);
+        assertEq(a.interval, T, "interval");
+        assertEq(a.carbonGrams, 800, "carbon");
+        assertEq(a.tradedWh, 1500, "sold");
+        assertFalse(a.bought, "alice sold");
+        assertEq(a.amount, 373_125, "earned");
+        assertEq(a.creditedWh, 500, "credited");
+        assertEq(a.coveredWh, 0, "covered");
+        assertEq(a.gridSuppliedWh, 100, "grid-supplied");
+        assertTrue(c.bought, "carol bought");
+        assertEq(c.tradedWh, 1500, "bought");
+        assertEq(c.amount, 420_000, "paid");
+        assertEq(c.creditedWh + c.coveredWh + c.gridSuppliedWh + c.carbonGrams, 0, "nothing else");
+    }
+
     function test_Settle_EmptyClosingBatchClosesTheInterval() public {
         vm.recordLogs();
-        _settle(T, PRICE, new IEnergyMarket.Fill[](0), true);
+        _settle(T, PRICE, _noFills(), true);
         Vm.Log[] memory logs = vm.getRecordedLogs();
         assertEq(logs.length, 1, "one log, no token moved");
         assertEq(logs[0].emitter, address(market), "emitter");
@@ -556,8 +641,11 @@ contract EnergyMarketTest is MarketFixture {
         _attest(daveHome, T1, 1300, 0);
         uint256 supplyBefore = energy.totalSupply();
 
-        vm.expectEmit(address(market));
-        emit IEnergyMarket.MeterSettled(daveHome, T, 0, 1000, _cost(1000, PRICE, FEE), 0, 300, 0, 0);
+        _expectMetersSettled(
+            address(market),
+            _settledRecord(alicePv, T, 1000, 0, _earned(1000, PRICE, KEEPER_BPS), 0, 0, 0, 400),
+            _settledRecord(daveHome, T, 0, 1000, _cost(1000, PRICE, FEE), 0, 300, 0, 0)
+        );
         _settle(T, PRICE, _fills(_sell(alicePv, 1000), _buy(daveHome, 1000)), true);
 
         assertEq(_credits(dave), DAVE_CREDITS - 300, "credits spent");
@@ -569,8 +657,11 @@ contract EnergyMarketTest is MarketFixture {
         _attest(alicePv, T1, 0, 1000);
         _attest(daveHome, T1, 2000, 0);
 
-        vm.expectEmit(address(market));
-        emit IEnergyMarket.MeterSettled(daveHome, T, 0, 1000, _cost(1000, PRICE, FEE), 0, 400, 600, 0);
+        _expectMetersSettled(
+            address(market),
+            _settledRecord(alicePv, T, 1000, 0, _earned(1000, PRICE, KEEPER_BPS), 0, 0, 0, 400),
+            _settledRecord(daveHome, T, 0, 1000, _cost(1000, PRICE, FEE), 0, 400, 600, 0)
+        );
         _settle(T, PRICE, _fills(_sell(alicePv, 1000), _buy(daveHome, 1000)), true);
         assertEq(_credits(dave), 0, "all credits spent");
     }
@@ -585,8 +676,11 @@ contract EnergyMarketTest is MarketFixture {
         _attest(alicePv, T1, 0, 1000);
         _attest(carolHome, T1, 1500, 0);
 
-        vm.expectEmit(address(market));
-        emit IEnergyMarket.MeterSettled(carolHome, T, 0, 1000, _cost(1000, PRICE, FEE), 0, 0, 500, 0);
+        _expectMetersSettled(
+            address(market),
+            _settledRecord(alicePv, T, 1000, 0, _earned(1000, PRICE, KEEPER_BPS), 0, 0, 0, 400),
+            _settledRecord(carolHome, T, 0, 1000, _cost(1000, PRICE, FEE), 0, 0, 500, 0)
+        );
         _settle(T, PRICE, _fills(_sell(alicePv, 1000), _buy(carolHome, 1000)), true);
         assertEq(_credits(carol), 1000, "credits untouched");
     }
@@ -600,9 +694,10 @@ contract EnergyMarketTest is MarketFixture {
         _attest(carolHome, T1, 1500, 0);
         uint256 supplyBefore = energy.totalSupply();
 
-        vm.expectEmit(address(market));
-        emit IEnergyMarket.MeterSettled(
-            alicePv, T, 1500, 0, _earned(1500, PRICE, KEEPER_BPS), 500, 300, 0, 800
+        _expectMetersSettled(
+            address(market),
+            _settledRecord(alicePv, T, 1500, 0, _earned(1500, PRICE, KEEPER_BPS), 500, 300, 0, 800),
+            _settledRecord(carolHome, T, 0, 1500, _cost(1500, PRICE, FEE), 0, 0, 0, 0)
         );
         _settle(T, PRICE, _fills(_sell(alicePv, 1500), _buy(carolHome, 1500)), true);
 
@@ -618,76 +713,157 @@ contract EnergyMarketTest is MarketFixture {
         vm.expectRevert(
             abi.encodeWithSelector(IAccessControl.AccessControlUnauthorizedAccount.selector, stranger, role)
         );
-        market.settle(T, PRICE, new IEnergyMarket.Fill[](0), true);
+        market.settle(T, PRICE, _noFills(), true);
     }
 
     function test_RevertWhen_IntervalNotClosed() public {
         vm.expectRevert(abi.encodeWithSelector(IEnergyMarket.MarketIntervalNotClosed.selector, T + 1, T2));
-        _settle(T + 1, PRICE, new IEnergyMarket.Fill[](0), true);
+        _settle(T + 1, PRICE, _noFills(), true);
 
         vm.warp(T2 - 1);
         vm.expectRevert(abi.encodeWithSelector(IEnergyMarket.MarketIntervalNotClosed.selector, T + 1, T2));
-        _settle(T + 1, PRICE, new IEnergyMarket.Fill[](0), true);
+        _settle(T + 1, PRICE, _noFills(), true);
 
         vm.warp(T2);
-        _settle(T + 1, PRICE, new IEnergyMarket.Fill[](0), true);
+        _settle(T + 1, PRICE, _noFills(), true);
     }
 
     function test_RevertWhen_IntervalAlreadySettled() public {
-        _settle(T, PRICE, new IEnergyMarket.Fill[](0), true);
+        _settle(T, PRICE, _noFills(), true);
 
         vm.expectRevert(abi.encodeWithSelector(IEnergyMarket.MarketIntervalAlreadySettled.selector, T));
-        _settle(T, PRICE, new IEnergyMarket.Fill[](0), false);
+        _settle(T, PRICE, _noFills(), false);
 
         vm.prank(rivalKeeper);
         vm.expectRevert(abi.encodeWithSelector(IEnergyMarket.MarketIntervalAlreadySettled.selector, T));
-        market.settle(T, PRICE, new IEnergyMarket.Fill[](0), true);
+        market.settle(T, PRICE, _noFills(), true);
     }
 
     function test_RevertWhen_IntervalClaimedByAnotherKeeper() public {
-        _settle(T, PRICE, new IEnergyMarket.Fill[](0), false);
+        _settle(T, PRICE, _noFills(), false);
 
         vm.prank(rivalKeeper);
         vm.expectRevert(abi.encodeWithSelector(IEnergyMarket.MarketIntervalClaimed.selector, T, keeper));
-        market.settle(T, PRICE, new IEnergyMarket.Fill[](0), true);
+        market.settle(T, PRICE, _noFills(), true);
+    }
+
+    /// @dev A keeper that stopped does not block its interval: from `INTERVAL_SECONDS` after its last
+    /// batch, another keeper continues it at the same price (and takes it over), not a second earlier.
+    function test_Settle_AnotherKeeperTakesOverAStalledInterval() public {
+        _attestAll(T1, [uint48(0), 0, 1000, 800, 0, 0], [uint48(1000), 800, 0, 0, 0, 0]);
+        uint256 firstBatchAt = T1 + 60;
+        vm.warp(firstBatchAt);
+        _settle(T, PRICE, _fills(_sell(alicePv, 1000), _buy(carolHome, 1000)), false);
+        assertEq(market.interval(T).lastBatchAt, firstBatchAt, "last batch time");
+        uint256[] memory rest = _fills(_sell(bobPv, 800), _buy(daveHome, 800));
+
+        vm.warp(firstBatchAt + INTERVAL - 1);
+        vm.prank(rivalKeeper);
+        vm.expectRevert(abi.encodeWithSelector(IEnergyMarket.MarketIntervalClaimed.selector, T, keeper));
+        market.settle(T, PRICE, rest, false);
+
+        vm.warp(firstBatchAt + INTERVAL);
+        vm.prank(rivalKeeper);
+        market.settle(T, PRICE, rest, false);
+        IEnergyMarket.IntervalRecord memory record = market.interval(T);
+        assertEq(record.keeper, rivalKeeper, "taken over");
+        assertEq(record.lastBatchAt, firstBatchAt + INTERVAL, "clock restarted");
+        assertEq(uint8(record.status), uint8(IEnergyMarket.IntervalStatus.InProgress), "still open");
+        assertEq(record.price, PRICE, "same price");
+        assertEq(_vault(bob), FUNDS + _earned(800, PRICE, KEEPER_BPS), "second batch paid");
+
+        // Now the first keeper is the other one: it waits for the rival to stall in turn.
+        vm.expectRevert(abi.encodeWithSelector(IEnergyMarket.MarketIntervalClaimed.selector, T, rivalKeeper));
+        _settle(T, PRICE, _noFills(), true);
+        vm.prank(rivalKeeper);
+        market.settle(T, PRICE, _noFills(), true);
+        assertEq(uint8(market.interval(T).status), uint8(IEnergyMarket.IntervalStatus.Settled), "closed");
+    }
+
+    /// @dev The keeper that takes over may close the interval without a batch of its own, at the same
+    /// price only; each batch of the claiming keeper restarts the clock.
+    function test_Settle_TakeOverClosesAtTheSamePriceOnly() public {
+        _settle(T, PRICE, _noFills(), false);
+        vm.warp(T1 + 600);
+        _settle(T, PRICE, _noFills(), false);
+
+        vm.warp(T1 + 600 + INTERVAL - 1);
+        vm.prank(rivalKeeper);
+        vm.expectRevert(abi.encodeWithSelector(IEnergyMarket.MarketIntervalClaimed.selector, T, keeper));
+        market.settle(T, PRICE, _noFills(), true);
+
+        vm.warp(T1 + 600 + INTERVAL);
+        vm.prank(rivalKeeper);
+        vm.expectRevert(
+            abi.encodeWithSelector(IEnergyMarket.MarketPriceChanged.selector, T, PRICE, PRICE + 1)
+        );
+        market.settle(T, PRICE + 1, _noFills(), true);
+        vm.prank(rivalKeeper);
+        market.settle(T, PRICE, _noFills(), true);
+        IEnergyMarket.IntervalRecord memory record = market.interval(T);
+        assertEq(uint8(record.status), uint8(IEnergyMarket.IntervalStatus.Settled), "closed");
+        assertEq(record.keeper, rivalKeeper, "by the keeper that took over");
     }
 
     function test_RevertWhen_PriceChangedBetweenBatches() public {
-        _settle(T, PRICE, new IEnergyMarket.Fill[](0), false);
+        _settle(T, PRICE, _noFills(), false);
 
         vm.expectRevert(
             abi.encodeWithSelector(IEnergyMarket.MarketPriceChanged.selector, T, PRICE, PRICE + 1)
         );
-        _settle(T, PRICE + 1, new IEnergyMarket.Fill[](0), true);
+        _settle(T, PRICE + 1, _noFills(), true);
     }
 
     function test_RevertWhen_ClearingPriceOutOfRange() public {
         uint64 tooHigh = uint64(type(uint48).max) + 1;
         vm.expectRevert(abi.encodeWithSelector(IEnergyMarket.MarketPriceOutOfRange.selector, tooHigh));
-        _settle(T, tooHigh, new IEnergyMarket.Fill[](0), true);
+        _settle(T, tooHigh, _noFills(), true);
     }
 
     function test_RevertWhen_FillsNotSorted() public {
         _attest(alicePv, T1, 0, 1000);
         _attest(carolHome, T1, 1000, 0);
-        IEnergyMarket.Fill[] memory fills = _fills(_sell(alicePv, 1000), _buy(carolHome, 1000));
+        uint256[] memory fills = _fills(_sell(alicePv, 1000), _buy(carolHome, 1000));
         (fills[0], fills[1]) = (fills[1], fills[0]);
 
         vm.expectRevert(
-            abi.encodeWithSelector(IEnergyMarket.MarketFillsNotSorted.selector, 1, fills[1].meter)
+            abi.encodeWithSelector(IEnergyMarket.MarketFillsNotSorted.selector, 1, Fills.meterOf(fills[1]))
         );
         _settle(T, PRICE, fills, true);
+    }
+
+    /// @dev A fill with a bit set outside its meter, Wh and buy fields reverts with its index, whichever
+    /// bit it is, before anything else is checked about it.
+    function test_RevertWhen_FillMalformed() public {
+        _attest(alicePv, T1, 0, 1000);
+        _attest(carolHome, T1, 1000, 0);
+        uint256[] memory fills = _fills(_sell(alicePv, 1000), _buy(carolHome, 1000));
+        uint256[3] memory strayBits = [uint256(1) << 193, uint256(1) << 224, uint256(1) << 255];
+        for (uint256 k; k < strayBits.length; ++k) {
+            uint256[] memory broken = _fills(_sell(alicePv, 1000), _buy(carolHome, 1000));
+            broken[1] |= strayBits[k];
+            vm.expectRevert(abi.encodeWithSelector(IEnergyMarket.MarketFillMalformed.selector, 1));
+            _settle(T, PRICE, broken, true);
+        }
+        // Even a fill that would fail every other check reports the stray bit first.
+        uint256[] memory garbage = new uint256[](1);
+        garbage[0] = type(uint256).max;
+        vm.expectRevert(abi.encodeWithSelector(IEnergyMarket.MarketFillMalformed.selector, 0));
+        _settle(T, PRICE, garbage, true);
+
+        _settle(T, PRICE, fills, true);
+        assertEq(_vault(carol), FUNDS - _cost(1000, PRICE, FEE), "the well-formed batch settles");
     }
 
     function test_RevertWhen_MeterTwiceInABatch() public {
         _attest(alicePv, T1, 0, 1000);
         _attest(carolHome, T1, 1000, 0);
-        IEnergyMarket.Fill[] memory fills = new IEnergyMarket.Fill[](3);
+        uint256[] memory fills = new uint256[](3);
         fills[0] = _sell(alicePv, 500);
         fills[1] = _sell(alicePv, 500);
         fills[2] = _buy(carolHome, 1000);
         fills = _sorted(fills);
-        uint256 second = fills[0].meter == alicePv ? 1 : 2;
+        uint256 second = Fills.meterOf(fills[0]) == alicePv ? 1 : 2;
 
         vm.expectRevert(abi.encodeWithSelector(IEnergyMarket.MarketFillsNotSorted.selector, second, alicePv));
         _settle(T, PRICE, fills, true);
@@ -804,7 +980,7 @@ contract EnergyMarketTest is MarketFixture {
         IEnergyMarket.OrderParams memory params = _sellOrder(ALICE_FLOOR);
         params.validFrom = T0 + 1;
         _placeOrder(alicePv, params);
-        IEnergyMarket.Fill[] memory fills = _fills(_sell(alicePv, 1000), _buy(carolHome, 1000));
+        uint256[] memory fills = _fills(_sell(alicePv, 1000), _buy(carolHome, 1000));
 
         vm.expectRevert(abi.encodeWithSelector(IEnergyMarket.MarketOrderNotLive.selector, alicePv, T));
         _settle(T, PRICE, fills, true);
@@ -821,7 +997,7 @@ contract EnergyMarketTest is MarketFixture {
         IEnergyMarket.OrderParams memory params = _buyOrder(CAROL_CEILING);
         params.validUntil = T1 - 1;
         _placeOrder(carolHome, params);
-        IEnergyMarket.Fill[] memory fills = _fills(_sell(alicePv, 1000), _buy(carolHome, 1000));
+        uint256[] memory fills = _fills(_sell(alicePv, 1000), _buy(carolHome, 1000));
 
         vm.expectRevert(abi.encodeWithSelector(IEnergyMarket.MarketOrderNotLive.selector, carolHome, T));
         _settle(T, PRICE, fills, true);
@@ -848,7 +1024,7 @@ contract EnergyMarketTest is MarketFixture {
     function test_RevertWhen_PriceBelowFloor() public {
         _attest(alicePv, T1, 0, 1000);
         _attest(carolHome, T1, 1000, 0);
-        IEnergyMarket.Fill[] memory fills = _fills(_sell(alicePv, 1000), _buy(carolHome, 1000));
+        uint256[] memory fills = _fills(_sell(alicePv, 1000), _buy(carolHome, 1000));
         vm.expectRevert(
             abi.encodeWithSelector(
                 IEnergyMarket.MarketPriceBelowFloor.selector, alicePv, ALICE_FLOOR - 1, ALICE_FLOOR
@@ -862,7 +1038,7 @@ contract EnergyMarketTest is MarketFixture {
     function test_RevertWhen_PriceAboveCeiling() public {
         _attest(alicePv, T1, 0, 1000);
         _attest(carolHome, T1, 1000, 0);
-        IEnergyMarket.Fill[] memory fills = _fills(_sell(alicePv, 1000), _buy(carolHome, 1000));
+        uint256[] memory fills = _fills(_sell(alicePv, 1000), _buy(carolHome, 1000));
         vm.expectRevert(
             abi.encodeWithSelector(
                 IEnergyMarket.MarketPriceAboveCeiling.selector,
@@ -879,7 +1055,7 @@ contract EnergyMarketTest is MarketFixture {
     function test_RevertWhen_NetworkFeeTakesThePriceAboveTheCeiling() public {
         _attest(alicePv, T1, 0, 1000);
         _attest(carolHome, T1, 1000, 0);
-        IEnergyMarket.Fill[] memory fills = _fills(_sell(alicePv, 1000), _buy(carolHome, 1000));
+        uint256[] memory fills = _fills(_sell(alicePv, 1000), _buy(carolHome, 1000));
         uint64 price = CAROL_CEILING - FEE + 1;
         vm.expectRevert(
             abi.encodeWithSelector(
@@ -898,7 +1074,7 @@ contract EnergyMarketTest is MarketFixture {
         uint256 cost = _cost(1000, PRICE, FEE);
         vm.prank(carol);
         market.withdraw(STABLE, FUNDS - cost + 1);
-        IEnergyMarket.Fill[] memory fills = _fills(_sell(alicePv, 1000), _buy(carolHome, 1000));
+        uint256[] memory fills = _fills(_sell(alicePv, 1000), _buy(carolHome, 1000));
 
         vm.expectRevert(
             abi.encodeWithSelector(
@@ -926,8 +1102,7 @@ contract EnergyMarketTest is MarketFixture {
         _attest(erinPv, T1, 0, 2000);
         _attest(erinEv, T1, 1000, 0);
         _attest(carolHome, T1, 1000, 0);
-        IEnergyMarket.Fill[] memory fills =
-            _fills(_sell(erinPv, 2000), _buy(erinEv, 1000), _buy(carolHome, 1000));
+        uint256[] memory fills = _fills(_sell(erinPv, 2000), _buy(erinEv, 1000), _buy(carolHome, 1000));
         // The second of erin's meters in address order is the one that trips the check.
         address second = erinPv > erinEv ? erinPv : erinEv;
 
@@ -980,6 +1155,40 @@ contract EnergyMarketTest is MarketFixture {
         );
     }
 
+    /// @dev The side marks hold the latest interval an owner traded in. Once erin traded in T+1, interval
+    /// T (still in progress) takes no more of her fills: the marks of T are gone, so a buy there could not
+    /// be told from a self trade.
+    function test_RevertWhen_OwnerTradedALaterInterval() public {
+        _attest(alicePv, T1, 0, 1000);
+        _attest(carolHome, T1, 1000, 0);
+        _settle(T, PRICE, _fills(_sell(alicePv, 500), _buy(carolHome, 500)), false);
+        vm.warp(T2);
+        _attest(erinPv, T1, 0, 0);
+        _attest(erinPv, T2, 0, 1000);
+        _attest(daveHome, T1, 0, 0);
+        _attest(daveHome, T2, 1000, 0);
+        _settle(T + 1, PRICE, _fills(_sell(erinPv, 1000), _buy(daveHome, 1000)), true);
+        _attest(erinEv, T1, 1000, 0);
+        _attest(bobPv, T1, 0, 1000);
+
+        vm.expectRevert(
+            abi.encodeWithSelector(IEnergyMarket.MarketOwnerTradedLaterInterval.selector, erinEv, T, T + 1)
+        );
+        _settle(T, PRICE, _fills(_sell(bobPv, 1000), _buy(erinEv, 1000)), true);
+    }
+
+    /// @dev An owner may trade the same side of an interval in several batches, with several meters.
+    function test_Settle_SameSideInTwoBatchesOfAnInterval() public {
+        _placeOrder(erinEv, _sellOrder(ERIN_FLOOR));
+        _attest(erinPv, T1, 0, 1000);
+        _attest(erinEv, T1, 0, 500);
+        _attest(carolHome, T1, 1000, 0);
+        _attest(daveHome, T1, 500, 0);
+        _settle(T, PRICE, _fills(_sell(erinPv, 1000), _buy(carolHome, 1000)), false);
+        _settle(T, PRICE, _fills(_sell(erinEv, 500), _buy(daveHome, 500)), true);
+        assertEq(_vault(erin), FUNDS + _earned(1000, PRICE, KEEPER_BPS) + _earned(500, PRICE, KEEPER_BPS));
+    }
+
     function test_RevertWhen_Unbalanced() public {
         _attest(alicePv, T1, 0, 1500);
         _attest(carolHome, T1, 1500, 0);
@@ -1023,7 +1232,7 @@ contract EnergyMarketTest is MarketFixture {
         assertEq(
             uint8(market.interval(T).status), uint8(IEnergyMarket.IntervalStatus.InProgress), "still open"
         );
-        _settle(T, PRICE, new IEnergyMarket.Fill[](0), true);
+        _settle(T, PRICE, _noFills(), true);
         assertEq(uint8(market.interval(T).status), uint8(IEnergyMarket.IntervalStatus.Settled), "closed");
 
         assertEq(_vault(bob), FUNDS + _earned(800, PRICE, KEEPER_BPS), "second batch paid");
@@ -1032,14 +1241,14 @@ contract EnergyMarketTest is MarketFixture {
 
         vm.prank(rivalKeeper);
         vm.expectRevert(abi.encodeWithSelector(IEnergyMarket.MarketIntervalAlreadySettled.selector, T));
-        market.settle(T, PRICE, new IEnergyMarket.Fill[](0), true);
+        market.settle(T, PRICE, _noFills(), true);
     }
 
     /// @dev Two keepers race for the same interval: the first transaction claims it, the second reverts
     /// and changes nothing.
     function test_Settle_SecondKeeperLosesTheRace() public {
         _attestAll(T1, [uint48(0), 0, 1000, 800, 0, 0], [uint48(1000), 800, 0, 0, 0, 0]);
-        IEnergyMarket.Fill[] memory fills =
+        uint256[] memory fills =
             _fills(_sell(alicePv, 1000), _sell(bobPv, 800), _buy(carolHome, 1000), _buy(daveHome, 800));
 
         vm.prank(rivalKeeper);
@@ -1060,7 +1269,7 @@ contract EnergyMarketTest is MarketFixture {
 
         assertEq(uint8(market.interval(T).status), uint8(IEnergyMarket.IntervalStatus.Open));
         vm.prank(rivalKeeper);
-        market.settle(T, PRICE + 7, new IEnergyMarket.Fill[](0), true);
+        market.settle(T, PRICE + 7, _noFills(), true);
     }
 
     // ================================================================ finalize
@@ -1070,8 +1279,7 @@ contract EnergyMarketTest is MarketFixture {
         vm.warp(T2);
         _attest(alicePv, T2, 250, 1234);
 
-        vm.expectEmit(address(market));
-        emit IEnergyMarket.MeterSettled(alicePv, T + 1, 0, 0, 0, 1234, 0, 250, 493);
+        _expectMetersSettled(address(market), _settledRecord(alicePv, T + 1, 0, 0, 0, 1234, 0, 250, 493));
         assertEq(market.finalize(_meters(alicePv)), 1, "settled");
 
         assertEq(_credits(alice), 1234, "credited");
@@ -1089,9 +1297,8 @@ contract EnergyMarketTest is MarketFixture {
         _attest(daveHome, T2, 700, 100);
         uint256 supplyBefore = energy.totalSupply();
 
-        vm.expectEmit(address(market));
         // Credits cover 400 + the 100 just credited; 200 left to the grid.
-        emit IEnergyMarket.MeterSettled(daveHome, T + 1, 0, 0, 0, 100, 500, 200, 40);
+        _expectMetersSettled(address(market), _settledRecord(daveHome, T + 1, 0, 0, 0, 100, 500, 200, 40));
         market.finalize(_meters(daveHome));
 
         assertEq(_credits(dave), 0, "all spent");
@@ -1110,7 +1317,7 @@ contract EnergyMarketTest is MarketFixture {
 
     function test_Finalize_SkipsMarketableVolumesOfAnIntervalInProgress() public {
         _attest(alicePv, T1, 0, 1000);
-        _settle(T, PRICE, new IEnergyMarket.Fill[](0), false);
+        _settle(T, PRICE, _noFills(), false);
         assertEq(market.finalize(_meters(alicePv)), 0);
     }
 
@@ -1121,8 +1328,7 @@ contract EnergyMarketTest is MarketFixture {
         _settle(T, PRICE, _fills(_sell(alicePv, 1000), _buy(carolHome, 1000)), true);
 
         // alice and carol were settled by their fills; bob's volume was not traded.
-        vm.expectEmit(address(market));
-        emit IEnergyMarket.MeterSettled(bobPv, T, 0, 0, 0, 1000, 0, 0, 400);
+        _expectMetersSettled(address(market), _settledRecord(bobPv, T, 0, 0, 0, 1000, 0, 0, 400));
         address[] memory meters = new address[](4);
         meters[0] = alicePv;
         meters[1] = bobPv;
@@ -1158,10 +1364,38 @@ contract EnergyMarketTest is MarketFixture {
         assertEq(market.finalize(new address[](0)), 0, "empty");
     }
 
+    /// @dev One `MetersSettled` for the call, with the settled meters in the order they were given and
+    /// the skipped ones left out (its length trimmed to what was settled).
+    function test_Finalize_OneEventInCallOrder() public {
+        vm.warp(T2);
+        _attest(alicePv, T2, 0, 100); // residual: skipped T
+        _attest(bobPv, T2, 7, 200); // residual
+        _attest(carolHome, T1, 0, 0);
+        _attest(carolHome, T2, 300, 0); // marketable in T+1, not settled: skipped
+        address[] memory meters = new address[](4);
+        meters[0] = bobPv;
+        meters[1] = carolHome;
+        meters[2] = stranger;
+        meters[3] = alicePv;
+
+        vm.recordLogs();
+        assertEq(market.finalize(meters), 2);
+        Vm.Log[] memory logs = vm.getRecordedLogs();
+        uint256 events;
+        for (uint256 i; i < logs.length; ++i) {
+            if (_isMetersSettled(logs[i], address(market))) ++events;
+        }
+        assertEq(events, 1, "one event");
+        SettlementRecords.Record[] memory records = _decodeRecords(logs, address(market));
+        assertEq(records.length, 2, "two records");
+        _assertRecord(records[0], _settledRecord(bobPv, T + 1, 0, 0, 0, 200, 0, 7, 80), "bob first");
+        _assertRecord(records[1], _settledRecord(alicePv, T + 1, 0, 0, 0, 100, 0, 0, 40), "then alice");
+    }
+
     /// @dev After finalize, the meter's next reading is marketable again.
     function test_Finalize_LetsTheNextIntervalTrade() public {
         _attest(alicePv, T1, 0, 1000);
-        _settle(T, PRICE, new IEnergyMarket.Fill[](0), true);
+        _settle(T, PRICE, _noFills(), true);
         market.finalize(_meters(alicePv));
         vm.warp(T2);
         _attest(alicePv, T2, 0, 700);

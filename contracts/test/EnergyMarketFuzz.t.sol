@@ -2,12 +2,14 @@
 pragma solidity 0.8.37;
 
 import {IEnergyMarket} from "../src/interfaces/IEnergyMarket.sol";
+import {Fills} from "../src/libraries/Fills.sol";
+import {SettlementRecords} from "../src/libraries/SettlementRecords.sol";
 import {MarketFixture} from "./utils/MarketFixture.sol";
 import {Vm} from "forge-std/Test.sol";
 
 /// @notice Money and energy conservation of `settle` and `finalize` over random prices, fees and volumes.
 contract EnergyMarketFuzzTest is MarketFixture {
-    /// @dev What `MeterSettled` reported for a meter (summed, should it be settled twice).
+    /// @dev What the `MetersSettled` records reported for a meter (summed, should it be settled twice).
     struct Settled {
         uint256 events;
         uint256 soldWh;
@@ -60,7 +62,7 @@ contract EnergyMarketFuzzTest is MarketFixture {
         market.setKeeperFee(bps);
         _permissiveOrders(sellersCover);
         _attestRandom(imports, exports);
-        IEnergyMarket.Fill[] memory fills = _balancedFills(trades);
+        uint256[] memory fills = _balancedFills(trades);
 
         uint256 operatorBefore = stablecoin.balanceOf(gridOperator);
         uint256 keeperBefore = stablecoin.balanceOf(keeper);
@@ -193,7 +195,7 @@ contract EnergyMarketFuzzTest is MarketFixture {
         uint256 available = creditsHeld + exportWh;
         uint256 covered = cover ? (importWh < available ? importWh : available) : 0;
         uint256 carbonGrams = uint256(exportWh) * intensity / 1000;
-        _expectMeterSettled(carolHome, T + 1, exportWh, covered, importWh - covered, carbonGrams);
+        _expectResidualRecord(carolHome, T + 1, exportWh, covered, importWh - covered, carbonGrams);
         assertEq(market.finalize(_meters(carolHome)), 1, "settled");
 
         assertEq(_credits(carol), available - covered, "credits");
@@ -214,8 +216,8 @@ contract EnergyMarketFuzzTest is MarketFixture {
         vm.stopPrank();
     }
 
-    /// @dev Expects the `MeterSettled` of a residual-only settlement (nothing traded).
-    function _expectMeterSettled(
+    /// @dev Expects the `MetersSettled` of a residual-only settlement of one meter (nothing traded).
+    function _expectResidualRecord(
         address meter,
         uint64 t,
         uint256 creditedWh,
@@ -223,9 +225,9 @@ contract EnergyMarketFuzzTest is MarketFixture {
         uint256 gridSuppliedWh,
         uint256 carbonGrams
     ) internal {
-        vm.expectEmit(address(market));
-        emit IEnergyMarket.MeterSettled(
-            meter, t, 0, 0, 0, uint32(creditedWh), uint32(coveredWh), uint32(gridSuppliedWh), carbonGrams
+        _expectMetersSettled(
+            address(market),
+            _settledRecord(meter, t, 0, 0, 0, creditedWh, coveredWh, gridSuppliedWh, carbonGrams)
         );
     }
 
@@ -255,7 +257,7 @@ contract EnergyMarketFuzzTest is MarketFixture {
     }
 
     /// @dev Random volumes within what each meter attested, trimmed until bought equals sold.
-    function _balancedFills(uint256[6] memory trades) internal returns (IEnergyMarket.Fill[] memory fills) {
+    function _balancedFills(uint256[6] memory trades) internal returns (uint256[] memory fills) {
         // allMeters: alicePv, bobPv, carolHome, daveHome, erinPv, erinEv; erinEv stays out (erin sells).
         bool[6] memory buys = [false, false, true, true, false, false];
         uint256 sold;
@@ -281,70 +283,67 @@ contract EnergyMarketFuzzTest is MarketFixture {
             else keptSold += wh;
             if (wh != 0) ++count;
         }
-        fills = new IEnergyMarket.Fill[](count);
+        fills = new uint256[](count);
         count = 0;
         for (uint256 i; i < 5; ++i) {
             address meter = allMeters[i];
             if (tradedWh[meter] == 0) continue;
-            fills[count++] = IEnergyMarket.Fill({meter: meter, buy: buys[i], wh: uint32(tradedWh[meter])});
+            fills[count++] = Fills.pack(meter, buys[i], uint32(tradedWh[meter]));
         }
         fills = _sorted(fills);
     }
 
-    /// @dev Adds up the market's `MeterSettled` and `IntervalSettled` events in `logs`.
+    /// @dev Adds up the records of the market's `MetersSettled` events in `logs`, and reads its
+    /// `IntervalSettled`.
     function _collect(Vm.Log[] memory logs) internal {
+        SettlementRecords.Record[] memory records = _decodeRecords(logs, address(market));
+        for (uint256 i; i < records.length; ++i) {
+            SettlementRecords.Record memory r = records[i];
+            Settled storage s = settled[r.meter];
+            s.events += 1;
+            if (r.bought) s.boughtWh += r.tradedWh;
+            else s.soldWh += r.tradedWh;
+            s.amount += r.amount;
+            s.creditedWh += r.creditedWh;
+            s.coveredWh += r.coveredWh;
+            s.gridSuppliedWh += r.gridSuppliedWh;
+            s.carbonGrams += r.carbonGrams;
+            assertEq(r.interval, T, "record interval");
+        }
         for (uint256 i; i < logs.length; ++i) {
             Vm.Log memory log = logs[i];
-            if (log.emitter != address(market)) continue;
-            if (log.topics[0] == IEnergyMarket.MeterSettled.selector) {
-                Settled storage s = settled[address(uint160(uint256(log.topics[1])))];
-                (
-                    uint32 sold,
-                    uint32 bought,
-                    uint256 amount,
-                    uint32 credited,
-                    uint32 covered,
-                    uint32 grid,
-                    uint256 grams
-                ) = abi.decode(log.data, (uint32, uint32, uint256, uint32, uint32, uint32, uint256));
-                s.events += 1;
-                s.soldWh += sold;
-                s.boughtWh += bought;
-                s.amount += amount;
-                s.creditedWh += credited;
-                s.coveredWh += covered;
-                s.gridSuppliedWh += grid;
-                s.carbonGrams += grams;
-            } else if (log.topics[0] == IEnergyMarket.IntervalSettled.selector) {
-                (, uint256 traded, uint256 networkFee, uint256 keeperFee,) =
-                    abi.decode(log.data, (uint64, uint256, uint256, uint256, bool));
-                batch = Batch({
-                    count: batch.count + 1, tradedWh: traded, networkFee: networkFee, keeperFee: keeperFee
-                });
+            if (log.emitter != address(market) || log.topics[0] != IEnergyMarket.IntervalSettled.selector) {
+                continue;
             }
+            (, uint256 traded, uint256 networkFee, uint256 keeperFee,) =
+                abi.decode(log.data, (uint64, uint256, uint256, uint256, bool));
+            batch = Batch({
+                count: batch.count + 1, tradedWh: traded, networkFee: networkFee, keeperFee: keeperFee
+            });
         }
     }
 
-    function _assertPerMeterMoney(IEnergyMarket.Fill[] memory fills, uint64 price, uint64 fee, uint16 bps)
+    function _assertPerMeterMoney(uint256[] memory fills, uint64 price, uint64 fee, uint16 bps)
         internal
         view
     {
         uint256 traded;
         uint256 keeperFees;
         for (uint256 i; i < fills.length; ++i) {
-            IEnergyMarket.Fill memory fill = fills[i];
-            address owner = market.meterInfo(fill.meter).owner;
-            Settled memory s = settled[fill.meter];
-            if (fill.buy) {
-                assertEq(s.boughtWh, fill.wh, "bought");
-                assertEq(s.amount, _cost(fill.wh, price, fee), "paid");
+            address meter = Fills.meterOf(fills[i]);
+            uint256 wh = Fills.whOf(fills[i]);
+            address owner = market.meterInfo(meter).owner;
+            Settled memory s = settled[meter];
+            if (Fills.isBuy(fills[i])) {
+                assertEq(s.boughtWh, wh, "bought");
+                assertEq(s.amount, _cost(wh, price, fee), "paid");
                 assertEq(vaultBefore[owner] - _vault(owner), s.amount, "buyer charged");
             } else {
-                traded += fill.wh;
-                uint256 value = uint256(fill.wh) * price / 1000;
+                traded += wh;
+                uint256 value = wh * price / 1000;
                 keeperFees += value * bps / 10_000;
-                assertEq(s.soldWh, fill.wh, "sold");
-                assertEq(s.amount, _earned(fill.wh, price, bps), "earned");
+                assertEq(s.soldWh, wh, "sold");
+                assertEq(s.amount, _earned(wh, price, bps), "earned");
                 assertEq(_vault(owner) - vaultBefore[owner], s.amount, "seller paid");
             }
         }

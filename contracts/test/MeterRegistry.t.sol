@@ -4,7 +4,9 @@ pragma solidity 0.8.37;
 import {EnergyMarket} from "../src/EnergyMarket.sol";
 import {IEnergyMarket} from "../src/interfaces/IEnergyMarket.sol";
 import {IMeterRegistry} from "../src/interfaces/IMeterRegistry.sol";
+import {Fills} from "../src/libraries/Fills.sol";
 import {MeterKinds} from "../src/libraries/MeterKinds.sol";
+import {SettlementRecords} from "../src/libraries/SettlementRecords.sol";
 import {ReadingSigning} from "./utils/ReadingSigning.sol";
 import {RegistryFixture} from "./utils/RegistryFixture.sol";
 import {IAccessControl} from "@openzeppelin/contracts/access/IAccessControl.sol";
@@ -90,8 +92,9 @@ contract MeterRegistryReadingsTest is RegistryFixture {
 
         // Unsold, uncovered import is grid supply: no credit, no carbon, nothing minted.
         vm.warp(T1 + WINDOW + 1);
-        vm.expectEmit(address(registry));
-        emit IEnergyMarket.MeterSettled(meterC, _intervalOf(T1), 0, 0, 0, 0, 0, 2500, 0);
+        _expectMetersSettled(
+            address(registry), _settledRecord(meterC, _intervalOf(T1), 0, 0, 0, 0, 0, 2500, 0)
+        );
         assertEq(_finalize(meterC), 1);
         _assertVault(bob, 0, 0);
         assertEq(energy.totalSupply(), 0);
@@ -267,8 +270,8 @@ contract MeterRegistryReadingsTest is RegistryFixture {
         vm.warp(T2);
         _submit(_sign(meterAKey, meterA, 3, T2, A_IMPORT, A_EXPORT + 150));
 
-        IEnergyMarket.Fill[] memory fills = new IEnergyMarket.Fill[](1);
-        fills[0] = IEnergyMarket.Fill({meter: meterA, buy: false, wh: 100});
+        uint256[] memory fills = new uint256[](1);
+        fills[0] = Fills.pack(meterA, false, 100);
         for (uint40 end = T1; end <= T2; end += INTERVAL) {
             vm.expectRevert(
                 abi.encodeWithSelector(
@@ -614,8 +617,9 @@ contract MeterRegistryReadingsTest is RegistryFixture {
         vm.warp(T2);
         _submit(_sign(meterAKey, meterA, 2, T2, A_IMPORT + 5, A_EXPORT + 1250));
 
-        vm.expectEmit(address(registry));
-        emit IEnergyMarket.MeterSettled(meterA, _intervalOf(T2), 0, 0, 0, 1250, 0, 5, 500);
+        _expectMetersSettled(
+            address(registry), _settledRecord(meterA, _intervalOf(T2), 0, 0, 0, 1250, 0, 5, 500)
+        );
         assertEq(_finalize(meterA), 1);
 
         _assertVault(alice, 1250, 500);
@@ -666,13 +670,14 @@ contract MeterRegistryReadingsTest is RegistryFixture {
 
         // A batch that does not close the interval leaves the volumes to the keeper.
         vm.prank(keeper);
-        registry.settle(_intervalOf(T1), 100_000, new IEnergyMarket.Fill[](0), false);
+        registry.settle(_intervalOf(T1), 100_000, new uint256[](0), false);
         assertEq(_finalize(meterA), 0);
 
         vm.prank(keeper);
-        registry.settle(_intervalOf(T1), 100_000, new IEnergyMarket.Fill[](0), true);
-        vm.expectEmit(address(registry));
-        emit IEnergyMarket.MeterSettled(meterA, _intervalOf(T1), 0, 0, 0, 100, 0, 3, 40);
+        registry.settle(_intervalOf(T1), 100_000, new uint256[](0), true);
+        _expectMetersSettled(
+            address(registry), _settledRecord(meterA, _intervalOf(T1), 0, 0, 0, 100, 0, 3, 40)
+        );
         assertEq(_finalize(meterA), 1);
         _assertVault(alice, 100, 40);
     }
@@ -748,8 +753,9 @@ contract MeterRegistryReadingsTest is RegistryFixture {
         vm.warp(T2);
         _submit(_sign(meterAKey, meterA, 2, T2, A_IMPORT, A_EXPORT + 100));
 
-        vm.expectEmit(address(registry));
-        emit IEnergyMarket.MeterSettled(meterA, _intervalOf(T2), 0, 0, 0, 100, 0, 0, 0);
+        _expectMetersSettled(
+            address(registry), _settledRecord(meterA, _intervalOf(T2), 0, 0, 0, 100, 0, 0, 0)
+        );
         _finalize(meterA);
         _assertVault(alice, 100, 0);
         assertEq(carbon.totalMinted(), 0);
@@ -762,8 +768,11 @@ contract MeterRegistryReadingsTest is RegistryFixture {
         vm.recordLogs();
         assertEq(_finalize(meterA), 1);
         Vm.Log[] memory logs = vm.getRecordedLogs();
-        assertEq(logs.length, 1, "only MeterSettled");
-        assertEq(logs[0].topics[0], IEnergyMarket.MeterSettled.selector);
+        assertEq(logs.length, 1, "only MetersSettled");
+        assertEq(logs[0].topics[0], IEnergyMarket.MetersSettled.selector);
+        SettlementRecords.Record[] memory records = _decodeRecords(logs, address(registry));
+        assertEq(records.length, 1, "one record");
+        _assertRecord(records[0], _settledRecord(meterA, _intervalOf(T2), 0, 0, 0, 0, 0, 0, 0), "all zero");
         _assertPending(meterA, 0, 0, NONE);
     }
 

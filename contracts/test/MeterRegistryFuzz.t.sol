@@ -88,7 +88,7 @@ contract MeterRegistryFuzzTest is RegistryFixture {
 
             if (actions[k] & 1 != 0) {
                 vm.prank(keeper);
-                registry.settle(uint64(end / INTERVAL - 1), 50_000, new IEnergyMarket.Fill[](0), true);
+                registry.settle(uint64(end / INTERVAL - 1), 50_000, new uint256[](0), true);
             }
             if (actions[k] & 2 != 0) {
                 // Marketable volumes are final once their interval is closed; residual ones at once.

@@ -25,7 +25,9 @@ use alloy::{
     signers::local::PrivateKeySigner,
 };
 use cogrid_bindings::{EnergyMarket, IEnergyMarket, IMeterRegistry, MockStablecoin};
-use cogrid_chain::{Devnet, Reading, SuiteParams, deploy_suite, reading_domain, sign_reading};
+use cogrid_chain::{
+    Devnet, Fill, Reading, SuiteParams, deploy_suite, reading_domain, sign_reading,
+};
 use cogrid_keeper::simulate::{SettleSimulation, Simulator, TX_GAS_CAP};
 use criterion::Criterion;
 
@@ -258,16 +260,17 @@ impl Neighbourhood {
         let hashes = send_all(&devnet.admin, vec![grant], &mut nonces).await;
         confirm_all(&devnet.admin, &hashes).await;
 
-        let mut fills: Vec<IEnergyMarket::Fill> = meters
+        let mut fills: Vec<Fill> = meters
             .iter()
             .enumerate()
-            .map(|(home, meter)| IEnergyMarket::Fill {
+            .map(|(home, meter)| Fill {
                 meter: meter.address(),
                 buy: !sells(home),
                 wh: WH,
             })
             .collect();
         fills.sort_by_key(|fill| fill.meter);
+        let fills = fills.iter().map(Fill::pack).collect();
         Self {
             devnet,
             market: deployment.market,

@@ -110,9 +110,11 @@ CREATE TABLE interval_settlements (
 );
 CREATE INDEX interval_settlements_by_interval ON interval_settlements (interval_index);
 
+-- One row per record of a MetersSettled event (a batch settles many meters in one event).
 CREATE TABLE meter_settlements (
     block_number BIGINT NOT NULL REFERENCES blocks (block_number),
     log_index BIGINT NOT NULL,
+    record_index BIGINT NOT NULL,
     meter TEXT NOT NULL,
     interval_index BIGINT NOT NULL,
     sold_wh BIGINT NOT NULL,
@@ -122,7 +124,8 @@ CREATE TABLE meter_settlements (
     grid_supplied_wh BIGINT NOT NULL,
     -- Stablecoin base units, decimal: earned when the meter sold, paid when it bought.
     amount TEXT NOT NULL,
-    PRIMARY KEY (block_number, log_index)
+    carbon_grams BIGINT NOT NULL,
+    PRIMARY KEY (block_number, log_index, record_index)
 );
 CREATE INDEX meter_settlements_by_interval ON meter_settlements (interval_index);
 CREATE INDEX meter_settlements_by_meter ON meter_settlements (meter, interval_index);

@@ -18,15 +18,12 @@ use std::{collections::BTreeSet, net::SocketAddr, sync::Arc, time::Duration};
 use alloy::{
     eips::BlockNumberOrTag,
     network::EthereumWallet,
-    primitives::{Address, Bytes},
+    primitives::{Address, Bytes, U256},
     providers::{DynProvider, Provider},
     sol_types::SolCall,
 };
-use cogrid_bindings::{
-    EnergyMarket::{self, EnergyMarketErrors, EnergyMarketInstance},
-    IEnergyMarket,
-};
-use cogrid_chain::{Deployment, check_chain, connect_lazily};
+use cogrid_bindings::EnergyMarket::{self, EnergyMarketErrors, EnergyMarketInstance};
+use cogrid_chain::{Deployment, Fill, check_chain, connect_lazily};
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
 use tracing::{info, warn};
 
@@ -325,7 +322,7 @@ impl Daemon {
         };
         let last = batches.len() - 1;
         for (index, batch) in batches.into_iter().enumerate() {
-            let fills: Vec<IEnergyMarket::Fill> = batch.iter().map(to_contract_fill).collect();
+            let fills = batch.iter().map(to_contract_fill).collect();
             let settle = EnergyMarket::settleCall {
                 t,
                 clearingPrice: plan.price,
@@ -435,12 +432,12 @@ impl Daemon {
                         continue 'replan;
                     }
                     SettleSimulation::Reverted { error, raw } => {
-                        match error.as_ref() {
-                            Some(
-                                EnergyMarketErrors::MarketIntervalAlreadySettled(_)
-                                | EnergyMarketErrors::MarketIntervalClaimed(_),
-                            ) => return Ok(None),
-                            _ => {}
+                        if let Some(
+                            EnergyMarketErrors::MarketIntervalAlreadySettled(_)
+                            | EnergyMarketErrors::MarketIntervalClaimed(_),
+                        ) = error.as_ref()
+                        {
+                            return Ok(None);
                         }
                         let reason = error.as_ref().map_or_else(
                             || format!("revert data {raw}"),
@@ -548,13 +545,15 @@ impl Daemon {
     }
 }
 
-fn to_contract_fill(fill: &BatchFill) -> IEnergyMarket::Fill {
-    IEnergyMarket::Fill {
+/// A fill packed into the word `settle` takes.
+fn to_contract_fill(fill: &BatchFill) -> U256 {
+    Fill {
         meter: fill.meter,
         buy: fill.side == Side::Buy,
-        // The contract's fill volume is a uint32: no meter attests more in one interval.
+        // Pending volumes are uint32 on chain: no meter attests more in one interval.
         wh: u32::try_from(fill.wh).unwrap_or(u32::MAX),
     }
+    .pack()
 }
 
 /// A contract call's result, its failure named after `what`.

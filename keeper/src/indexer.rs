@@ -18,6 +18,7 @@ use alloy::{
     sol_types::SolEventInterface,
 };
 use cogrid_bindings::EnergyMarket::EnergyMarketEvents;
+use cogrid_chain::SettlementRecord;
 use tracing::{debug, info, warn};
 
 use crate::{
@@ -281,15 +282,8 @@ pub fn to_event(log: &Log) -> Option<Event> {
             closing: event.closing,
             tx_hash: log.transaction_hash.unwrap_or_default(),
         },
-        EnergyMarketEvents::MeterSettled(event) => Event::MeterSettled {
-            meter: event.meter,
-            interval: event.interval,
-            sold_wh: u64::from(event.soldWh),
-            bought_wh: u64::from(event.boughtWh),
-            credited_wh: u64::from(event.creditedWh),
-            covered_wh: u64::from(event.coveredWh),
-            grid_supplied_wh: u64::from(event.gridSuppliedWh),
-            amount: event.amount.saturating_to(),
+        EnergyMarketEvents::MetersSettled(event) => Event::MetersSettled {
+            records: SettlementRecord::decode_all(&event.records),
         },
         EnergyMarketEvents::Deposited(event) => Event::Deposited {
             account: event.account,

@@ -432,7 +432,9 @@ mod tests {
         signers::local::PrivateKeySigner,
     };
     use cogrid_bindings::{IEnergyMarket, IMeterRegistry, MockStablecoin};
-    use cogrid_chain::{Devnet, Reading, SuiteParams, deploy_suite, reading_domain, sign_reading};
+    use cogrid_chain::{
+        Devnet, Fill, Reading, SuiteParams, deploy_suite, reading_domain, sign_reading,
+    };
 
     use super::*;
 
@@ -585,13 +587,13 @@ mod tests {
 
         /// A batch selling the seller's 1,000 Wh to the buyer at `price`.
         fn settle(&self, price: u64) -> EnergyMarket::settleCall {
-            let mut fills = vec![
-                IEnergyMarket::Fill {
+            let mut fills = [
+                Fill {
                     meter: self.seller_meter,
                     buy: false,
                     wh: 1_000,
                 },
-                IEnergyMarket::Fill {
+                Fill {
                     meter: self.buyer_meter,
                     buy: true,
                     wh: 1_000,
@@ -601,7 +603,7 @@ mod tests {
             EnergyMarket::settleCall {
                 t: self.t,
                 clearingPrice: price,
-                fills,
+                fills: fills.iter().map(Fill::pack).collect(),
                 closing: true,
             }
         }

@@ -49,17 +49,6 @@ interface IEnergyMarket {
         bool coverFromCredits;
     }
 
-    /// @notice One meter's trade in a settlement. A meter appears at most once per batch; fills are sorted
-    /// by meter address, strictly ascending.
-    /// @param meter The meter whose attested volume trades (its standing order sets the limits).
-    /// @param buy True to buy for the meter's import, false to sell its export.
-    /// @param wh Energy traded, Wh; not zero.
-    struct Fill {
-        address meter;
-        bool buy;
-        uint32 wh;
-    }
-
     /// @notice A participant's vault balances.
     struct Balances {
         uint256 stablecoin;
@@ -78,13 +67,16 @@ interface IEnergyMarket {
     }
 
     /// @notice The settlement record of one interval.
-    /// @param keeper The keeper that settled it (zero while `Open`).
+    /// @param keeper The keeper that settled its last batch (zero while `Open`).
     /// @param price The clearing price, base units per kWh.
     /// @param status How far the settlement got.
+    /// @param lastBatchAt When its last batch was settled (unix s): from `lastBatchAt + INTERVAL_SECONDS`
+    /// on, another keeper may take over an interval left `InProgress`.
     struct IntervalRecord {
         address keeper;
         uint48 price;
         IntervalStatus status;
+        uint40 lastBatchAt;
     }
 
     /// @notice `account` moved `amount` of `asset` into its vault balance.
@@ -92,7 +84,8 @@ interface IEnergyMarket {
     /// @notice `account` moved `amount` of `asset` out of its vault balance.
     event Withdrawn(address indexed account, Asset indexed asset, uint256 amount);
     /// @notice `meter`'s standing order was placed or replaced by `owner`; it trades from now on with
-    /// the time priority of this event.
+    /// the time priority of this event. `params` are the order as stored: the limit of a side the order
+    /// does not trade is zero.
     event OrderPlaced(address indexed meter, address indexed owner, OrderParams params);
     /// @notice `meter`'s standing order was cancelled.
     event OrderCancelled(address indexed meter);
@@ -110,27 +103,38 @@ interface IEnergyMarket {
         uint256 keeperFee,
         bool closing
     );
-    /// @notice A meter's pending volumes were settled: what a retailer bills and a prosumer checks.
-    /// @param interval The last interval the volumes cover (residual-only volumes may span several).
-    /// @param soldWh Export sold in the market.
-    /// @param boughtWh Import bought in the market.
-    /// @param amount Stablecoin earned net of the keeper fee (when sold) or paid including the network fee
-    /// (when bought).
-    /// @param creditedWh Export not sold, credited to the owner as energy credits.
-    /// @param coveredWh Import not bought, paid from the owner's energy credits.
-    /// @param gridSuppliedWh Import not bought nor covered: supplied by the grid, billed by the retailer.
-    /// @param carbonGrams Carbon credits earned by the export.
-    event MeterSettled(
-        address indexed meter,
-        uint64 indexed interval,
-        uint32 soldWh,
-        uint32 boughtWh,
-        uint256 amount,
-        uint32 creditedWh,
-        uint32 coveredWh,
-        uint32 gridSuppliedWh,
-        uint256 carbonGrams
-    );
+    /// @notice The pending volumes of one or more meters were settled, by one `settle` or `finalize` call:
+    /// what a retailer bills and a prosumer checks. Not emitted when the call settled no meter.
+    /// @dev Two words per settled meter, in the order the meters were settled (`records.length` is twice
+    /// their number); `SettlementRecords` packs and unpacks them. Bit 0 is the lowest bit of a word.
+    ///
+    /// Word 0, the meter and its interval:
+    /// - bits   0-159 `meter`: the meter's address;
+    /// - bits 160-199 `interval` (uint40): the last interval the volumes cover (residual-only volumes may
+    ///   span several);
+    /// - bits 200-255 `carbonGrams` (uint56): carbon credits earned by the export, g CO2e.
+    ///
+    /// Word 1, the volumes and the money:
+    /// - bits   0- 31 `tradedWh` (uint32): Wh sold (export) or bought (import) in the market;
+    /// - bits  32- 63 `creditedWh` (uint32): export not sold, credited to the owner as energy credits;
+    /// - bits  64- 95 `coveredWh` (uint32): import not bought, paid from the owner's energy credits;
+    /// - bits  96-127 `gridSuppliedWh` (uint32): import not bought nor covered, supplied by the grid and
+    ///   billed by the retailer;
+    /// - bits 128-223 `amount` (uint96): stablecoin earned net of the keeper fee (sold) or paid including the
+    ///   network fee (bought); zero without a trade;
+    /// - bits 224-231 `flags`: bit 0 set = `tradedWh` was bought; clear = sold, or no trade (`tradedWh`
+    ///   zero); the other flag bits are zero;
+    /// - bits 232-255: zero.
+    ///
+    /// Per meter: export = tradedWh (when sold) + creditedWh; import = tradedWh (when bought) + coveredWh +
+    /// gridSuppliedWh.
+    ///
+    /// Why one event of packed records rather than one event per meter: an event with the meter and the
+    /// interval as topics and seven data words cost ~1,650-3,900 gas per meter (375 per topic, 8 per data
+    /// byte, memory); a record costs its 64 bytes of log data (~512 gas) plus two memory writes, which a
+    /// 500-fill settlement needs to stay within its gas budget. Records are not indexed by meter: a
+    /// retailer or wallet reads the `MetersSettled` logs of the market and decodes the records off chain.
+    event MetersSettled(bytes32[] records);
     /// @notice The grid operator `operator` set the network fee it is paid per kWh bought.
     event NetworkFeeSet(address indexed operator, uint64 feePerKwh);
     /// @notice The keeper fee, in basis points of the traded value, was set.
@@ -160,10 +164,13 @@ interface IEnergyMarket {
     error MarketIntervalNotClosed(uint64 t, uint256 endsAt);
     /// @notice Interval `t` was already settled (closed) by another batch.
     error MarketIntervalAlreadySettled(uint64 t);
-    /// @notice Interval `t` is being settled by `keeper`; only it may add batches.
+    /// @notice Interval `t` is being settled by `keeper`; only it may add batches until `INTERVAL_SECONDS`
+    /// after its last batch.
     error MarketIntervalClaimed(uint64 t, address keeper);
     /// @notice A later batch of interval `t` gave `price`, but the interval settles at `settledPrice`.
     error MarketPriceChanged(uint64 t, uint64 settledPrice, uint64 price);
+    /// @notice Fill `index` sets a bit outside its meter, Wh and buy fields (see `Fills`).
+    error MarketFillMalformed(uint256 index);
     /// @notice Fill `index` is not after the previous one in strictly ascending meter order (a meter
     /// appears at most once per batch).
     error MarketFillsNotSorted(uint256 index, address meter);
@@ -190,6 +197,9 @@ interface IEnergyMarket {
     error MarketInsufficientBalance(address meter, uint256 cost, uint256 balance);
     /// @notice The meter's owner is on both sides of interval `t`.
     error MarketSelfTrade(address meter, uint64 t);
+    /// @notice The meter's owner already traded in the later interval `later`, so interval `t` takes no
+    /// more of its fills: the market keeps the sides of one interval per participant.
+    error MarketOwnerTradedLaterInterval(address meter, uint64 t, uint64 later);
     /// @notice The batch buys `boughtWh` but sells `soldWh`.
     error MarketUnbalanced(uint64 t, uint256 boughtWh, uint256 soldWh);
     /// @notice The keeper fee is above the most the co-op may set (`max` bps).
@@ -212,22 +222,27 @@ interface IEnergyMarket {
 
     /// @notice Settles a batch of interval `t` at the uniform `clearingPrice`; only `KEEPER_ROLE`.
     /// @dev Re-validates every fill and reverts with the first violation's error: the interval has closed
-    /// and is not settled (or is in progress by this keeper at the same price); fills sorted by meter;
-    /// each meter's volumes for `t` are marketable and cover the fill; the order is live for `t`, on the
-    /// fill's side, within its cap and limits (sell: `price >= sellFloor`; buy: `price + networkFee <=
-    /// buyCeiling`); the owner is active, on one side only in `t`, and a buyer's balance covers its cost;
-    /// bought Wh equal sold Wh. Each filled meter's pending volumes are then settled in full: the
-    /// unmatched export is credited, the unmatched import covered from credits (when the order opted in)
-    /// or recorded as grid-supplied, carbon accrues on the export. A batch may hold no fills (no trade).
+    /// and is not settled (or is in progress at the same price, by this keeper or, from `INTERVAL_SECONDS`
+    /// after its last batch, by any keeper, which takes it over); each fill well formed; fills sorted by
+    /// meter; each meter's volumes for `t` are marketable and cover the fill; the order is live for `t`, on
+    /// the fill's side, within its cap and limits (sell: `price >= sellFloor`; buy: `price + networkFee <=
+    /// buyCeiling`); the owner is active, on one side only in `t` (across all of `t`'s batches), has not
+    /// traded in a later interval, and a buyer's balance covers its cost; bought Wh equal sold Wh. Each
+    /// filled meter's pending volumes are then settled in full: the unmatched export is credited, the
+    /// unmatched import covered from credits (when the order opted in) or recorded as grid-supplied, carbon
+    /// accrues on the export; one `MetersSettled` reports them, then `IntervalSettled`. A batch may hold
+    /// no fills (no trade).
     /// @param t The interval.
     /// @param clearingPrice Base units per kWh; every batch of `t` must give the same price.
-    /// @param fills The trades, by meter address ascending.
+    /// @param fills The trades, one word each (`Fills`: meter, Wh, side), by meter address strictly
+    /// ascending (a meter at most once per batch).
     /// @param closing Whether this is the interval's last batch.
-    function settle(uint64 t, uint64 clearingPrice, Fill[] calldata fills, bool closing) external;
+    function settle(uint64 t, uint64 clearingPrice, uint256[] calldata fills, bool closing) external;
 
     /// @notice Settles the pending volumes of each meter as residuals (credits, cover, grid supply); anyone
     /// may call. A meter is settled when its volumes are residual only, or marketable in an interval that
-    /// is settled or older than the acceptance window; any other meter is skipped.
+    /// is settled or older than the acceptance window; any other meter is skipped. One `MetersSettled`
+    /// reports the settled meters.
     /// @return settled How many meters were settled.
     function finalize(address[] calldata meters) external returns (uint256 settled);
 

@@ -12,8 +12,9 @@ import {EnergyMarketHandler} from "./handlers/EnergyMarketHandler.sol";
 import {Test, console} from "forge-std/Test.sol";
 
 /// @notice The market's conservation laws and trading rules (DESIGN.md, "Invariants") under random
-/// sequences of deposits, withdrawals, order changes, readings, settlements, finalizations, fee and
-/// intensity changes and time warps.
+/// sequences of deposits, withdrawals, order changes, readings, settlements (some of them by a keeper
+/// taking over an interval another left in progress), finalizations, fee and intensity changes and time
+/// warps.
 /// forge-config: default.invariant.fail-on-revert = true
 contract EnergyMarketInvariantsTest is Test {
     uint40 internal constant T0 = 1_767_225_600;
@@ -77,7 +78,7 @@ contract EnergyMarketInvariantsTest is Test {
 
         targetContract(address(handler));
         // Whole intervals are the main event; the single steps interleave in every other order.
-        bytes4[] memory selectors = new bytes4[](16);
+        bytes4[] memory selectors = new bytes4[](17);
         selectors[0] = EnergyMarketHandler.runInterval.selector;
         selectors[1] = EnergyMarketHandler.runInterval.selector;
         selectors[2] = EnergyMarketHandler.runInterval.selector;
@@ -94,6 +95,7 @@ contract EnergyMarketInvariantsTest is Test {
         selectors[13] = EnergyMarketHandler.setFees.selector;
         selectors[14] = EnergyMarketHandler.setCarbonIntensity.selector;
         selectors[15] = EnergyMarketHandler.placeOrder.selector;
+        selectors[16] = EnergyMarketHandler.takeOver.selector;
         targetSelector(FuzzSelector({addr: address(handler), selectors: selectors}));
     }
 
@@ -153,6 +155,13 @@ contract EnergyMarketInvariantsTest is Test {
         assertEq(handler.ghostBothSides(), 0);
     }
 
+    /// @dev The rules that span batches refuse only what they must: a self trade only when the owner
+    /// traded the other side of the interval before, a fill of an earlier interval only when the owner
+    /// traded a later one, a batch of a claimed interval only within `INTERVAL` of its keeper's last batch.
+    function invariant_CrossBatchRefusalsAreJustified() public view {
+        assertEq(handler.ghostUnjustifiedRefusals(), 0);
+    }
+
     /// @dev Per meter: attested export == sold + credited + still pending; attested import == bought +
     /// covered + grid-supplied + still pending.
     function invariant_EnergyPerMeter() public view {
@@ -180,6 +189,10 @@ contract EnergyMarketInvariantsTest is Test {
         console.log("fills settled", handler.ghostFillsSettled());
         console.log("intervals closed", handler.ghostIntervalsClosed());
         console.log("meters finalized", handler.ghostMetersFinalized());
+        console.log("self trades refused", handler.ghostSelfTradesRefused());
+        console.log("later intervals refused", handler.ghostLaterIntervalsRefused());
+        console.log("claims refused", handler.ghostClaimsRefused());
+        console.log("take-overs", handler.ghostTakeOvers());
     }
 
     function _order(

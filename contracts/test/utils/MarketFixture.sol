@@ -7,9 +7,10 @@ import {EnergyMarket} from "../../src/EnergyMarket.sol";
 import {MockStablecoin} from "../../src/MockStablecoin.sol";
 import {IEnergyMarket} from "../../src/interfaces/IEnergyMarket.sol";
 import {IMeterRegistry} from "../../src/interfaces/IMeterRegistry.sol";
+import {Fills} from "../../src/libraries/Fills.sol";
 import {MeterKinds} from "../../src/libraries/MeterKinds.sol";
 import {ReadingSigning} from "./ReadingSigning.sol";
-import {Test} from "forge-std/Test.sol";
+import {SettlementAssertions} from "./SettlementAssertions.sol";
 
 /// @notice A deployed market with five participants, six meters, funded vaults and standing orders:
 /// - alice (meter `alicePv`) sells at 0.20 $/kWh or more;
@@ -20,7 +21,7 @@ import {Test} from "forge-std/Test.sol";
 /// Every meter got its baseline reading (seq 1, interval ending at `T0`) in `setUp`, which runs as its own
 /// transaction: tests start at `T1`, one interval later, with cold storage and empty transient storage.
 /// The grid operator charges `FEE` per kWh bought and the keeper fee is `KEEPER_BPS`.
-abstract contract MarketFixture is Test {
+abstract contract MarketFixture is SettlementAssertions {
     uint32 internal constant INTERVAL = 900;
     uint40 internal constant WINDOW = 2 days;
     uint16 internal constant INTENSITY = 400;
@@ -92,7 +93,7 @@ abstract contract MarketFixture is Test {
         energy = new EnergyCredit(admin);
         carbon = new CarbonCredit(admin);
         stablecoin = new MockStablecoin(admin);
-        market = new EnergyMarket(admin, stablecoin, energy, carbon, INTERVAL, WINDOW, INTENSITY);
+        market = _deployMarket();
 
         vm.startPrank(admin);
         energy.grantRole(energy.MINTER_ROLE(), address(market));
@@ -141,6 +142,11 @@ abstract contract MarketFixture is Test {
         }
         require(market.submitReadings(baselines) == allMeters.length, "fixture: baselines");
         vm.warp(T1);
+    }
+
+    /// @dev The market under test; a test suite may deploy a harness of it instead.
+    function _deployMarket() internal virtual returns (EnergyMarket) {
+        return new EnergyMarket(admin, stablecoin, energy, carbon, INTERVAL, WINDOW, INTENSITY);
     }
 
     // ---------------------------------------------------------------- participants, meters, orders
@@ -243,20 +249,20 @@ abstract contract MarketFixture is Test {
 
     // ---------------------------------------------------------------- fills and settlement
 
-    function _sell(address meter, uint32 wh) internal pure returns (IEnergyMarket.Fill memory) {
-        return IEnergyMarket.Fill({meter: meter, buy: false, wh: wh});
+    function _sell(address meter, uint32 wh) internal pure returns (uint256) {
+        return Fills.pack(meter, false, wh);
     }
 
-    function _buy(address meter, uint32 wh) internal pure returns (IEnergyMarket.Fill memory) {
-        return IEnergyMarket.Fill({meter: meter, buy: true, wh: wh});
+    function _buy(address meter, uint32 wh) internal pure returns (uint256) {
+        return Fills.pack(meter, true, wh);
     }
 
     /// @dev `fills` sorted by meter address, ascending, as `settle` requires (insertion sort, in place).
-    function _sorted(IEnergyMarket.Fill[] memory fills) internal pure returns (IEnergyMarket.Fill[] memory) {
+    function _sorted(uint256[] memory fills) internal pure returns (uint256[] memory) {
         for (uint256 i = 1; i < fills.length; ++i) {
-            IEnergyMarket.Fill memory current = fills[i];
+            uint256 current = fills[i];
             uint256 j = i;
-            while (j > 0 && fills[j - 1].meter > current.meter) {
+            while (j > 0 && Fills.meterOf(fills[j - 1]) > Fills.meterOf(current)) {
                 fills[j] = fills[j - 1];
                 --j;
             }
@@ -265,41 +271,32 @@ abstract contract MarketFixture is Test {
         return fills;
     }
 
-    function _fills(IEnergyMarket.Fill memory a) internal pure returns (IEnergyMarket.Fill[] memory fills) {
-        fills = new IEnergyMarket.Fill[](1);
+    function _fills(uint256 a) internal pure returns (uint256[] memory fills) {
+        fills = new uint256[](1);
         fills[0] = a;
     }
 
-    function _fills(IEnergyMarket.Fill memory a, IEnergyMarket.Fill memory b)
-        internal
-        pure
-        returns (IEnergyMarket.Fill[] memory fills)
-    {
-        fills = new IEnergyMarket.Fill[](2);
+    function _fills(uint256 a, uint256 b) internal pure returns (uint256[] memory fills) {
+        fills = new uint256[](2);
         fills[0] = a;
         fills[1] = b;
         return _sorted(fills);
     }
 
-    function _fills(IEnergyMarket.Fill memory a, IEnergyMarket.Fill memory b, IEnergyMarket.Fill memory c)
-        internal
-        pure
-        returns (IEnergyMarket.Fill[] memory fills)
-    {
-        fills = new IEnergyMarket.Fill[](3);
+    function _fills(uint256 a, uint256 b, uint256 c) internal pure returns (uint256[] memory fills) {
+        fills = new uint256[](3);
         fills[0] = a;
         fills[1] = b;
         fills[2] = c;
         return _sorted(fills);
     }
 
-    function _fills(
-        IEnergyMarket.Fill memory a,
-        IEnergyMarket.Fill memory b,
-        IEnergyMarket.Fill memory c,
-        IEnergyMarket.Fill memory d
-    ) internal pure returns (IEnergyMarket.Fill[] memory fills) {
-        fills = new IEnergyMarket.Fill[](4);
+    function _fills(uint256 a, uint256 b, uint256 c, uint256 d)
+        internal
+        pure
+        returns (uint256[] memory fills)
+    {
+        fills = new uint256[](4);
         fills[0] = a;
         fills[1] = b;
         fills[2] = c;
@@ -307,7 +304,11 @@ abstract contract MarketFixture is Test {
         return _sorted(fills);
     }
 
-    function _settle(uint64 t, uint64 price, IEnergyMarket.Fill[] memory fills, bool closing) internal {
+    function _noFills() internal pure returns (uint256[] memory) {
+        return new uint256[](0);
+    }
+
+    function _settle(uint64 t, uint64 price, uint256[] memory fills, bool closing) internal {
         vm.prank(keeper);
         market.settle(t, price, fills, closing);
     }

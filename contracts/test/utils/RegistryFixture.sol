@@ -9,15 +9,16 @@ import {IEnergyMarket} from "../../src/interfaces/IEnergyMarket.sol";
 import {IMeterRegistry} from "../../src/interfaces/IMeterRegistry.sol";
 import {MeterKinds} from "../../src/libraries/MeterKinds.sol";
 import {ReadingSigning} from "./ReadingSigning.sol";
+import {SettlementAssertions} from "./SettlementAssertions.sol";
 import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
-import {Test, Vm} from "forge-std/Test.sol";
+import {Vm} from "forge-std/Test.sol";
 
 /// @notice A deployed market, seen as the meter registry it is, with two owners and four meters. Meters
 /// A, B (alice) and C (bob) got their baseline reading (seq 1, interval ending at T0) in `setUp`, which
 /// runs as its own transaction, so tests start one interval later with cold storage and empty transient
 /// storage. Meter D (bob) is registered but has no reading yet. A meter's capacity bounds each delta:
 /// one interval allows `capacityW / 4` Wh (A 1,250, B 750, C 2,750, D 1,437).
-abstract contract RegistryFixture is Test {
+abstract contract RegistryFixture is SettlementAssertions {
     uint32 internal constant INTERVAL = 900;
     uint40 internal constant WINDOW = 2 days;
     uint16 internal constant INTENSITY = 400;

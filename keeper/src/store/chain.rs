@@ -1,6 +1,7 @@
 //! The chain cursor: applying a block's events atomically, and rewinding after a reorg.
 
 use alloy::primitives::{Address, B256};
+use cogrid_chain::SettlementRecord;
 
 use super::{
     BalanceChangeKind, Event, IndexedBlock, Store, StoreError,
@@ -155,22 +156,24 @@ fn statements(block: &IndexedBlock) -> Result<Vec<Statement>, StoreError> {
             });
         }
         previous = Some(logged.log_index);
-        let (sql, fields) = event_row(&logged.event)?;
-        let mut args = vec![
-            Value::Int(number),
-            Value::Int(int("log index", logged.log_index)?),
-        ];
-        args.extend(fields);
-        statements.push(Statement { sql, args });
+        for (sql, fields) in event_rows(&logged.event)? {
+            let mut args = vec![
+                Value::Int(number),
+                Value::Int(int("log index", logged.log_index)?),
+            ];
+            args.extend(fields);
+            statements.push(Statement { sql, args });
+        }
     }
     Ok(statements)
 }
 
-/// The insert of one event; its first two parameters are the block number and the log index.
-fn event_row(event: &Event) -> Result<(&'static str, Vec<Value>), StoreError> {
+/// The inserts of one event (one row, but one per record for `MetersSettled`); the first two
+/// parameters of each are the block number and the log index.
+fn event_rows(event: &Event) -> Result<Vec<(&'static str, Vec<Value>)>, StoreError> {
     use codec::address;
 
-    Ok(match *event {
+    let row = match *event {
         Event::ParticipantRegistered { account, id } => (
             "INSERT INTO participant_registrations (block_number, log_index, account, \
              participant_id) VALUES ($1, $2, $3, $4)",
@@ -266,30 +269,13 @@ fn event_row(event: &Event) -> Result<(&'static str, Vec<Value>), StoreError> {
                 codec::hash(tx_hash),
             ],
         ),
-        Event::MeterSettled {
-            meter,
-            interval,
-            sold_wh,
-            bought_wh,
-            credited_wh,
-            covered_wh,
-            grid_supplied_wh,
-            amount,
-        } => (
-            "INSERT INTO meter_settlements (block_number, log_index, meter, interval_index, \
-             sold_wh, bought_wh, credited_wh, covered_wh, grid_supplied_wh, amount) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-            vec![
-                address(meter),
-                Value::Int(int("interval", interval)?),
-                Value::Int(int("sold energy", sold_wh)?),
-                Value::Int(int("bought energy", bought_wh)?),
-                Value::Int(int("credited energy", credited_wh)?),
-                Value::Int(int("covered energy", covered_wh)?),
-                Value::Int(int("grid-supplied energy", grid_supplied_wh)?),
-                Value::Text(amount.to_string()),
-            ],
-        ),
+        Event::MetersSettled { ref records } => {
+            return records
+                .iter()
+                .enumerate()
+                .map(|(index, record)| settled_meter_row(index, record))
+                .collect();
+        }
         Event::Deposited {
             account,
             asset,
@@ -300,7 +286,32 @@ fn event_row(event: &Event) -> Result<(&'static str, Vec<Value>), StoreError> {
             asset,
             amount,
         } => balance_change(account, BalanceChangeKind::Withdrawal, asset, amount),
-    })
+    };
+    Ok(vec![row])
+}
+
+/// The insert of one `MetersSettled` record; its third parameter is the record's index.
+fn settled_meter_row(
+    index: usize,
+    record: &SettlementRecord,
+) -> Result<(&'static str, Vec<Value>), StoreError> {
+    Ok((
+        "INSERT INTO meter_settlements (block_number, log_index, record_index, meter, \
+         interval_index, sold_wh, bought_wh, credited_wh, covered_wh, grid_supplied_wh, amount, \
+         carbon_grams) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+        vec![
+            Value::Int(int("record index", index as u64)?),
+            codec::address(record.meter),
+            Value::Int(int("interval", record.interval)?),
+            Value::Int(i64::from(record.sold_wh())),
+            Value::Int(i64::from(record.bought_wh())),
+            Value::Int(i64::from(record.credited_wh)),
+            Value::Int(i64::from(record.covered_wh)),
+            Value::Int(i64::from(record.grid_supplied_wh)),
+            Value::Text(record.amount.to_string()),
+            Value::Int(int("carbon", record.carbon_grams)?),
+        ],
+    ))
 }
 
 fn meter_status(meter: Address, active: bool) -> (&'static str, Vec<Value>) {

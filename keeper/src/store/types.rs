@@ -3,6 +3,7 @@
 use std::fmt;
 
 use alloy::primitives::{Address, B256};
+use cogrid_chain::SettlementRecord;
 
 /// A block to index: the chain cursor advances to it, together with its events, in one
 /// transaction.
@@ -122,24 +123,11 @@ pub enum Event {
         /// The settling transaction.
         tx_hash: B256,
     },
-    /// A meter's interval was settled.
-    MeterSettled {
-        /// The meter.
-        meter: Address,
-        /// The interval.
-        interval: u64,
-        /// Wh sold in the interval market.
-        sold_wh: u64,
-        /// Wh bought in the interval market.
-        bought_wh: u64,
-        /// Unmatched export minted as energy credits, Wh.
-        credited_wh: u64,
-        /// Unmatched import covered from energy credits, Wh.
-        covered_wh: u64,
-        /// Unmatched import left to the retailer, Wh.
-        grid_supplied_wh: u64,
-        /// Stablecoin base units earned (when the meter sold) or paid (when it bought).
-        amount: u128,
+    /// A settlement or finalize batch settled meters' pending volumes (`MetersSettled`), one
+    /// record per meter, stored with its index within the event.
+    MetersSettled {
+        /// The records, in the event's order.
+        records: Vec<SettlementRecord>,
     },
     /// An account deposited into the market's vault.
     Deposited {

@@ -5,5 +5,6 @@
 //! without it, so a missing server never passes for a green run.
 
 mod backends;
+mod daemon;
 mod market;
 mod store;

@@ -318,7 +318,7 @@ impl Market {
         }
     }
 
-    fn keeper_config(&self, keeper: usize, database: Database) -> Config {
+    fn keeper_config(&self, keeper: usize, database: Database, listen: u16) -> Config {
         Config {
             chain: ChainConfig {
                 rpc_url: self.devnet.rpc_url().parse().unwrap(),
@@ -330,7 +330,7 @@ impl Market {
             keeper: self.key(&format!("keeper-{keeper}.json")),
             database: DatabaseConfig { url: database },
             http: HttpConfig {
-                listen: "127.0.0.1:0".parse().unwrap(),
+                listen: ([127, 0, 0, 1], listen).into(),
             },
             settlement: SettlementConfig {
                 stuck_timeout: Duration::from_secs(10),
@@ -434,9 +434,11 @@ async fn fifty_homes_trade_for_eight_intervals_with_two_racing_keepers() {
         .await
     });
     let sqlite = Database::Sqlite(market.dir.path().join("keeper-a.sqlite"));
-    let (mut cancel_a, mut keeper_a) = spawn_keeper(market.keeper_config(KEEPER_A, sqlite.clone()));
+    let http_a = free_port();
+    let (mut cancel_a, mut keeper_a) =
+        spawn_keeper(market.keeper_config(KEEPER_A, sqlite.clone(), http_a));
     let (cancel_b, keeper_b) =
-        spawn_keeper(market.keeper_config(KEEPER_B, postgres.database.clone()));
+        spawn_keeper(market.keeper_config(KEEPER_B, postgres.database.clone(), 0));
 
     let first = market.start / INTERVAL;
     for step in 0..=INTERVALS {
@@ -450,10 +452,12 @@ async fn fifty_homes_trade_for_eight_intervals_with_two_racing_keepers() {
             // Keeper A dies mid-run and comes back on the same database.
             cancel_a.cancel();
             keeper_a.await.unwrap();
-            (cancel_a, keeper_a) = spawn_keeper(market.keeper_config(KEEPER_A, sqlite.clone()));
+            (cancel_a, keeper_a) =
+                spawn_keeper(market.keeper_config(KEEPER_A, sqlite.clone(), http_a));
         }
     }
     signer.await.unwrap().unwrap();
+    assert_keeper_serves_its_index(http_a, first).await;
     cancel_a.cancel();
     cancel_b.cancel();
     keeper_a.await.unwrap();
@@ -461,6 +465,60 @@ async fn fifty_homes_trade_for_eight_intervals_with_two_racing_keepers() {
 
     assert_each_interval_settled_once(&market, first).await;
     assert_balances_match_recomputation(&market).await;
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// `/health`, `/metrics`, `/intervals/{t}` and `/orders` of a keeper that indexed the run.
+async fn assert_keeper_serves_its_index(port: u16, first: u64) {
+    let client = alloy::transports::http::reqwest::Client::new();
+    let get = async |path: &str| {
+        let response = client
+            .get(format!("http://127.0.0.1:{port}{path}"))
+            .send()
+            .await
+            .unwrap();
+        (response.status().as_u16(), response.text().await.unwrap())
+    };
+    let (status, health) = get("/health").await;
+    assert_eq!(status, 200, "{health}");
+    assert!(health.contains("\"status\":\"ok\""), "{health}");
+    let (_, metrics) = get("/metrics").await;
+    assert!(metrics.contains("cogrid_keeper_lag_blocks"), "{metrics}");
+    // The index lags the chain by its confirmation depth: wait for the last interval's batches.
+    let last = first + INTERVALS - 1;
+    wait_until(
+        "the keeper's index to show the last settlement",
+        async || {
+            let (_, body) = get(&format!("/intervals/{last}")).await;
+            body.contains("\"settled\":true")
+        },
+    )
+    .await;
+    let (status, interval) = get(&format!("/intervals/{first}")).await;
+    assert_eq!(status, 200, "{interval}");
+    let interval: serde_json::Value = serde_json::from_str(&interval).unwrap();
+    assert_eq!(interval["settled"], true, "{interval}");
+    assert_eq!(
+        interval["meters"].as_array().unwrap().len(),
+        HOMES,
+        "{interval}"
+    );
+    let (status, missing) = get("/intervals/7").await;
+    assert_eq!(status, 404, "{missing}");
+    let (_, orders) = get("/orders").await;
+    let orders: serde_json::Value = serde_json::from_str(&orders).unwrap();
+    assert_eq!(
+        orders["orders"].as_array().unwrap().len(),
+        HOMES,
+        "{orders}"
+    );
 }
 
 async fn assert_each_interval_settled_once(market: &Market, first: u64) {

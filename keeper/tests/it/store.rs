@@ -1,6 +1,7 @@
 //! The keeper's store, on SQLite and on PostgreSQL alike.
 
 use alloy::primitives::{Address, B256};
+use cogrid_chain::SettlementRecord;
 use cogrid_keeper::{
     config::Database,
     store::{
@@ -133,16 +134,19 @@ fn interval_settled(interval: u64, traded_wh: u64, closing: bool, tx: u8) -> Eve
     }
 }
 
-fn meter_settled(meter: u8, interval: u64, sold_wh: u64, amount: u128) -> Event {
-    Event::MeterSettled {
-        meter: account(meter),
-        interval,
-        sold_wh,
-        bought_wh: 0,
-        credited_wh: 40,
-        covered_wh: 0,
-        grid_supplied_wh: 0,
-        amount,
+fn meter_settled(meter: u8, interval: u64, sold_wh: u32, amount: u128) -> Event {
+    Event::MetersSettled {
+        records: vec![SettlementRecord {
+            meter: account(meter),
+            interval,
+            carbon_grams: 16,
+            traded_wh: sold_wh,
+            credited_wh: 40,
+            covered_wh: 0,
+            grid_supplied_wh: 0,
+            amount,
+            bought: false,
+        }],
     }
 }
 

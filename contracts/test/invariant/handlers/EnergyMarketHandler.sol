@@ -7,6 +7,8 @@ import {EnergyMarket} from "../../../src/EnergyMarket.sol";
 import {MockStablecoin} from "../../../src/MockStablecoin.sol";
 import {IEnergyMarket} from "../../../src/interfaces/IEnergyMarket.sol";
 import {IMeterRegistry} from "../../../src/interfaces/IMeterRegistry.sol";
+import {Fills} from "../../../src/libraries/Fills.sol";
+import {SettlementRecords} from "../../../src/libraries/SettlementRecords.sol";
 import {ReadingSigning} from "../../utils/ReadingSigning.sol";
 import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 import {CommonBase} from "forge-std/Base.sol";
@@ -44,6 +46,13 @@ contract EnergyMarketHandler is CommonBase, StdCheats, StdUtils {
         uint256 count;
         uint256 soldWh;
         uint256 boughtWh;
+    }
+
+    /// @dev A fill the handler plans, before it is packed (`Fills`).
+    struct Planned {
+        address meter;
+        bool buy;
+        uint32 wh;
     }
 
     /// @dev Everything a batch must leave unchanged in total, read before it.
@@ -84,13 +93,16 @@ contract EnergyMarketHandler is CommonBase, StdCheats, StdUtils {
     uint256 public ghostCreditsBurned;
     /// @dev Sum over settled meters of (sold + credited export) x intensity / 1000, computed here.
     uint256 public ghostCarbonExpected;
-    /// @dev Sum of `MeterSettled.carbonGrams`.
+    /// @dev Sum of the `carbonGrams` of the `MetersSettled` records.
     uint256 public ghostCarbonEmitted;
     // Breaches: each must stay zero.
     uint256 public ghostSettledTwice;
     uint256 public ghostLimitBreaches;
     uint256 public ghostMoneyLeaks;
     uint256 public ghostBothSides;
+    /// @dev Refusals (`MarketSelfTrade`, `MarketOwnerTradedLaterInterval`, `MarketIntervalClaimed`) that
+    /// the handler's own record of the past batches does not justify.
+    uint256 public ghostUnjustifiedRefusals;
     uint256 public ghostFinalizeMismatches;
     // Counters, to see that the run did something.
     uint256 public ghostReadingsAccepted;
@@ -100,10 +112,16 @@ contract EnergyMarketHandler is CommonBase, StdCheats, StdUtils {
     uint256 public ghostFillsSettled;
     uint256 public ghostMetersFinalized;
     uint256 public ghostIntervalsClosed;
+    uint256 public ghostSelfTradesRefused;
+    uint256 public ghostLaterIntervalsRefused;
+    uint256 public ghostClaimsRefused;
+    uint256 public ghostTakeOvers;
 
     mapping(uint64 t => mapping(uint256 owner => uint256 sides)) internal _sides;
+    /// @dev The latest interval each owner traded in, by the successful batches.
+    mapping(uint256 owner => uint64 t) internal _latestTraded;
     mapping(address meter => IEnergyMarket.OrderParams order) internal _ordersBefore;
-    IEnergyMarket.Fill[] internal _fills;
+    Planned[] internal _fills;
 
     /// @dev Re-applies the handler's clock: every call is its own transaction.
     modifier useTime() {
@@ -200,6 +218,29 @@ contract EnergyMarketHandler is CommonBase, StdCheats, StdUtils {
         _settle(priceSeed, seed, (seed >> 7) % 3 == 0);
     }
 
+    /// @dev A keeper stopped: the other keeper sends a batch of an interval the first left in progress
+    /// (the latest of the last three), at its price, either one second before the interval is free to take
+    /// over (the market must refuse it) or from then on.
+    function takeOver(uint256 seed, bool early) external {
+        seed = _spread(seed);
+        uint256 latestEnd = currentTime - currentTime % INTERVAL;
+        for (uint256 age; age < 3; ++age) {
+            Draft memory draft = _draft(0, 0);
+            draft.end = latestEnd - age * INTERVAL;
+            draft.t = uint64(draft.end / INTERVAL - 1);
+            IEnergyMarket.IntervalRecord memory record = MARKET.interval(draft.t);
+            if (record.status != IEnergyMarket.IntervalStatus.InProgress) continue;
+            uint256 freeAt = uint256(record.lastBatchAt) + INTERVAL;
+            if (early && currentTime < freeAt - 1) currentTime = freeAt - 1;
+            else if (!early && currentTime < freeAt) currentTime = freeAt + _bound(seed >> 8, 0, 120);
+            vm.warp(currentTime);
+            draft.price = uint64(record.price);
+            address other = record.keeper == keepers[0] ? keepers[1] : keepers[0];
+            _settleAs(draft, record, other, seed, (seed >> 2) & 1 == 1);
+            return;
+        }
+    }
+
     /// @dev One interval the way the system runs it: time passes to the next boundary, the meters
     /// report, a keeper settles one or two batches (the last one closing, mostly), and (mostly) everything
     /// left pending is finalized. The batches share this transaction, as in a keeper's multicall.
@@ -225,8 +266,20 @@ contract EnergyMarketHandler is CommonBase, StdCheats, StdUtils {
             keeper = record.keeper;
             draft.price = uint64(record.price);
         }
+        _settleAs(draft, record, keeper, seed, closing);
+    }
+
+    /// @dev `keeper` settles a batch of `draft.t`, whose record before the batch is `record`; a batch that
+    /// reverts must have broken a rule (see `_checkRefusal`).
+    function _settleAs(
+        Draft memory draft,
+        IEnergyMarket.IntervalRecord memory record,
+        address keeper,
+        uint256 seed,
+        bool closing
+    ) internal {
         _buildFills(draft, seed);
-        IEnergyMarket.Fill[] memory fills = _sortedFills();
+        Planned[] memory fills = _sortedFills();
 
         Before memory before = _before(keeper, record.status);
         for (uint256 i; i < fills.length; ++i) {
@@ -236,14 +289,70 @@ contract EnergyMarketHandler is CommonBase, StdCheats, StdUtils {
         if (draft.ignoreLimits) ++ghostBrokenBatchesAttempted;
         vm.recordLogs();
         vm.prank(keeper);
-        try MARKET.settle(draft.t, draft.price, fills, closing) {
+        try MARKET.settle(draft.t, draft.price, _packed(fills), closing) {
             ++ghostSettleSucceeded;
+            if (record.status == IEnergyMarket.IntervalStatus.InProgress && keeper != record.keeper) {
+                ++ghostTakeOvers;
+            }
             if (before.status == IEnergyMarket.IntervalStatus.Settled) ++ghostSettledTwice;
             if (closing) ++ghostIntervalsClosed;
             _collect(vm.getRecordedLogs(), before.intensity);
             _checkBatch(draft, fills, keeper, before);
-        } catch {
+        } catch (bytes memory reason) {
             vm.getRecordedLogs();
+            _checkRefusal(reason, draft.t, fills, keeper, record);
+        }
+    }
+
+    /// @dev Whether a refusal for one of the rules that span batches is justified by what the handler saw
+    /// succeed before: the other side traded in `t`, a later interval traded, the interval claimed by
+    /// another keeper within `INTERVAL` of its last batch.
+    function _checkRefusal(
+        bytes memory reason,
+        uint64 t,
+        Planned[] memory fills,
+        address keeper,
+        IEnergyMarket.IntervalRecord memory record
+    ) internal {
+        if (reason.length < 4) return;
+        bytes4 selector = bytes4(reason);
+        if (selector == IEnergyMarket.MarketSelfTrade.selector) {
+            ++ghostSelfTradesRefused;
+            (address meter, uint64 refusedT) = abi.decode(_arguments(reason), (address, uint64));
+            uint256 other = _sideOf(fills, meter) == 2 ? 1 : 2;
+            if (refusedT != t || _sides[t][_ownerOf(meter)] & other == 0) ++ghostUnjustifiedRefusals;
+        } else if (selector == IEnergyMarket.MarketOwnerTradedLaterInterval.selector) {
+            ++ghostLaterIntervalsRefused;
+            (address meter, uint64 refusedT, uint64 later) =
+                abi.decode(_arguments(reason), (address, uint64, uint64));
+            if (refusedT != t || later <= t || _latestTraded[_ownerOf(meter)] != later) {
+                ++ghostUnjustifiedRefusals;
+            }
+        } else if (selector == IEnergyMarket.MarketIntervalClaimed.selector) {
+            ++ghostClaimsRefused;
+            if (keeper == record.keeper || currentTime >= uint256(record.lastBatchAt) + INTERVAL) {
+                ++ghostUnjustifiedRefusals;
+            }
+        }
+    }
+
+    function _arguments(bytes memory reason) internal pure returns (bytes memory arguments) {
+        arguments = new bytes(reason.length - 4);
+        for (uint256 i; i < arguments.length; ++i) {
+            arguments[i] = reason[i + 4];
+        }
+    }
+
+    function _sideOf(Planned[] memory fills, address meter) internal pure returns (uint256) {
+        for (uint256 k; k < fills.length; ++k) {
+            if (fills[k].meter == meter) return fills[k].buy ? 2 : 1;
+        }
+        return 0;
+    }
+
+    function _ownerOf(address meter) internal view returns (uint256 owner) {
+        for (uint256 i; i < METERS; ++i) {
+            if (meters[i] == meter) return meterOwner[i];
         }
     }
 
@@ -382,8 +491,9 @@ contract EnergyMarketHandler is CommonBase, StdCheats, StdUtils {
     /// @dev Which interval the batch settles, at what price, and whether it ignores the orders' limits.
     function _draft(uint256 priceSeed, uint256 seed) internal view returns (Draft memory draft) {
         uint256 latestEnd = currentTime - currentTime % INTERVAL;
-        // Mostly the interval that just ended; one batch in eight is for one or two intervals before.
-        uint256 age = seed % 8 == 0 ? (seed >> 3) % 3 : 0;
+        // Mostly the interval that just ended; one batch in four is for one or two intervals before (a
+        // late batch, a take-over of an interval a keeper left open, an owner's later interval traded).
+        uint256 age = seed % 4 == 0 ? (seed >> 3) % 3 : 0;
         uint256 end = latestEnd - age * INTERVAL;
         draft.end = end;
         draft.t = uint64(end / INTERVAL - 1);
@@ -404,7 +514,9 @@ contract EnergyMarketHandler is CommonBase, StdCheats, StdUtils {
         for (uint256 k; k < METERS; ++k) {
             uint256 i = (k + seed) % METERS;
             uint256 entropy = uint256(keccak256(abi.encode(seed, "fill", i)));
-            if (entropy % 8 == 0) continue;
+            // Half of the batches take each meter with probability 7/8, the other half 1/2, so that later
+            // batches of an interval find meters left to trade (and owners with a side already taken).
+            if (entropy % ((seed >> 100) & 1 == 0 ? 8 : 2) == 0) continue;
             (bool buy, uint256 wh) = _pick(draft, i, side[meterOwner[i]], money[meterOwner[i]], entropy);
             if (wh == 0) continue;
             side[meterOwner[i]] = buy ? 2 : 1;
@@ -414,14 +526,14 @@ contract EnergyMarketHandler is CommonBase, StdCheats, StdUtils {
             } else {
                 draft.soldWh += wh;
             }
-            _fills.push(IEnergyMarket.Fill({meter: meters[i], buy: buy, wh: uint32(wh)}));
+            _fills.push(Planned({meter: meters[i], buy: buy, wh: uint32(wh)}));
         }
         // Trim the longer side, last fills first.
         uint256 target = draft.soldWh < draft.boughtWh ? draft.soldWh : draft.boughtWh;
         uint256 keptSold;
         uint256 keptBought;
         for (uint256 k; k < _fills.length; ++k) {
-            IEnergyMarket.Fill storage fill = _fills[k];
+            Planned storage fill = _fills[k];
             uint256 kept = fill.buy ? keptBought : keptSold;
             uint256 wh = fill.wh < target - kept ? fill.wh : target - kept;
             fill.wh = uint32(wh);
@@ -470,22 +582,29 @@ contract EnergyMarketHandler is CommonBase, StdCheats, StdUtils {
     }
 
     /// @dev The non-zero fills, sorted by meter.
-    function _sortedFills() internal view returns (IEnergyMarket.Fill[] memory fills) {
+    function _sortedFills() internal view returns (Planned[] memory fills) {
         uint256 count;
         for (uint256 k; k < _fills.length; ++k) {
             if (_fills[k].wh != 0) ++count;
         }
-        fills = new IEnergyMarket.Fill[](count);
+        fills = new Planned[](count);
         count = 0;
         for (uint256 k; k < _fills.length; ++k) {
             if (_fills[k].wh == 0) continue;
-            IEnergyMarket.Fill memory current = _fills[k];
+            Planned memory current = _fills[k];
             uint256 j = count++;
             while (j > 0 && fills[j - 1].meter > current.meter) {
                 fills[j] = fills[j - 1];
                 --j;
             }
             fills[j] = current;
+        }
+    }
+
+    function _packed(Planned[] memory fills) internal pure returns (uint256[] memory packed) {
+        packed = new uint256[](fills.length);
+        for (uint256 k; k < fills.length; ++k) {
+            packed[k] = Fills.pack(fills[k].meter, fills[k].buy, fills[k].wh);
         }
     }
 
@@ -502,12 +621,9 @@ contract EnergyMarketHandler is CommonBase, StdCheats, StdUtils {
     }
 
     /// @dev After a successful batch: limits kept, money conserved, no owner on both sides of `t`.
-    function _checkBatch(
-        Draft memory draft,
-        IEnergyMarket.Fill[] memory fills,
-        address keeper,
-        Before memory before
-    ) internal {
+    function _checkBatch(Draft memory draft, Planned[] memory fills, address keeper, Before memory before)
+        internal
+    {
         (uint64 fee,) = MARKET.networkFee();
         for (uint256 k; k < fills.length; ++k) {
             IEnergyMarket.OrderParams memory order = _ordersBefore[fills[k].meter];
@@ -522,6 +638,7 @@ contract EnergyMarketHandler is CommonBase, StdCheats, StdUtils {
             }
             _sides[draft.t][owner] |= fills[k].buy ? 2 : 1;
             if (_sides[draft.t][owner] == 3) ++ghostBothSides;
+            if (draft.t > _latestTraded[owner]) _latestTraded[owner] = draft.t;
         }
         ghostFillsSettled += fills.length;
         (uint256 vaults,,) = this.sumVaults();
@@ -530,26 +647,45 @@ contract EnergyMarketHandler is CommonBase, StdCheats, StdUtils {
         if (vaults + feesPaid != before.vaults) ++ghostMoneyLeaks;
     }
 
-    /// @dev Adds the market's `MeterSettled` events in `logs` to the ghost totals.
+    /// @dev Adds the records of the market's `MetersSettled` events in `logs` to the ghost totals.
     function _collect(Vm.Log[] memory logs, uint16 intensity) internal {
+        SettlementRecords.Record[] memory records = _records(logs);
+        for (uint256 i; i < records.length; ++i) {
+            SettlementRecords.Record memory r = records[i];
+            uint256 sold = r.bought ? 0 : r.tradedWh;
+            if (r.bought) ghostBought[r.meter] += r.tradedWh;
+            else ghostSold[r.meter] += sold;
+            ghostCredited[r.meter] += r.creditedWh;
+            ghostCovered[r.meter] += r.coveredWh;
+            ghostGridSupplied[r.meter] += r.gridSuppliedWh;
+            ghostCreditsMinted += r.creditedWh;
+            ghostCreditsBurned += r.coveredWh;
+            ghostCarbonExpected += (sold + r.creditedWh) * intensity / 1000;
+            ghostCarbonEmitted += r.carbonGrams;
+        }
+    }
+
+    /// @dev Every record of the market's `MetersSettled` events in `logs`, in order.
+    function _records(Vm.Log[] memory logs) internal view returns (SettlementRecords.Record[] memory all) {
+        bytes32[] memory words = new bytes32[](0);
         for (uint256 i; i < logs.length; ++i) {
-            Vm.Log memory log = logs[i];
-            if (log.emitter != address(MARKET) || log.topics[0] != IEnergyMarket.MeterSettled.selector) {
+            if (
+                logs[i].emitter != address(MARKET)
+                    || logs[i].topics[0] != IEnergyMarket.MetersSettled.selector
+            ) {
                 continue;
             }
-            address meter = address(uint160(uint256(log.topics[1])));
-            (uint32 sold, uint32 bought,, uint32 credited, uint32 covered, uint32 grid, uint256 grams) =
-                abi.decode(log.data, (uint32, uint32, uint256, uint32, uint32, uint32, uint256));
-            ghostSold[meter] += sold;
-            ghostBought[meter] += bought;
-            ghostCredited[meter] += credited;
-            ghostCovered[meter] += covered;
-            ghostGridSupplied[meter] += grid;
-            ghostCreditsMinted += credited;
-            ghostCreditsBurned += covered;
-            ghostCarbonExpected += (uint256(sold) + credited) * intensity / 1000;
-            ghostCarbonEmitted += grams;
+            bytes32[] memory more = abi.decode(logs[i].data, (bytes32[]));
+            bytes32[] memory joined = new bytes32[](words.length + more.length);
+            for (uint256 k; k < words.length; ++k) {
+                joined[k] = words[k];
+            }
+            for (uint256 k; k < more.length; ++k) {
+                joined[words.length + k] = more[k];
+            }
+            words = joined;
         }
+        return SettlementRecords.decodeAll(words);
     }
 
     /// @dev Whether `meter`'s pending volumes may be settled as residuals now, by the rules of `finalize`.
@@ -563,13 +699,9 @@ contract EnergyMarketHandler is CommonBase, StdCheats, StdUtils {
     }
 
     function _settledIn(Vm.Log[] memory logs, address meter) internal view returns (bool) {
-        for (uint256 i; i < logs.length; ++i) {
-            if (
-                logs[i].emitter != address(MARKET) || logs[i].topics[0] != IEnergyMarket.MeterSettled.selector
-            ) {
-                continue;
-            }
-            if (address(uint160(uint256(logs[i].topics[1]))) == meter) return true;
+        SettlementRecords.Record[] memory records = _records(logs);
+        for (uint256 i; i < records.length; ++i) {
+            if (records[i].meter == meter) return true;
         }
         return false;
     }

@@ -1,0 +1,82 @@
+// SPDX-License-Identifier: MIT
+pragma solidity 0.8.37;
+
+import {EnergyMarket} from "../../src/EnergyMarket.sol";
+import {ICarbonCredit} from "../../src/interfaces/ICarbonCredit.sol";
+import {IEnergyCredit} from "../../src/interfaces/IEnergyCredit.sol";
+import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
+
+/// @notice The market with its storage words exposed, to check that the settlement path's raw-word reading
+/// (the bit offsets of `Order` and `Account`) agrees with Solidity's packing of the structs, which the views
+/// and every other function use.
+contract EnergyMarketHarness is EnergyMarket {
+    constructor(
+        address admin,
+        IERC20 stablecoin,
+        IEnergyCredit energyCredit,
+        ICarbonCredit carbonCredit,
+        uint32 intervalSeconds,
+        uint40 acceptanceWindow_,
+        uint16 carbonIntensity_
+    )
+        EnergyMarket(
+            admin,
+            stablecoin,
+            energyCredit,
+            carbonCredit,
+            intervalSeconds,
+            acceptanceWindow_,
+            carbonIntensity_
+        )
+    {}
+
+    /// @notice `meter`'s order as the settlement path reads it (the raw word through the `_ORDER_*`
+    /// offsets) and as Solidity reads it (the struct).
+    function orderBothWays(address meter)
+        external
+        view
+        returns (Order memory fromWord, Order memory fromStruct)
+    {
+        uint256 word = _loadOrder(meter);
+        fromWord = Order({
+            ownerId: uint32(word),
+            sellFloor: uint48(word >> _ORDER_SELL_FLOOR_SHIFT),
+            buyCeiling: uint48(word >> _ORDER_BUY_CEILING_SHIFT),
+            capWh: uint32(word >> _ORDER_CAP_SHIFT),
+            validFrom: uint40(word >> _ORDER_VALID_FROM_SHIFT),
+            validUntil: uint40(word >> _ORDER_VALID_UNTIL_SHIFT),
+            flags: uint8(word >> _ORDER_FLAGS_SHIFT)
+        });
+        fromStruct = _orders[meter];
+    }
+
+    /// @notice The account of `meter`'s owner as the settlement path reads it (the raw word through the
+    /// `_ACCOUNT_*` offsets) and as Solidity reads it (the struct).
+    function accountBothWays(address meter)
+        external
+        view
+        returns (Account memory fromWord, Account memory fromStruct)
+    {
+        uint256 order = _loadOrder(meter);
+        (, uint256 word) = _loadAccount(order);
+        fromWord = Account({
+            status: uint8(word),
+            sides: uint8(word >> _ACCOUNT_SIDES_SHIFT),
+            sidesInterval: uint32(word >> _ACCOUNT_SIDES_INTERVAL_SHIFT),
+            stablecoin: uint96(word >> _ACCOUNT_STABLECOIN_SHIFT),
+            creditsWh: uint56(word >> _ACCOUNT_CREDITS_SHIFT),
+            carbonGrams: uint56(word >> _ACCOUNT_CARBON_SHIFT)
+        });
+        fromStruct = _accounts[uint32(order)];
+    }
+
+    /// @notice The masks the settlement path rewrites the account word with.
+    function accountMasks() external pure returns (uint256 sides, uint256 belowCredits) {
+        return (_ACCOUNT_SIDES_MASK, _ACCOUNT_BELOW_CREDITS_MASK);
+    }
+
+    /// @notice The raw `MeterState` word of `meter`, as the settlement path reads it.
+    function stateWord(address meter) external view returns (uint256 word) {
+        (, word) = _loadMeterState(meter);
+    }
+}
