@@ -10,8 +10,8 @@ use std::{
     time::Duration,
 };
 
-use alloy::transports::http::reqwest::Url;
-use serde::Deserialize;
+use alloy::{primitives::Address, transports::http::reqwest::Url};
+use serde::{Deserialize, Serialize};
 
 use cogrid_chain::{BrokenRule, KeyConfig, rule};
 
@@ -25,9 +25,12 @@ pub struct Config {
     pub chain: ChainConfig,
     /// The reporter's key; OracleHub must list it as an authorized reporter.
     pub reporter: KeyConfig,
-    /// The HTTP endpoint (`/health`, `/metrics`).
+    /// The HTTP endpoint (`/health`, `/metrics`, `/observations/{feed}`).
     #[serde(default)]
     pub http: HttpConfig,
+    /// The other reporters this one gathers signed observations from.
+    #[serde(default)]
+    pub exchange: ExchangeConfig,
     /// The feeds this reporter reports, each at most once.
     #[serde(default)]
     pub feeds: Vec<FeedConfig>,
@@ -42,9 +45,43 @@ pub struct ChainConfig {
     pub rpc_url: Url,
     /// The chain observations are signed for; the reporter refuses a node that serves another one.
     pub chain_id: u64,
-    /// The deployment file `cogrid deploy` wrote (`deployments/<chainId>.json`), which locates
-    /// OracleHub.
-    pub deployment: PathBuf,
+    /// The deployment file `cogrid deploy` wrote (`deployments/<chainId>.json`), whose
+    /// `oracleHub` key locates OracleHub. Either this or `hub` must be given.
+    #[serde(default)]
+    pub deployment: Option<PathBuf>,
+    /// OracleHub's address, when there is no deployment file or to override it.
+    #[serde(default)]
+    pub hub: Option<Address>,
+}
+
+/// The exchange of signed observations between the co-ops' reporters: a round needs a quorum of
+/// reporters' signatures in one transaction, so each reporter serves its latest signed
+/// observation per feed and gathers the others' before it submits.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ExchangeConfig {
+    /// Base URLs (http or https) of the other reporters' HTTP endpoints; each serves
+    /// `GET /observations/{feed}`.
+    #[serde(deserialize_with = "http_urls")]
+    pub peers: Vec<Url>,
+    /// How long a peer may take to answer before its observation is left out of the round.
+    #[serde(with = "humantime_serde")]
+    pub timeout: Duration,
+    /// How long each reporter waits per rank (its place among the round's signers, by address)
+    /// before it sends, so that the first one's round lands and the others see it instead of
+    /// racing it.
+    #[serde(with = "humantime_serde")]
+    pub stagger: Duration,
+}
+
+impl Default for ExchangeConfig {
+    fn default() -> Self {
+        Self {
+            peers: Vec::new(),
+            timeout: Duration::from_secs(3),
+            stagger: Duration::from_secs(5),
+        }
+    }
 }
 
 /// The HTTP endpoint.
@@ -80,13 +117,22 @@ pub struct FeedConfig {
     /// How often the sources are fetched; at most the heartbeat.
     #[serde(default = "default_poll_interval", with = "humantime_serde")]
     pub poll_interval: Duration,
+    /// A source whose value lies farther than this many basis points from the median of all the
+    /// sources' values (or than `outlier_min`, whichever is larger) is dropped as an outlier
+    /// before the median is taken again.
+    #[serde(default = "default_outlier_bps")]
+    pub outlier_bps: u32,
+    /// The smallest distance from the median, in the feed's unit, that counts as an outlier: near
+    /// zero (irradiance at dusk) a relative threshold alone would drop every source.
+    #[serde(default)]
+    pub outlier_min: u64,
     /// Where the value comes from; each answers on its own and the median is taken.
     #[serde(default)]
     pub sources: Vec<SourceConfig>,
 }
 
 /// The OracleHub feeds, with the unit of their on-chain value.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum FeedKind {
     /// Wholesale spot price, in stablecoin base units per MWh.
@@ -97,6 +143,36 @@ pub enum FeedKind {
     Temperature,
     /// Grid carbon intensity, in gCO2e/kWh.
     CarbonIntensity,
+}
+
+impl FeedKind {
+    /// Every feed, in id order.
+    pub const ALL: [Self; 4] = [
+        Self::SpotPrice,
+        Self::SolarIrradiance,
+        Self::Temperature,
+        Self::CarbonIntensity,
+    ];
+
+    /// The feed's id in OracleHub.
+    pub fn id(self) -> u8 {
+        match self {
+            Self::SpotPrice => 0,
+            Self::SolarIrradiance => 1,
+            Self::Temperature => 2,
+            Self::CarbonIntensity => 3,
+        }
+    }
+
+    /// The feed with OracleHub id `id`.
+    pub fn from_id(id: u8) -> Option<Self> {
+        Self::ALL.into_iter().find(|feed| feed.id() == id)
+    }
+
+    /// The feed named `name` (`SPOT_PRICE`), as in the config and the HTTP paths.
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|feed| feed.to_string() == name)
+    }
 }
 
 impl fmt::Display for FeedKind {
@@ -186,6 +262,12 @@ impl Config {
     fn check(&self) -> Result<(), BrokenRule> {
         self.reporter.check("reporter")?;
         rule(
+            self.chain.deployment.is_some() || self.chain.hub.is_some(),
+            || "chain".into(),
+            || "set `deployment` (the file `cogrid deploy` wrote) or `hub` (OracleHub's address)".into(),
+        )?;
+        self.exchange.check()?;
+        rule(
             !self.feeds.is_empty(),
             || "feeds".into(),
             || "no [[feeds]]: a reporter needs at least one feed to report".into(),
@@ -209,8 +291,34 @@ impl Config {
     }
 
     fn resolve_paths(&mut self, base: &Path) {
-        self.chain.deployment = base.join(&self.chain.deployment);
+        if let Some(deployment) = &mut self.chain.deployment {
+            *deployment = base.join(&*deployment);
+        }
         self.reporter.keystore = base.join(&self.reporter.keystore);
+    }
+}
+
+impl ExchangeConfig {
+    fn check(&self) -> Result<(), BrokenRule> {
+        rule(
+            !self.timeout.is_zero(),
+            || "exchange.timeout".into(),
+            || "must be longer than zero".into(),
+        )?;
+        for (index, peer) in self.peers.iter().enumerate() {
+            let first = self.peers.iter().position(|other| other == peer);
+            rule(
+                first == Some(index),
+                || format!("exchange.peers[{index}]"),
+                || {
+                    format!(
+                        "same URL as peers[{}]: one reporter counted twice",
+                        first.unwrap_or(0)
+                    )
+                },
+            )?;
+        }
+        Ok(())
     }
 }
 
@@ -323,11 +431,22 @@ impl SourceConfig {
     }
 }
 
+fn http_urls<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Vec<Url>, D::Error> {
+    /// One URL of the list, checked like every other URL of the config.
+    #[derive(Deserialize)]
+    struct Checked(#[serde(deserialize_with = "cogrid_chain::http_url")] Url);
+    let urls: Vec<Checked> = Vec::deserialize(deserializer)?;
+    Ok(urls.into_iter().map(|Checked(url)| url).collect())
+}
+
 fn default_poll_interval() -> Duration {
     Duration::from_secs(60)
 }
 fn default_timeout() -> Duration {
     Duration::from_secs(10)
+}
+fn default_outlier_bps() -> u32 {
+    1_000
 }
 fn one() -> u64 {
     1
@@ -419,7 +538,8 @@ multiply = 1_080_000
             ChainConfig {
                 rpc_url: url("http://127.0.0.1:8545"),
                 chain_id: 31337,
-                deployment: dir.join("deployments/31337.json"),
+                deployment: Some(dir.join("deployments/31337.json")),
+                hub: None,
             }
         );
         assert_eq!(
@@ -483,8 +603,11 @@ multiply = 1_080_000
         assert!(config.http.listen.ip().is_loopback());
         assert_eq!(
             config.chain.deployment,
-            dir.path().join("deployments/10.json")
+            Some(dir.path().join("deployments/10.json"))
         );
+        assert_eq!(config.exchange, ExchangeConfig::default());
+        assert_eq!(config.feeds[0].outlier_bps, 1_000);
+        assert_eq!(config.feeds[0].outlier_min, 0);
         assert_eq!(
             config.reporter.keystore,
             dir.path().join("keys/reporter.json")

@@ -1,0 +1,52 @@
+//! The `oracle` command line.
+
+use std::path::PathBuf;
+
+use clap::Parser;
+use eyre::WrapErr;
+use tokio_util::sync::CancellationToken;
+
+use crate::daemon::Reporter;
+
+/// Relays the spot price, weather and grid carbon intensity to the cogrid OracleHub, in rounds
+/// signed by several co-ops' reporters.
+#[derive(Debug, Parser)]
+#[command(name = "oracle", version)]
+pub struct Cli {
+    /// The TOML config; relative paths in it resolve against its directory.
+    #[arg(long, short)]
+    pub config: PathBuf,
+}
+
+/// Entry point of the binary.
+pub fn main() -> eyre::Result<()> {
+    let cli = Cli::parse();
+    cogrid_chain::init_tracing("info");
+    let config = crate::config::load(&cli.config)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .wrap_err("starting the async runtime")?;
+    runtime.block_on(async {
+        let cancel = CancellationToken::new();
+        let on_signal = cancel.clone();
+        tokio::spawn(async move {
+            cogrid_chain::shutdown_signal().await;
+            on_signal.cancel();
+        });
+        Reporter::from_config(config).await?.run(cancel).await
+    })?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::*;
+
+    #[test]
+    fn cli_is_consistent() {
+        Cli::command().debug_assert();
+    }
+}
