@@ -54,7 +54,9 @@ pub enum NoValue {
         required: usize,
     },
     /// Enough answered, but too few agree once outliers are dropped.
-    #[error("{kept} source(s) agree after dropping outliers {outliers:?}; the feed needs {required}")]
+    #[error(
+        "{kept} source(s) agree after dropping outliers {outliers:?}; the feed needs {required}"
+    )]
     TooFewAgree {
         /// Sources left.
         kept: usize,
@@ -213,7 +215,10 @@ mod tests {
 
     #[test]
     fn the_absolute_floor_keeps_values_near_zero() {
-        let rule = OutlierRule { bps: 1_000, min: 50 };
+        let rule = OutlierRule {
+            bps: 1_000,
+            min: 50,
+        };
         assert_eq!(aggregate(&[0, 12], rule, 2).unwrap().value, 6);
         assert!(aggregate(&[0, 12], TEN_PERCENT, 1).is_err());
     }
@@ -250,7 +255,10 @@ mod tests {
             Some(Trigger::FirstRound)
         );
         // 1 % of 10_000 is 100.
-        assert_eq!(should_report(10_099, &last(10_000, 1_000), 1_010, 100, 3_600), None);
+        assert_eq!(
+            should_report(10_099, &last(10_000, 1_000), 1_010, 100, 3_600),
+            None
+        );
         assert_eq!(
             should_report(9_900, &last(10_000, 1_000), 1_010, 100, 3_600),
             Some(Trigger::Deviation { bps: 100 })

@@ -264,7 +264,10 @@ impl Config {
         rule(
             self.chain.deployment.is_some() || self.chain.hub.is_some(),
             || "chain".into(),
-            || "set `deployment` (the file `cogrid deploy` wrote) or `hub` (OracleHub's address)".into(),
+            || {
+                "set `deployment` (the file `cogrid deploy` wrote) or `hub` (OracleHub's address)"
+                    .into()
+            },
         )?;
         self.exchange.check()?;
         rule(
@@ -550,6 +553,17 @@ multiply = 1_080_000
             }
         );
         assert_eq!(config.http.listen, "127.0.0.1:9103".parse().unwrap());
+        assert_eq!(
+            config.exchange,
+            ExchangeConfig {
+                peers: vec![
+                    url("https://oracle.coop-b.example"),
+                    url("https://oracle.coop-c.example")
+                ],
+                timeout: Duration::from_secs(3),
+                stagger: Duration::from_secs(5),
+            }
+        );
         let kinds: Vec<FeedKind> = config.feeds.iter().map(|feed| feed.kind).collect();
         assert_eq!(
             kinds,
@@ -565,6 +579,11 @@ multiply = 1_080_000
         assert_eq!(spot.heartbeat, Duration::from_secs(3_600));
         assert_eq!(spot.min_sources, 2);
         assert_eq!(spot.poll_interval, Duration::from_secs(60));
+        assert_eq!((spot.outlier_bps, spot.outlier_min), (1_000, 0));
+        assert_eq!(
+            (config.feeds[1].outlier_bps, config.feeds[1].outlier_min),
+            (5_000, 50)
+        );
         assert_eq!(
             spot.sources[0],
             SourceConfig {
@@ -832,6 +851,61 @@ multiply = 1_080_000
             "feeds[1].sources[0].api_key",
         );
         assert!(error.contains("unknown field"), "{error}");
+    }
+
+    #[test]
+    fn a_hub_address_stands_in_for_the_deployment_file() {
+        let (_dir, loaded) = load_text(&MINIMAL.replace(
+            "deployment = \"deployments/10.json\"",
+            "hub = \"0x00000000000000000000000000000000000000aa\"",
+        ));
+        let chain = loaded.unwrap().chain;
+        assert_eq!(chain.deployment, None);
+        assert_eq!(chain.hub, Some(Address::with_last_byte(0xaa)));
+    }
+
+    #[test]
+    fn neither_a_deployment_nor_a_hub_is_refused() {
+        let error = assert_refused(
+            &MINIMAL.replace("deployment = \"deployments/10.json\"", ""),
+            "chain",
+        );
+        assert!(error.contains("`hub`"), "{error}");
+    }
+
+    #[test]
+    fn a_malformed_hub_address_names_its_key() {
+        assert_refused(
+            &MINIMAL.replace("deployment = \"deployments/10.json\"", "hub = \"0x1234\""),
+            "chain.hub",
+        );
+    }
+
+    #[test]
+    fn a_peer_listed_twice_is_refused() {
+        let error = assert_refused(
+            &format!(
+                "{MINIMAL}\n[exchange]\npeers = [\"http://127.0.0.1:9104\", \"http://127.0.0.1:9104\"]\n"
+            ),
+            "exchange.peers[1]",
+        );
+        assert!(error.contains("same URL as peers[0]"), "{error}");
+    }
+
+    #[test]
+    fn a_peer_url_of_another_scheme_names_its_key() {
+        assert_refused(
+            &format!("{MINIMAL}\n[exchange]\npeers = [\"ftp://127.0.0.1:9104\"]\n"),
+            "exchange.peers[0]",
+        );
+    }
+
+    #[test]
+    fn a_zero_exchange_timeout_is_refused() {
+        assert_refused(
+            &format!("{MINIMAL}\n[exchange]\ntimeout = \"0s\"\n"),
+            "exchange.timeout",
+        );
     }
 
     #[test]

@@ -110,7 +110,9 @@ impl Observer {
             match fetch.await {
                 Ok(Ok(value)) => {
                     values.push(value);
-                    figures.last_value.store(value, std::sync::atomic::Ordering::Relaxed);
+                    figures
+                        .last_value
+                        .store(value, std::sync::atomic::Ordering::Relaxed);
                     figures
                         .last_success
                         .store(now, std::sync::atomic::Ordering::Relaxed);
@@ -281,9 +283,7 @@ impl Reporter {
         listener: TcpListener,
         cancel: CancellationToken,
     ) -> Result<(), OracleError> {
-        let listen: SocketAddr = listener
-            .local_addr()
-            .unwrap_or(self.config.http.listen);
+        let listen: SocketAddr = listener.local_addr().unwrap_or(self.config.http.listen);
         let tasks = TaskTracker::new();
         let app = router(self.state.clone());
         let http_cancel = cancel.clone();
@@ -443,10 +443,13 @@ impl Reporter {
                 });
             }
         };
-        let receipt = pending.get_receipt().await.map_err(|error| OracleError::Submit {
-            feed,
-            message: error.to_string(),
-        })?;
+        let receipt = pending
+            .get_receipt()
+            .await
+            .map_err(|error| OracleError::Submit {
+                feed,
+                message: error.to_string(),
+            })?;
         if !receipt.status() {
             if self.peer_reported(feed, last).await? {
                 return Ok(Outcome::ByPeer);

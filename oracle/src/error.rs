@@ -82,7 +82,9 @@ pub enum OracleError {
         message: String,
     },
     /// A round's transaction was mined but reverted, and no newer round explains it.
-    #[error("the {feed} round in transaction {tx_hash} reverted; the reporter retries at the next poll")]
+    #[error(
+        "the {feed} round in transaction {tx_hash} reverted; the reporter retries at the next poll"
+    )]
     Reverted {
         /// The feed.
         feed: FeedKind,
@@ -103,9 +105,7 @@ pub enum OracleError {
 }
 
 /// Maps a failed contract call `call` to [`OracleError::Rpc`].
-pub(crate) fn contract_call(
-    call: &'static str,
-) -> impl Fn(alloy::contract::Error) -> OracleError {
+pub(crate) fn contract_call(call: &'static str) -> impl Fn(alloy::contract::Error) -> OracleError {
     move |error| OracleError::Rpc {
         call,
         message: error.to_string(),

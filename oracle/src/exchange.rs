@@ -148,7 +148,9 @@ pub fn observation_url(base: &Url, feed: FeedKind) -> Url {
     let mut url = base.clone();
     url.path_segments_mut()
         .map(|mut segments| {
-            segments.pop_if_empty().extend(["observations", &feed.to_string()]);
+            segments
+                .pop_if_empty()
+                .extend(["observations", &feed.to_string()]);
         })
         .expect("http(s) URLs have a path");
     url
@@ -200,7 +202,11 @@ impl Round {
     pub fn call(&self, feed: FeedKind) -> OracleHub::submitRoundCall {
         OracleHub::submitRoundCall {
             feed: feed.id(),
-            observations: self.observations.iter().map(SignedObservation::to_call).collect(),
+            observations: self
+                .observations
+                .iter()
+                .map(SignedObservation::to_call)
+                .collect(),
         }
     }
 
@@ -358,7 +364,7 @@ mod tests {
                 .iter()
                 .map(|(signer, answer, at)| observation(*signer, i64::from(*answer), *at))
                 .collect();
-            let authorized = |signer: Address| signer.0[0] % 3 != 0;
+            let authorized = |signer: Address| !signer.0[0].is_multiple_of(3);
             let round = assemble(observations.clone(), authorized, RULES);
             prop_assert_eq!(round.observations.len() + round.left_out.len(), observations.len());
             for pair in round.observations.windows(2) {

@@ -165,7 +165,9 @@ pub fn parse_carbon_intensity(body: &[u8]) -> Result<f64, SourceError> {
         .intensity
         .actual
         .or(period.intensity.forecast)
-        .ok_or(SourceError::Missing("data[0].intensity.actual or .forecast"))
+        .ok_or(SourceError::Missing(
+            "data[0].intensity.actual or .forecast",
+        ))
 }
 
 /// `round(value * multiply / divide)`: a source's value in the feed's on-chain unit.
@@ -262,11 +264,7 @@ mod tests {
             Ok(612.0)
         );
         assert_eq!(open_meteo_value(&current, FeedKind::Temperature), Ok(21.3));
-        assert_eq!(
-            convert(21.3, 100, 1),
-            Ok(2_130),
-            "degC into centi-degC"
-        );
+        assert_eq!(convert(21.3, 100, 1), Ok(2_130), "degC into centi-degC");
     }
 
     #[test]
