@@ -10,16 +10,11 @@
 //! was built on) is counted the same way, not as an error: the hub refused it because the newer
 //! round made its observations stale, which is what the re-read shows.
 
-use std::{
-    collections::BTreeSet,
-    net::SocketAddr,
-    path::Path,
-    sync::Arc,
-    time::{Duration, SystemTime, UNIX_EPOCH},
-};
+use std::{collections::BTreeSet, net::SocketAddr, path::Path, sync::Arc, time::Duration};
 
 use alloy::{
-    primitives::{Address, B256},
+    eips::BlockNumberOrTag,
+    primitives::{Address, B256, I256},
     providers::{DynProvider, Provider},
     signers::local::PrivateKeySigner,
     sol_types::Eip712Domain,
@@ -45,13 +40,6 @@ use crate::{
 
 /// How long running tasks get to finish after a shutdown signal.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
-
-/// Unix time now, in seconds.
-pub fn unix_now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |since| since.as_secs())
-}
 
 /// The chain-free half of a reporter: fetches a feed's sources, takes their median, signs it and
 /// publishes it for the peers.
@@ -328,12 +316,17 @@ impl Reporter {
     }
 
     /// One poll of `feed`: observe, and report when the rule says so.
+    ///
+    /// "Now" is the latest block's timestamp, for the observation and for picking a source's
+    /// current entry: the hub refuses an observation from after its block's timestamp, which a
+    /// system clock a second ahead of the sequencer's would produce, and a devnet whose clock is
+    /// moved ahead (the simulator) is observed at its own time.
     pub async fn poll(
         &self,
         feed: &FeedConfig,
         cancel: &CancellationToken,
     ) -> Result<Outcome, OracleError> {
-        let now = unix_now();
+        let now = self.chain_now().await?;
         let Some(own) = self.observer.observe(feed, now).await? else {
             return Ok(Outcome::NoValue);
         };
@@ -354,6 +347,12 @@ impl Reporter {
             .await
             .map_err(contract_call("feedConfig"))?;
         let quorum = feed_config.quorum.saturating_to::<usize>();
+        let answer = I256::try_from(own.answer).expect("every i64 fits in int256");
+        if answer < feed_config.min || answer > feed_config.max {
+            Metrics::count(&self.metrics.feed(feed.kind).out_of_bounds);
+            warn!(feed = %feed.kind, value = own.answer, min = %feed_config.min, max = %feed_config.max, "the value lies outside the hub's bounds for the feed; nothing reported (check the sources and their conversion)");
+            return Ok(Outcome::OutOfBounds);
+        }
         let hub_heartbeat = feed_config.heartbeat.saturating_to::<u64>();
         let mut candidates = vec![own];
         for (index, result) in self
@@ -469,6 +468,20 @@ impl Reporter {
         })
     }
 
+    /// The latest block's timestamp.
+    async fn chain_now(&self) -> Result<u64, OracleError> {
+        let block = self
+            .hub
+            .provider()
+            .get_block_by_number(BlockNumberOrTag::Latest)
+            .await
+            .map_err(|error| OracleError::Rpc {
+                call: "eth_getBlockByNumber",
+                message: error.to_string(),
+            })?;
+        Ok(block.map_or(0, |block| block.header.timestamp))
+    }
+
     /// Whether a round newer than `last` has landed (and counts it as a peer's).
     async fn peer_reported(&self, feed: FeedKind, last: &LastRound) -> Result<bool, OracleError> {
         let now = self.latest_round(feed).await?;
@@ -540,6 +553,8 @@ pub enum Outcome {
     NoValue,
     /// The value did not move enough and the heartbeat has not run out.
     Unchanged,
+    /// This reporter's value lies outside the hub's `[min, max]` for the feed.
+    OutOfBounds,
     /// Too few fresh observations from authorized reporters.
     NoQuorum {
         /// Observations the round would have had.

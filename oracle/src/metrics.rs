@@ -47,6 +47,8 @@ pub struct FeedMetrics {
     pub rounds_by_peer: AtomicU64,
     /// Rounds not submitted for want of a quorum of fresh peer observations.
     pub no_quorum: AtomicU64,
+    /// Polls whose value lay outside the hub's bounds for the feed.
+    pub out_of_bounds: AtomicU64,
 }
 
 /// One peer reporter.
@@ -102,6 +104,7 @@ impl Metrics {
                     rounds_submitted: AtomicU64::new(0),
                     rounds_by_peer: AtomicU64::new(0),
                     no_quorum: AtomicU64::new(0),
+                    out_of_bounds: AtomicU64::new(0),
                 })
                 .collect(),
             peers: config
@@ -242,6 +245,12 @@ impl Metrics {
                 "counter",
                 "Rounds not submitted for want of a quorum of fresh observations.",
                 |feed| feed.no_quorum.load(Relaxed).to_string(),
+            ),
+            (
+                "out_of_bounds_total",
+                "counter",
+                "Polls whose value lay outside the hub's bounds; nothing was reported.",
+                |feed| feed.out_of_bounds.load(Relaxed).to_string(),
             ),
         ] {
             family(name, kind, help, per_feed(read));

@@ -70,3 +70,25 @@ async fn a_deployment_file_without_a_hub_names_the_file() {
     );
     assert!(error.to_string().contains("chain.hub"), "{error}");
 }
+
+#[tokio::test]
+async fn the_deployment_files_hub_is_the_one_checked() {
+    let devnet = Devnet::start().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("31337.json");
+    std::fs::write(
+        &path,
+        "{\"chainId\": 31337, \"oracleHub\": \"0x00000000000000000000000000000000000000cc\"}",
+    )
+    .unwrap();
+    let mut config = devnet_config(&devnet).await;
+    config.chain.hub = None;
+    config.chain.deployment = Some(path);
+    let error = Reporter::connect(config, devnet.funded_key(1))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(error, OracleError::NoHub { hub } if hub == Address::with_last_byte(0xcc)),
+        "{error}"
+    );
+}
