@@ -303,14 +303,18 @@ impl Reporter {
     }
 
     async fn report_feed(&self, feed: &FeedConfig, cancel: &CancellationToken) {
+        // Polls start every poll_interval however long one takes (a stagger, a transaction), so
+        // that the observation the peers gather is never much more than a poll old.
+        let mut ticks = tokio::time::interval(feed.poll_interval);
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
+            tokio::select! {
+                () = cancel.cancelled() => return,
+                _ = ticks.tick() => {}
+            }
             if let Err(error) = self.poll(feed, cancel).await {
                 Metrics::count(&self.metrics.errors);
                 warn!(feed = %feed.kind, %error, "round failed; retrying at the next poll");
-            }
-            tokio::select! {
-                () = cancel.cancelled() => return,
-                () = tokio::time::sleep(feed.poll_interval) => {}
             }
         }
     }
@@ -374,9 +378,10 @@ impl Reporter {
             }
         }
         let reporters = self.reporters(&candidates).await?;
-        // A peer's observation is at most one of its polls (plus the time to ask it) old, and
-        // never older than the hub's heartbeat allows.
-        let mut max_age = (feed.poll_interval + self.config.exchange.timeout).as_secs();
+        // A peer publishes an observation every poll, signed before its sources are fetched: its
+        // latest is less than two polls old unless it stopped. Never older than the hub's
+        // heartbeat allows.
+        let mut max_age = (2 * feed.poll_interval).as_secs();
         if hub_heartbeat > 0 {
             max_age = max_age.min(hub_heartbeat);
         }

@@ -18,6 +18,12 @@
 //!   of authorized reporters, sorted by signer, and submit them as one round to OracleHub
 //!   ([`hub`]) when they meet its quorum ([`daemon`]).
 //!
+//! **In-process** (tests, the simulator): bind each reporter's listener first so that every
+//! config can list the others as `exchange.peers`, then per reporter
+//! `Reporter::connect(config, signer)` and `run_on(listener, cancel)`; or drive
+//! [`daemon::Reporter::poll`] one feed at a time and look at its [`daemon::Outcome`]. The chain-free
+//! half, [`daemon::Observer`] with [`http::router`] and [`exchange::Peers`], runs without a node.
+//!
 //! Each co-op runs its own reporter; OracleHub takes the median of several reporters' signed
 //! observations under a quorum and serves each feed through Chainlink's `AggregatorV3Interface`.
 //! On-chain units: `SPOT_PRICE` in stablecoin base units per MWh, `SOLAR_IRRADIANCE` in W/m²,
