@@ -351,12 +351,6 @@ impl Reporter {
             .await
             .map_err(contract_call("feedConfig"))?;
         let quorum = feed_config.quorum.saturating_to::<usize>();
-        let answer = I256::try_from(own.answer).expect("every i64 fits in int256");
-        if answer < feed_config.min || answer > feed_config.max {
-            Metrics::count(&self.metrics.feed(feed.kind).out_of_bounds);
-            warn!(feed = %feed.kind, value = own.answer, min = %feed_config.min, max = %feed_config.max, "the value lies outside the hub's bounds for the feed; nothing reported (check the sources and their conversion)");
-            return Ok(Outcome::OutOfBounds);
-        }
         let hub_heartbeat = feed_config.heartbeat.saturating_to::<u64>();
         let mut candidates = vec![own];
         for (index, result) in self
@@ -385,6 +379,9 @@ impl Reporter {
         if hub_heartbeat > 0 {
             max_age = max_age.min(hub_heartbeat);
         }
+        // Read again: a peer that polled since this poll began observed at a later block, which
+        // the round's block will not precede either.
+        let now = self.chain_now().await?;
         let round = assemble(
             candidates,
             |signer| reporters.contains(&signer),
@@ -404,6 +401,17 @@ impl Reporter {
                 observations: round.observations.len(),
                 quorum,
             });
+        }
+        // The hub bounds the round's median, not each observation: this reporter's own value
+        // may lie outside while the round's does not.
+        let median = round
+            .median()
+            .expect("a quorum is at least one observation");
+        let median_answer = I256::try_from(median).expect("every i64 fits in int256");
+        if median_answer < feed_config.min || median_answer > feed_config.max {
+            Metrics::count(&self.metrics.feed(feed.kind).out_of_bounds);
+            warn!(feed = %feed.kind, median, min = %feed_config.min, max = %feed_config.max, "the round's median lies outside the hub's bounds for the feed; nothing reported (check the sources and their conversion)");
+            return Ok(Outcome::OutOfBounds);
         }
         let rank = round.rank(self.address()).unwrap_or(0);
         if rank > 0 {
@@ -558,7 +566,7 @@ pub enum Outcome {
     NoValue,
     /// The value did not move enough and the heartbeat has not run out.
     Unchanged,
-    /// This reporter's value lies outside the hub's `[min, max]` for the feed.
+    /// The round's median lies outside the hub's `[min, max]` for the feed.
     OutOfBounds,
     /// Too few fresh observations from authorized reporters.
     NoQuorum {

@@ -47,7 +47,7 @@ pub struct FeedMetrics {
     pub rounds_by_peer: AtomicU64,
     /// Rounds not submitted for want of a quorum of fresh peer observations.
     pub no_quorum: AtomicU64,
-    /// Polls whose value lay outside the hub's bounds for the feed.
+    /// Rounds not submitted because their median lay outside the hub's bounds for the feed.
     pub out_of_bounds: AtomicU64,
 }
 
@@ -249,7 +249,7 @@ impl Metrics {
             (
                 "out_of_bounds_total",
                 "counter",
-                "Polls whose value lay outside the hub's bounds; nothing was reported.",
+                "Rounds whose median lay outside the hub's bounds; nothing was reported.",
                 |feed| feed.out_of_bounds.load(Relaxed).to_string(),
             ),
         ] {
