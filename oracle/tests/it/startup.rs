@@ -92,3 +92,25 @@ async fn the_deployment_files_hub_is_the_one_checked() {
         "{error}"
     );
 }
+
+#[test]
+fn the_binary_names_a_bad_config_key_and_exits_non_zero() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("oracle.toml");
+    let example =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/oracle.example.toml"))
+            .unwrap();
+    std::fs::write(
+        &path,
+        example.replace("deviation_bps = 100", "deviation_bps = 0"),
+    )
+    .unwrap();
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_oracle"))
+        .arg("--config")
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("key `feeds[0].deviation_bps`"), "{stderr}");
+}
