@@ -65,7 +65,7 @@ abstract contract MeterRegistry is IMeterRegistry, AccessControl, EIP712 {
     uint256 internal constant _PENDING_EXPORT_SHIFT = 208;
     uint256 internal constant _PENDING_SHIFT = 240;
     /// @dev The low 176 bits of a `MeterState` word: status, seq, interval end and both registers.
-    uint256 internal constant _READING_MASK = type(uint176).max;
+    uint256 internal constant _READING_MASK = 0xffffffffffffffffffffffffffffffffffffffffffff;
 
     // Bit offsets of the `Account` members in its storage word (status at 0), for the market's hot path,
     // which reads and writes the word raw. They follow Solidity's packing of `Account` (first member in the

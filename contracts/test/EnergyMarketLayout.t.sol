@@ -3,6 +3,7 @@ pragma solidity 0.8.37;
 
 import {EnergyMarket} from "../src/EnergyMarket.sol";
 import {IEnergyMarket} from "../src/interfaces/IEnergyMarket.sol";
+import {SettlementRecords} from "../src/libraries/SettlementRecords.sol";
 import {EnergyMarketHarness} from "./utils/EnergyMarketHarness.sol";
 import {MarketFixture} from "./utils/MarketFixture.sol";
 
@@ -100,6 +101,28 @@ contract EnergyMarketLayoutTest is MarketFixture {
             sidesMask, uint256(type(uint8).max) << 8 | uint256(type(uint32).max) << 16, "sides, interval"
         );
         assertEq(belowCredits, type(uint144).max, "status, sides, interval, stablecoin");
+    }
+
+    /// @dev The settlement path's assembly reads each `Batch` member at the offset Solidity gives it.
+    function test_BatchOffsets() public view {
+        (uint256[15] memory members, bool recordsMatch) = harness.batchMembersByOffset();
+        for (uint256 i; i < 15; ++i) {
+            assertEq(members[i], i + 1, "member in declaration order");
+        }
+        assertTrue(recordsMatch, "records pointer");
+    }
+
+    /// @dev The settlement path's assembly writes records with `SettlementRecords`' layout.
+    function test_RecordShifts() public view {
+        uint256[7] memory shifts = harness.recordShifts();
+        assertEq(shifts[0], SettlementRecords.INTERVAL_SHIFT, "interval");
+        assertEq(shifts[1], SettlementRecords.CARBON_SHIFT, "carbon");
+        assertEq(shifts[2], SettlementRecords.CREDITED_SHIFT, "credited");
+        assertEq(shifts[3], SettlementRecords.COVERED_SHIFT, "covered");
+        assertEq(shifts[4], SettlementRecords.GRID_SUPPLIED_SHIFT, "grid supplied");
+        assertEq(shifts[5], SettlementRecords.AMOUNT_SHIFT, "amount");
+        assertEq(shifts[6], SettlementRecords.FLAGS_SHIFT, "flags");
+        assertEq(SettlementRecords.FLAG_BOUGHT, 1, "the bought flag is the flags' lowest bit");
     }
 
     function _depositCredits(uint256 wh) internal {

@@ -42,6 +42,8 @@ struct Profile {
     evm_version: String,
     optimizer: bool,
     optimizer_runs: usize,
+    #[serde(default)]
+    via_ir: bool,
     bytecode_hash: String,
     remappings: Vec<String>,
 }
@@ -126,6 +128,7 @@ fn compile(contracts: &Path) -> eyre::Result<Vec<(String, ConfigurableContractAr
     let mut settings = Settings::default();
     settings.optimizer.enabled = Some(profile.optimizer);
     settings.optimizer.runs = Some(profile.optimizer_runs);
+    settings.via_ir = Some(profile.via_ir);
     settings.evm_version = Some(
         profile
             .evm_version

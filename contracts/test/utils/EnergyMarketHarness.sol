@@ -75,6 +75,80 @@ contract EnergyMarketHarness is EnergyMarket {
         return (_ACCOUNT_SIDES_MASK, _ACCOUNT_BELOW_CREDITS_MASK);
     }
 
+    /// @notice Each `Batch` member read through its `_BATCH_*` offset from a batch whose members are 1, 2, 3...
+    /// in declaration order (the records pointer aside, which is whatever the allocation returned).
+    function batchMembersByOffset() external pure returns (uint256[15] memory members, bool recordsMatch) {
+        Batch memory batch = Batch({
+            t: 1,
+            intervalStart: 2,
+            intervalEnd: 3,
+            price: 4,
+            networkFee: 5,
+            keeperFeeBps: 6,
+            intensity: 7,
+            soldWh: 8,
+            boughtWh: 9,
+            paid: 10,
+            sellersEarned: 11,
+            creditsMinted: 12,
+            creditsBurned: 13,
+            carbonMinted: 14,
+            settled: 15,
+            records: new bytes32[](1)
+        });
+        uint256[16] memory offsets = [
+            _BATCH_T,
+            _BATCH_INTERVAL_START,
+            _BATCH_INTERVAL_END,
+            _BATCH_PRICE,
+            _BATCH_NETWORK_FEE,
+            _BATCH_KEEPER_FEE_BPS,
+            _BATCH_INTENSITY,
+            _BATCH_SOLD_WH,
+            _BATCH_BOUGHT_WH,
+            _BATCH_PAID,
+            _BATCH_SELLERS_EARNED,
+            _BATCH_CREDITS_MINTED,
+            _BATCH_CREDITS_BURNED,
+            _BATCH_CARBON_MINTED,
+            _BATCH_SETTLED,
+            _BATCH_RECORDS
+        ];
+        for (uint256 i; i < 15; ++i) {
+            uint256 offset = offsets[i];
+            uint256 member;
+            assembly ("memory-safe") {
+                member := mload(add(batch, offset))
+            }
+            members[i] = member;
+        }
+        uint256 recordsOffset = offsets[15];
+        bytes32[] memory records = batch.records;
+        uint256 pointer;
+        assembly ("memory-safe") {
+            pointer := mload(add(batch, recordsOffset))
+        }
+        uint256 expected;
+        assembly ("memory-safe") {
+            expected := records
+        }
+        recordsMatch = pointer == expected;
+    }
+
+    /// @notice The record bit offsets the settlement path's assembly writes with, in `SettlementRecords`'
+    /// order: interval, carbon, credited, covered, grid supplied, amount, flags.
+    function recordShifts() external pure returns (uint256[7] memory) {
+        return [
+            _RECORD_INTERVAL_SHIFT,
+            _RECORD_CARBON_SHIFT,
+            _RECORD_CREDITED_SHIFT,
+            _RECORD_COVERED_SHIFT,
+            _RECORD_GRID_SUPPLIED_SHIFT,
+            _RECORD_AMOUNT_SHIFT,
+            _RECORD_FLAGS_SHIFT
+        ];
+    }
+
     /// @notice The raw `MeterState` word of `meter`, as the settlement path reads it.
     function stateWord(address meter) external view returns (uint256 word) {
         (, word) = _loadMeterState(meter);
