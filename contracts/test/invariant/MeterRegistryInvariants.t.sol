@@ -134,9 +134,17 @@ contract MeterRegistryInvariantsTest is Test {
         }
     }
 
+    /// @dev Also checks the packed per-account balances against the packed supply: carbon is held only by
+    /// the market's vault and the two owners, who withdraw it and retire it.
     function invariant_CarbonSupplyPlusRetiredEqualsMinted() public view {
         assertEq(carbon.totalSupply() + carbon.totalRetired(), carbon.totalMinted());
         assertEq(carbon.totalRetired(), handler.ghostRetired());
+        assertEq(
+            carbon.balanceOf(address(registry)) + carbon.balanceOf(handler.owners(0))
+                + carbon.balanceOf(handler.owners(1)),
+            carbon.totalSupply(),
+            "holders"
+        );
     }
 
     /// @dev Minted == sum over settlements of floor(settled export x intensity / 1000), per meter.
