@@ -17,7 +17,7 @@ use alloy::{
     primitives::{Address, B256, I256},
     providers::{DynProvider, Provider},
     signers::local::PrivateKeySigner,
-    sol_types::Eip712Domain,
+    sol_types::{Eip712Domain, SolStruct},
     transports::http::reqwest::Client,
 };
 use cogrid_chain::{check_chain, connect_lazily};
@@ -175,8 +175,9 @@ impl Reporter {
     }
 
     /// Connects to the chain with `signer` as the reporter key and checks that the node serves
-    /// the configured chain, that OracleHub is deployed at the configured address, signs for the
-    /// same EIP-712 domain, and lists `signer` as a reporter.
+    /// the configured chain, that OracleHub is deployed at the configured address, hashes
+    /// observations as the reporter signs them (same EIP-712 domain separator, same digest of a
+    /// probe observation through `observationDigest`), and lists `signer` as a reporter.
     pub async fn connect(config: Config, signer: PrivateKeySigner) -> Result<Self, OracleError> {
         let reporter = signer.address();
         let rpc_url = config.chain.rpc_url.to_string();
@@ -207,6 +208,30 @@ impl Reporter {
                 chain_id: config.chain.chain_id,
                 expected,
                 actual,
+            });
+        }
+        // The domain matching leaves the type: a round signed over another type string would be
+        // refused signer by signer, so compare one digest before any is signed.
+        let probe = SignedObservation {
+            feed: FeedKind::SpotPrice,
+            answer: -1,
+            observed_at: 1,
+            signer: reporter,
+            r: B256::ZERO,
+            vs: B256::ZERO,
+        }
+        .message();
+        let hub_digest = hub
+            .observationDigest(probe.feed, probe.answer, probe.observedAt)
+            .call()
+            .await
+            .map_err(contract_call("observationDigest"))?;
+        let digest = probe.eip712_signing_hash(&domain);
+        if hub_digest != digest {
+            return Err(OracleError::DigestMismatch {
+                hub: hub_address,
+                expected: digest,
+                actual: hub_digest,
             });
         }
         if !hub
@@ -255,6 +280,12 @@ impl Reporter {
         self.metrics.clone()
     }
 
+    /// The reporter's HTTP endpoint (`/health`, `/metrics`, `/observations/{feed}`), for a caller
+    /// that serves it itself and drives [`Reporter::poll`] step by step.
+    pub fn router(&self) -> axum::Router {
+        router(self.state.clone())
+    }
+
     /// Serves HTTP on `config.http.listen` and reports until `cancel` fires.
     pub async fn run(self, cancel: CancellationToken) -> Result<(), OracleError> {
         let listen = self.config.http.listen;
@@ -273,7 +304,7 @@ impl Reporter {
     ) -> Result<(), OracleError> {
         let listen: SocketAddr = listener.local_addr().unwrap_or(self.config.http.listen);
         let tasks = TaskTracker::new();
-        let app = router(self.state.clone());
+        let app = self.router();
         let http_cancel = cancel.clone();
         tasks.spawn(async move {
             let shutdown = async move { http_cancel.cancelled().await };

@@ -48,6 +48,20 @@ pub enum OracleError {
         /// The hub's.
         actual: B256,
     },
+    /// The hub hashes observations under another EIP-712 type than the reporter signs.
+    #[error(
+        "OracleHub {hub} digests an observation as {actual}, but the reporter signs {expected} \
+         for type Observation(uint8 feed,int256 answer,uint64 observedAt): the reporter and the \
+         contract disagree on the signed type; run matching versions"
+    )]
+    DigestMismatch {
+        /// The hub.
+        hub: Address,
+        /// The digest the reporter signs.
+        expected: B256,
+        /// The hub's `observationDigest`.
+        actual: B256,
+    },
     /// The reporter's key is not an authorized reporter.
     #[error(
         "the reporter key {reporter} is not an authorized reporter of OracleHub {hub}: ask the \

@@ -20,8 +20,10 @@
 //!
 //! **In-process** (tests, the simulator): bind each reporter's listener first so that every
 //! config can list the others as `exchange.peers`, then per reporter
-//! `Reporter::connect(config, signer)` and `run_on(listener, cancel)`; or drive
-//! [`daemon::Reporter::poll`] one feed at a time and look at its [`daemon::Outcome`]. The chain-free
+//! `Reporter::connect(config, signer)` and `run_on(listener, cancel)`; or serve [`daemon::Reporter::router`] and drive
+//! [`daemon::Reporter::poll`] one feed at a time, looking at its [`daemon::Outcome`]. Observations
+//! are made at the chain's time, so a devnet started at the fixtures' time (`anvil --timestamp
+//! 1717243800`) replays `fixtures/` as current data. The chain-free
 //! half, [`daemon::Observer`] with [`http::router`] and [`exchange::Peers`], runs without a node.
 //!
 //! Each co-op runs its own reporter; OracleHub takes the median of several reporters' signed

@@ -295,6 +295,9 @@ mod tests {
         assert_eq!(parse_awattar(&body, NOW), Ok(87.41));
         // The first instant of the next hour belongs to the next entry.
         assert_eq!(parse_awattar(&body, 1_717_246_800), Ok(95.02));
+        // Prices go negative when renewables flood the market; the feed is signed.
+        assert_eq!(parse_awattar(&body, 1_717_252_200), Ok(-5.12));
+        assert_eq!(convert(-5.12, 1_080_000, 1), Ok(-5_529_600));
         assert_eq!(
             parse_awattar(&body, 1_800_000_000),
             Err(SourceError::NotCovered(1_800_000_000))
