@@ -1,0 +1,266 @@
+// SPDX-License-Identifier: MIT
+pragma solidity 0.8.37;
+
+import {IOracleHub} from "./interfaces/IOracleHub.sol";
+import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
+import {ECDSA} from "@openzeppelin/contracts/utils/cryptography/ECDSA.sol";
+import {EIP712} from "@openzeppelin/contracts/utils/cryptography/EIP712.sol";
+import {MessageHashUtils} from "@openzeppelin/contracts/utils/cryptography/MessageHashUtils.sol";
+import {SignedMath} from "@openzeppelin/contracts/utils/math/SignedMath.sol";
+
+/// @title OracleHub
+/// @notice The four feeds of signed, medianized outside data (see `IOracleHub`). Each feed is read through
+/// Chainlink's `AggregatorV3Interface` by its own `OracleFeed`.
+/// @dev Gas layout: a round reads and writes one `Feed` slot (its rules, latest round id and latest
+/// `updatedAt`, so the freshness checks need no second read) and writes one new `Round` slot; each signer
+/// costs one cold read of its `REPORTER_ROLE` membership.
+contract OracleHub is IOracleHub, AccessControl, EIP712 {
+    /// @dev A feed's rules and where its rounds stand, in exactly one slot.
+    struct Feed {
+        uint8 quorum;
+        uint32 heartbeat;
+        int64 minAnswer;
+        int64 maxAnswer;
+        uint48 latestRoundId;
+        uint40 latestUpdatedAt;
+    }
+
+    /// @dev One accepted round, in exactly one slot. `updatedAt` is never 0 for a stored round.
+    struct Round {
+        int176 answer;
+        uint40 startedAt;
+        uint40 updatedAt;
+    }
+
+    /// @inheritdoc IOracleHub
+    bytes32 public constant REPORTER_ROLE = keccak256("REPORTER_ROLE");
+    /// @inheritdoc IOracleHub
+    uint8 public constant FEED_COUNT = 4;
+
+    /// @dev EIP-712 type of an observation; `r` and `vs` are the signature, not signed.
+    bytes32 private constant _OBSERVATION_TYPEHASH =
+        keccak256("Observation(uint8 feed,int256 answer,uint64 observedAt)");
+
+    Feed[FEED_COUNT] private _feeds;
+    /// @dev Keyed by `_roundKey(feed, roundId)`: one hash per access instead of a nested mapping's two.
+    mapping(uint256 key => Round round) private _rounds;
+
+    /// @param admin The co-op admin: gets `DEFAULT_ADMIN_ROLE`, configures the feeds and grants
+    /// `REPORTER_ROLE`.
+    constructor(address admin) EIP712("cogrid OracleHub", "1") {
+        if (admin == address(0)) revert OracleHubZeroAddress();
+        _grantRole(DEFAULT_ADMIN_ROLE, admin);
+    }
+
+    /// @inheritdoc IOracleHub
+    function setFeedConfig(uint8 feed, uint8 quorum, uint32 heartbeat, int256 minAnswer, int256 maxAnswer)
+        external
+        onlyRole(DEFAULT_ADMIN_ROLE)
+    {
+        _checkFeed(feed);
+        if (quorum == 0) revert OracleHubZeroQuorum(feed);
+        if (heartbeat == 0) revert OracleHubZeroHeartbeat(feed);
+        if (minAnswer > maxAnswer) revert OracleHubInvalidBounds(feed, minAnswer, maxAnswer);
+        if (minAnswer < type(int64).min) revert OracleHubBoundOutOfRange(feed, minAnswer);
+        if (maxAnswer > type(int64).max) revert OracleHubBoundOutOfRange(feed, maxAnswer);
+        Feed storage stored = _feeds[feed];
+        stored.quorum = quorum;
+        stored.heartbeat = heartbeat;
+        // Both fit: checked against the int64 range just above.
+        stored.minAnswer = int64(minAnswer);
+        stored.maxAnswer = int64(maxAnswer);
+        emit FeedConfigured(feed, quorum, heartbeat, minAnswer, maxAnswer);
+    }
+
+    /// @inheritdoc IOracleHub
+    function submitRound(uint8 feed, SignedObservation[] calldata observations) external returns (uint80) {
+        _checkFeed(feed);
+        Feed memory state = _feeds[feed];
+        if (state.quorum == 0) revert OracleHubFeedNotConfigured(feed);
+        uint256 count = observations.length;
+        if (count < state.quorum) revert OracleHubBelowQuorum(feed, count, state.quorum);
+
+        (uint64 startedAt, int256[] memory sorted) = _verifyObservations(feed, state, observations);
+        int256 answer = _median(sorted);
+        if (answer < state.minAnswer || answer > state.maxAnswer) {
+            revert OracleHubAnswerOutOfBounds(feed, answer, state.minAnswer, state.maxAnswer);
+        }
+
+        // Cannot overflow in practice: one round per block at most (each observation is newer than the
+        // previous round's block), and 2^48 blocks are millions of years.
+        uint48 roundId = state.latestRoundId + 1;
+        // `answer` lies within the int64 bounds, `startedAt` is at most `block.timestamp`: both fit.
+        _rounds[_roundKey(feed, roundId)] =
+            Round({answer: int176(answer), startedAt: uint40(startedAt), updatedAt: uint40(block.timestamp)});
+        state.latestRoundId = roundId;
+        state.latestUpdatedAt = uint40(block.timestamp);
+        _feeds[feed] = state;
+        emit RoundSubmitted(feed, roundId, answer, count);
+        return roundId;
+    }
+
+    /// @inheritdoc IOracleHub
+    function feedConfig(uint8 feed) external view returns (FeedConfig memory config) {
+        _checkFeed(feed);
+        Feed memory state = _feeds[feed];
+        config = FeedConfig({
+            quorum: state.quorum,
+            heartbeat: state.heartbeat,
+            minAnswer: state.minAnswer,
+            maxAnswer: state.maxAnswer,
+            latestRoundId: state.latestRoundId
+        });
+    }
+
+    /// @inheritdoc IOracleHub
+    function latestRound(uint8 feed)
+        external
+        view
+        returns (uint80 roundId, int256 answer, uint256 startedAt, uint256 updatedAt)
+    {
+        _checkFeed(feed);
+        roundId = _feeds[feed].latestRoundId;
+        if (roundId == 0) return (0, 0, 0, 0);
+        Round memory round = _rounds[_roundKey(feed, roundId)];
+        return (roundId, round.answer, round.startedAt, round.updatedAt);
+    }
+
+    /// @inheritdoc IOracleHub
+    function getRound(uint8 feed, uint80 roundId)
+        external
+        view
+        returns (int256 answer, uint256 startedAt, uint256 updatedAt)
+    {
+        _checkFeed(feed);
+        // Ids above uint48 were never stored; keying them would alias a lower id.
+        if (roundId > type(uint48).max) revert OracleHubUnknownRound(feed, roundId);
+        Round memory round = _rounds[_roundKey(feed, roundId)];
+        if (round.updatedAt == 0) revert OracleHubUnknownRound(feed, roundId);
+        return (round.answer, round.startedAt, round.updatedAt);
+    }
+
+    /// @inheritdoc IOracleHub
+    function isStale(uint8 feed) external view returns (bool) {
+        _checkFeed(feed);
+        Feed memory state = _feeds[feed];
+        return _isStale(state);
+    }
+
+    /// @inheritdoc IOracleHub
+    function latestFreshAnswer(uint8 feed) external view returns (int256 answer, uint256 updatedAt) {
+        _checkFeed(feed);
+        Feed memory state = _feeds[feed];
+        if (_isStale(state)) revert OracleHubStaleAnswer(feed, state.latestUpdatedAt, state.heartbeat);
+        return (_rounds[_roundKey(feed, state.latestRoundId)].answer, state.latestUpdatedAt);
+    }
+
+    /// @inheritdoc IOracleHub
+    function isReporter(address account) external view returns (bool) {
+        return hasRole(REPORTER_ROLE, account);
+    }
+
+    /// @inheritdoc IOracleHub
+    function domainSeparator() external view returns (bytes32) {
+        return _domainSeparatorV4();
+    }
+
+    /// @inheritdoc IOracleHub
+    function observationDigest(uint8 feed, int256 answer, uint64 observedAt) external view returns (bytes32) {
+        return
+            MessageHashUtils.toTypedDataHash(_domainSeparatorV4(), _observationHash(feed, answer, observedAt));
+    }
+
+    /// @dev Checks every observation of a round (checks 3 to 6 of `IOracleHub`) and returns the oldest
+    /// `observedAt` and the answers sorted ascending.
+    function _verifyObservations(uint8 feed, Feed memory state, SignedObservation[] calldata observations)
+        private
+        view
+        returns (uint64 startedAt, int256[] memory sorted)
+    {
+        bytes32 separator = _domainSeparatorV4();
+        uint256 count = observations.length;
+        sorted = new int256[](count);
+        startedAt = type(uint64).max;
+        address previous;
+        for (uint256 i; i < count; ++i) {
+            SignedObservation calldata observation = observations[i];
+            uint64 observedAt = observation.observedAt;
+            _checkObservedAt(i, observedAt, state);
+            if (observedAt < startedAt) startedAt = observedAt;
+
+            address signer = _recoverSigner(i, separator, feed, observation);
+            if (signer <= previous) revert OracleHubSignersNotSorted(i, signer, previous);
+            if (!hasRole(REPORTER_ROLE, signer)) revert OracleHubUnauthorizedSigner(i, signer);
+            previous = signer;
+
+            _insertSorted(sorted, i, observation.answer);
+        }
+    }
+
+    /// @dev Check 3 of `IOracleHub` for observation `index`.
+    function _checkObservedAt(uint256 index, uint64 observedAt, Feed memory state) private view {
+        if (observedAt > block.timestamp) {
+            revert OracleHubObservationFromFuture(index, observedAt, block.timestamp);
+        }
+        if (observedAt <= state.latestUpdatedAt) {
+            revert OracleHubObservationNotNewer(index, observedAt, state.latestUpdatedAt);
+        }
+        // Both terms are below 2^65: no overflow.
+        if (uint256(observedAt) + state.heartbeat < block.timestamp) {
+            revert OracleHubObservationTooOld(index, observedAt, block.timestamp - state.heartbeat);
+        }
+    }
+
+    /// @dev The signer of observation `index` (check 4 of `IOracleHub`).
+    function _recoverSigner(
+        uint256 index,
+        bytes32 separator,
+        uint8 feed,
+        SignedObservation calldata observation
+    ) private pure returns (address signer) {
+        bytes32 digest = MessageHashUtils.toTypedDataHash(
+            separator, _observationHash(feed, observation.answer, observation.observedAt)
+        );
+        ECDSA.RecoverError recoverError;
+        (signer, recoverError,) = ECDSA.tryRecover(digest, observation.r, observation.vs);
+        if (recoverError != ECDSA.RecoverError.NoError) revert OracleHubInvalidSignature(index);
+    }
+
+    /// @dev EIP-712 struct hash of an observation.
+    function _observationHash(uint8 feed, int256 answer, uint64 observedAt) private pure returns (bytes32) {
+        return keccak256(abi.encode(_OBSERVATION_TYPEHASH, feed, answer, observedAt));
+    }
+
+    /// @dev Whether `state`'s latest answer is stale; a feed without rounds has `latestUpdatedAt` 0.
+    function _isStale(Feed memory state) private view returns (bool) {
+        return state.latestRoundId == 0 || uint256(state.latestUpdatedAt) + state.heartbeat < block.timestamp;
+    }
+
+    function _checkFeed(uint8 feed) private pure {
+        if (feed >= FEED_COUNT) revert OracleHubUnknownFeed(feed);
+    }
+
+    /// @dev Storage key of round `roundId` (below 2^48) of `feed`: distinct for distinct pairs.
+    function _roundKey(uint8 feed, uint256 roundId) private pure returns (uint256) {
+        return uint256(feed) << 48 | roundId;
+    }
+
+    /// @dev Inserts `value` into `values[0 .. length]`, which holds `length` values sorted ascending
+    /// (insertion sort: a round has a handful of observations).
+    function _insertSorted(int256[] memory values, uint256 length, int256 value) private pure {
+        uint256 j = length;
+        while (j > 0 && values[j - 1] > value) {
+            values[j] = values[j - 1];
+            --j;
+        }
+        values[j] = value;
+    }
+
+    /// @dev The median of `sorted` (non-empty, ascending): the middle value, or the mean of the two middle
+    /// values rounded toward zero, computed without overflow.
+    function _median(int256[] memory sorted) private pure returns (int256) {
+        uint256 middle = sorted.length / 2;
+        if (sorted.length % 2 == 1) return sorted[middle];
+        return SignedMath.average(sorted[middle - 1], sorted[middle]);
+    }
+}
