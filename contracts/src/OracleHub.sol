@@ -3,7 +3,6 @@ pragma solidity 0.8.37;
 
 import {IOracleHub} from "./interfaces/IOracleHub.sol";
 import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
-import {ECDSA} from "@openzeppelin/contracts/utils/cryptography/ECDSA.sol";
 import {EIP712} from "@openzeppelin/contracts/utils/cryptography/EIP712.sol";
 import {MessageHashUtils} from "@openzeppelin/contracts/utils/cryptography/MessageHashUtils.sol";
 import {SignedMath} from "@openzeppelin/contracts/utils/math/SignedMath.sol";
@@ -40,6 +39,9 @@ contract OracleHub is IOracleHub, AccessControl, EIP712 {
     /// @dev EIP-712 type of an observation; `r` and `vs` are the signature, not signed.
     bytes32 private constant _OBSERVATION_TYPEHASH =
         keccak256("Observation(uint8 feed,int256 answer,uint64 observedAt)");
+
+    /// @dev Largest `s` of a low-s (EIP-2) signature: secp256k1 n / 2.
+    uint256 private constant _HALF_N = 0x7FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFF5D576E7357A4501DDFE92F46681B20A0;
 
     Feed[FEED_COUNT] private _feeds;
     /// @dev Keyed by `_roundKey(feed, roundId)`: one hash per access instead of a nested mapping's two.
@@ -211,19 +213,43 @@ contract OracleHub is IOracleHub, AccessControl, EIP712 {
         }
     }
 
-    /// @dev The signer of observation `index` (check 4 of `IOracleHub`).
+    /// @dev The signer of observation `index` (check 4 of `IOracleHub`): the EIP-712 digest and the
+    /// `ecrecover` precompile in scratch memory past the free pointer, which is not moved, so a round's memory
+    /// does not grow with its observations. Same rules as OpenZeppelin's `ECDSA.tryRecover(hash, r, vs)`:
+    /// `s` at most n/2 (EIP-2), and a signature that recovers no address is refused.
     function _recoverSigner(
         uint256 index,
         bytes32 separator,
         uint8 feed,
         SignedObservation calldata observation
-    ) private pure returns (address signer) {
-        bytes32 digest = MessageHashUtils.toTypedDataHash(
-            separator, _observationHash(feed, observation.answer, observation.observedAt)
-        );
-        ECDSA.RecoverError recoverError;
-        (signer, recoverError,) = ECDSA.tryRecover(digest, observation.r, observation.vs);
-        if (recoverError != ECDSA.RecoverError.NoError) revert OracleHubInvalidSignature(index);
+    ) private view returns (address signer) {
+        bytes32 typehash = _OBSERVATION_TYPEHASH;
+        bool valid;
+        assembly ("memory-safe") {
+            let ptr := mload(0x40)
+            // structHash = keccak256(abi.encode(typehash, feed, answer, observedAt))
+            mstore(ptr, typehash)
+            mstore(add(ptr, 0x20), feed)
+            calldatacopy(add(ptr, 0x40), observation, 0x40)
+            let structHash := keccak256(ptr, 0x80)
+            // digest = keccak256("\x19\x01" || separator || structHash)
+            mstore(ptr, hex"1901")
+            mstore(add(ptr, 0x02), separator)
+            mstore(add(ptr, 0x22), structHash)
+            let digest := keccak256(ptr, 0x42)
+            let vs := calldataload(add(observation, 0x60))
+            let s := and(vs, 0x7fffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff)
+            mstore(ptr, digest)
+            mstore(add(ptr, 0x20), add(27, shr(255, vs)))
+            mstore(add(ptr, 0x40), calldataload(add(observation, 0x40)))
+            mstore(add(ptr, 0x60), s)
+            mstore(0x00, 0)
+            // ecrecover leaves 0x00 untouched (zero) when the signature recovers nothing.
+            pop(staticcall(gas(), 0x01, ptr, 0x80, 0x00, 0x20))
+            signer := mload(0x00)
+            valid := and(iszero(gt(s, _HALF_N)), iszero(iszero(signer)))
+        }
+        if (!valid) revert OracleHubInvalidSignature(index);
     }
 
     /// @dev EIP-712 struct hash of an observation.
