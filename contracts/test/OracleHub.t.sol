@@ -6,6 +6,7 @@ import {IOracleHub} from "../src/interfaces/IOracleHub.sol";
 import {Feeds} from "../src/libraries/Feeds.sol";
 import {ObservationSigning} from "./utils/ObservationSigning.sol";
 import {OracleFixture} from "./utils/OracleFixture.sol";
+import {ReferenceMedian} from "./utils/ReferenceMedian.sol";
 import {IAccessControl} from "@openzeppelin/contracts/access/IAccessControl.sol";
 
 contract OracleHubTest is OracleFixture {
@@ -341,7 +342,7 @@ contract OracleHubTest is OracleFixture {
         hub.submitRound(PRICE, _observations(PRICE, reporters, answers, observedAt));
 
         (, int256 answer, uint256 startedAt,) = hub.latestRound(PRICE);
-        assertEq(answer, _referenceMedian(answers));
+        assertEq(answer, ReferenceMedian.median(answers));
         assertEq(startedAt, observedAt);
     }
 
@@ -363,7 +364,7 @@ contract OracleHubTest is OracleFixture {
     function testFuzz_EvenMedianNeverOverflows(int256 a, int256 b) public {
         vm.prank(admin);
         hub.setFeedConfig(CARBON, 2, HEARTBEAT, type(int64).min, type(int64).max);
-        int256 expected = _referenceMedian(_answers(a, b));
+        int256 expected = ReferenceMedian.median(_answers(a, b));
         IOracleHub.SignedObservation[] memory round = _round(CARBON, _answers(a, b));
         if (expected < type(int64).min || expected > type(int64).max) {
             vm.expectRevert(
@@ -377,31 +378,5 @@ contract OracleHubTest is OracleFixture {
             );
         }
         hub.submitRound(CARBON, round);
-    }
-
-    /// @dev Sorts a copy and takes the middle. The even case without overflow: the halves truncated toward
-    /// zero, then the lost remainders (each -1, 0 or 1) put back, rounded toward zero.
-    function _referenceMedian(int256[] memory answers) internal pure returns (int256) {
-        int256[] memory sorted = new int256[](answers.length);
-        for (uint256 i; i < answers.length; ++i) {
-            sorted[i] = answers[i];
-        }
-        for (uint256 i; i < sorted.length; ++i) {
-            for (uint256 j = i + 1; j < sorted.length; ++j) {
-                if (sorted[j] < sorted[i]) (sorted[i], sorted[j]) = (sorted[j], sorted[i]);
-            }
-        }
-        uint256 middle = sorted.length / 2;
-        if (sorted.length % 2 == 1) return sorted[middle];
-        int256 low = sorted[middle - 1];
-        int256 high = sorted[middle];
-        int256 mean = low / 2 + high / 2;
-        int256 remainder = low % 2 + high % 2;
-        if (remainder == 2 || remainder == -2) return mean + remainder / 2;
-        // The exact mean is `mean + remainder / 2` with a half: toward zero keeps `mean` unless the half
-        // points toward zero from it.
-        if (remainder == 1 && mean < 0) return mean + 1;
-        if (remainder == -1 && mean > 0) return mean - 1;
-        return mean;
     }
 }
