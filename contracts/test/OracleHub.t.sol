@@ -243,6 +243,46 @@ contract OracleHubTest is OracleFixture {
         hub.submitRound(CARBON, _round(CARBON, _answers(300, 310)));
     }
 
+    /// @dev The reporter set follows the role through revocations, renunciations and grants.
+    function test_ReporterSetFollowsRole() public {
+        bytes32 role = hub.REPORTER_ROLE();
+        address second = vm.addr(keys[1]);
+        address fourth = vm.addr(keys[3]);
+        vm.prank(admin);
+        hub.revokeRole(role, second);
+        vm.prank(fourth);
+        hub.renounceRole(role, fourth);
+        assertFalse(hub.isReporter(second));
+
+        uint256[] memory reporters = new uint256[](3);
+        (reporters[0], reporters[1], reporters[2]) = (0, 2, 4);
+        hub.submitRound(PRICE, _observations(PRICE, reporters, _answers(80e6, 81e6, 82e6), T0 - 60));
+        (reporters[0], reporters[1], reporters[2]) = (0, 2, 3);
+        vm.warp(T0 + 5 minutes);
+        vm.expectRevert(abi.encodeWithSelector(IOracleHub.OracleHubUnauthorizedSigner.selector, 2, fourth));
+        hub.submitRound(PRICE, _observations(PRICE, reporters, _answers(80e6, 81e6, 82e6), T0 + 1));
+
+        vm.prank(admin);
+        hub.grantRole(role, fourth);
+        assertEq(
+            hub.submitRound(PRICE, _observations(PRICE, reporters, _answers(80e6, 81e6, 82e6), T0 + 1)), 2
+        );
+    }
+
+    function test_RevertWhen_TooManyReporters() public {
+        uint256 limit = hub.MAX_REPORTERS();
+        vm.startPrank(admin);
+        for (uint256 i = REPORTERS; i < limit; ++i) {
+            hub.grantRole(hub.REPORTER_ROLE(), makeAddr(string.concat("reporter ", vm.toString(i))));
+        }
+        bytes32 role = hub.REPORTER_ROLE();
+        vm.expectRevert(abi.encodeWithSelector(IOracleHub.OracleHubTooManyReporters.selector, limit));
+        hub.grantRole(role, makeAddr("one too many"));
+        vm.stopPrank();
+        // A full set still checks a round.
+        hub.submitRound(CARBON, _round(CARBON, _answers(300, 310)));
+    }
+
     function test_RevertWhen_SignersNotSorted() public {
         uint256[] memory reporters = new uint256[](2);
         (reporters[0], reporters[1]) = (3, 1);

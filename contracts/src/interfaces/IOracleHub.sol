@@ -98,6 +98,10 @@ interface IOracleHub {
     error OracleHubSignersNotSorted(uint256 index, address signer, address previousSigner);
     /// @notice The round's median `answer` is outside `feed`'s bounds.
     error OracleHubAnswerOutOfBounds(uint8 feed, int256 answer, int256 minAnswer, int256 maxAnswer);
+    /// @notice Granting `REPORTER_ROLE` to one more account would pass the hub's limit of `max` reporters.
+    error OracleHubTooManyReporters(uint256 max);
+    /// @notice The data contract holding the reporter set could not be deployed (out of gas).
+    error OracleHubReporterSetNotDeployed();
     /// @notice `feed` has no round `roundId`.
     error OracleHubUnknownRound(uint8 feed, uint80 roundId);
     /// @notice `feed`'s latest answer, updated at `updatedAt` (0: never), is older than its `heartbeat`.

@@ -16,12 +16,13 @@ contract OracleHubInvariantsTest is OracleFixture {
         super.setUp();
         handler = new OracleHubHandler(hub, admin, keys);
         targetContract(address(handler));
-        bytes4[] memory selectors = new bytes4[](5);
+        bytes4[] memory selectors = new bytes4[](6);
         selectors[0] = OracleHubHandler.submit.selector;
         selectors[1] = OracleHubHandler.submit.selector; // three times: rounds are the main event
         selectors[2] = OracleHubHandler.submit.selector;
         selectors[3] = OracleHubHandler.warp.selector;
         selectors[4] = OracleHubHandler.reconfigure.selector;
+        selectors[5] = OracleHubHandler.toggleReporter.selector;
         targetSelector(FuzzSelector({addr: address(handler), selectors: selectors}));
     }
 
@@ -53,6 +54,12 @@ contract OracleHubInvariantsTest is OracleFixture {
                 assertGt(updatedAt, previousUpdatedAt, "updatedAt strictly increases");
                 previousUpdatedAt = updatedAt;
             }
+        }
+    }
+
+    function invariant_ReporterSetMatchesRole() public view {
+        for (uint256 i; i < keys.length; ++i) {
+            assertEq(hub.isReporter(vm.addr(keys[i])), handler.isActive(i));
         }
     }
 

@@ -24,6 +24,8 @@ contract OracleHubHandler is CommonBase, StdUtils {
     address public immutable ADMIN;
     /// @dev Reporter keys sorted by address.
     uint256[] internal _keys;
+    /// @dev Whether reporter i holds `REPORTER_ROLE` now.
+    mapping(uint256 index => bool active) internal _active;
 
     mapping(uint8 feed => AcceptedRound[] rounds) internal _accepted;
     /// @notice Rounds the handler predicted and the hub decided otherwise (must stay 0).
@@ -36,6 +38,9 @@ contract OracleHubHandler is CommonBase, StdUtils {
         HUB = hub;
         ADMIN = admin;
         _keys = keys;
+        for (uint256 i; i < keys.length; ++i) {
+            _active[i] = hub.isReporter(vm.addr(keys[i]));
+        }
     }
 
     /// @notice A round from the reporters in `subset` (bit i = reporter i), each with its own value: in
@@ -51,8 +56,11 @@ contract OracleHubHandler is CommonBase, StdUtils {
         uint64 observedAt = uint64(block.timestamp > age ? block.timestamp - age : 0);
 
         uint256 count;
+        bool allReporters = true;
         for (uint256 i; i < _keys.length; ++i) {
-            if (subset >> i & 1 == 1) ++count;
+            if (subset >> i & 1 == 0) continue;
+            ++count;
+            allReporters = allReporters && _active[i];
         }
         IOracleHub.SignedObservation[] memory round = new IOracleHub.SignedObservation[](count);
         int256[] memory answers = new int256[](count);
@@ -67,8 +75,8 @@ contract OracleHubHandler is CommonBase, StdUtils {
 
         bool fresh = observedAt > latestUpdatedAt && uint256(observedAt) + config.heartbeat >= block.timestamp;
         int256 median = count == 0 ? int256(0) : ReferenceMedian.median(answers);
-        bool expected =
-            fresh && count >= config.quorum && median >= config.minAnswer && median <= config.maxAnswer;
+        bool expected = fresh && allReporters && count >= config.quorum && median >= config.minAnswer
+            && median <= config.maxAnswer;
 
         ++submitted;
         try HUB.submitRound(feed, round) returns (uint80 roundId) {
@@ -85,6 +93,24 @@ contract OracleHubHandler is CommonBase, StdUtils {
         vm.warp(block.timestamp + _bound(seconds_, 1, 2 hours));
     }
 
+    /// @notice The admin revokes reporter `index`'s role, or grants it back; or the reporter renounces it.
+    function toggleReporter(uint256 index, bool renounce) external {
+        index = _bound(index, 0, _keys.length - 1);
+        address reporter = vm.addr(_keys[index]);
+        bytes32 role = HUB.REPORTER_ROLE();
+        if (!_active[index]) {
+            vm.prank(ADMIN);
+            HUB.grantRole(role, reporter);
+        } else if (renounce) {
+            vm.prank(reporter);
+            HUB.renounceRole(role, reporter);
+        } else {
+            vm.prank(ADMIN);
+            HUB.revokeRole(role, reporter);
+        }
+        _active[index] = !_active[index];
+    }
+
     /// @notice The admin changes a feed's rules.
     function reconfigure(uint8 feedSeed, uint8 quorumSeed, uint32 heartbeatSeed, int64 a, int64 b) external {
         uint8 feed = uint8(feedSeed % HUB.FEED_COUNT());
@@ -93,6 +119,10 @@ contract OracleHubHandler is CommonBase, StdUtils {
         (int256 low, int256 high) = a <= b ? (int256(a), int256(b)) : (int256(b), int256(a));
         vm.prank(ADMIN);
         HUB.setFeedConfig(feed, quorum, heartbeat, low, high);
+    }
+
+    function isActive(uint256 index) external view returns (bool) {
+        return _active[index];
     }
 
     function acceptedRounds(uint8 feed) external view returns (AcceptedRound[] memory) {
