@@ -52,7 +52,8 @@ contract OracleHub is IOracleHub, AccessControl, EIP712 {
     /// @dev Largest `s` of a low-s (EIP-2) signature: secp256k1 n / 2.
     uint256 private constant _HALF_N = 0x7FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFF5D576E7357A4501DDFE92F46681B20A0;
 
-    /// @dev The most reporters the hub accepts, which bounds the reporter set a round copies to memory.
+    /// @inheritdoc IOracleHub
+    /// @dev It bounds the reporter set a round copies to memory.
     uint256 public constant MAX_REPORTERS = 64;
 
     Feed[FEED_COUNT] private _feeds;

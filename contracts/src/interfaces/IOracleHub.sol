@@ -110,6 +110,9 @@ interface IOracleHub {
     /// @notice The role whose holders' signed observations count in rounds.
     function REPORTER_ROLE() external view returns (bytes32);
 
+    /// @notice The most accounts `REPORTER_ROLE` may hold at once.
+    function MAX_REPORTERS() external view returns (uint256);
+
     /// @notice The number of feeds; ids are `0 .. FEED_COUNT - 1`.
     function FEED_COUNT() external view returns (uint8);
 
