@@ -7,16 +7,34 @@ CONTRACTS := contracts
 FORGE := $(CONTRACTS)/node_modules/.bin/forge
 NPM_STAMP := $(CONTRACTS)/node_modules/.cogrid-installed
 CARGO ?= cargo
+# Chainlink's AggregatorV3Interface, for the OracleFeed compatibility test (see $(CHAINLINK_STAMP) below).
+CHAINLINK_VERSION := 1.5.0
+CHAINLINK_DIR := $(CONTRACTS)/lib/chainlink
+CHAINLINK_FILES := package/src/v0.8/shared/interfaces/AggregatorV3Interface.sol
+CHAINLINK_STAMP := $(CHAINLINK_DIR)/.cogrid-$(CHAINLINK_VERSION)
 
 .PHONY: all install postgres demo test test-contracts test-gas test-bindings test-rust lint bench bench-gas bench-rust bench-resources bindings clean
 
 all: test
 
-## install: npm packages (solc, forge, anvil, cast, OpenZeppelin, forge-std) and Debian packages.
-install: $(NPM_STAMP) debian-packages
+## install: npm packages (solc, forge, anvil, cast, OpenZeppelin, forge-std), Chainlink's feed interface
+## and Debian packages.
+install: $(NPM_STAMP) $(CHAINLINK_STAMP) debian-packages
 
 $(NPM_STAMP): $(CONTRACTS)/package.json $(CONTRACTS)/package-lock.json
 	cd $(CONTRACTS) && npm ci --no-audit --no-fund
+	touch $@
+
+# The OracleFeed compatibility test compiles a consumer against Chainlink's own AggregatorV3Interface.
+# Only that file is taken from the package's tarball: installing the package would pull its dependency
+# tree, which has a github: dependency that cannot install offline. foundry.toml maps
+# `@chainlink/contracts/` to $(CHAINLINK_DIR).
+$(CHAINLINK_STAMP):
+	rm -rf $(CHAINLINK_DIR) && mkdir -p $(CHAINLINK_DIR)
+	npm pack @chainlink/contracts@$(CHAINLINK_VERSION) --pack-destination $(CHAINLINK_DIR) --silent >/dev/null
+	tar -xzf $(CHAINLINK_DIR)/chainlink-contracts-$(CHAINLINK_VERSION).tgz -C $(CHAINLINK_DIR) \
+		--strip-components=1 $(CHAINLINK_FILES)
+	rm $(CHAINLINK_DIR)/chainlink-contracts-$(CHAINLINK_VERSION).tgz
 	touch $@
 
 # /usr/bin/time measures peak RSS in `make bench`; everything else builds from crates and npm.

@@ -5,6 +5,9 @@ import {CarbonCredit} from "../src/CarbonCredit.sol";
 import {EnergyCredit} from "../src/EnergyCredit.sol";
 import {EnergyMarket} from "../src/EnergyMarket.sol";
 import {MockStablecoin} from "../src/MockStablecoin.sol";
+import {OracleFeed} from "../src/OracleFeed.sol";
+import {OracleHub} from "../src/OracleHub.sol";
+import {Feeds} from "../src/libraries/Feeds.sol";
 import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
 import {Script, console} from "forge-std/Script.sol";
@@ -16,7 +19,9 @@ import {Script, console} from "forge-std/Script.sol";
 /// - `ADMIN` (the broadcaster): the co-op admin; when it is not the broadcaster, every role the
 ///   broadcaster holds is handed over to it and the broadcaster renounces its own;
 /// - `STABLECOIN` (unset): an existing stablecoin; when unset a MockStablecoin is deployed (devnets).
-/// Keepers and grid operators are granted their roles by the admin afterwards.
+/// It also deploys the OracleHub with its four feeds configured (`_configureFeeds`: quorum 2, a one-hour
+/// heartbeat, physical bounds) and an `OracleFeed` (Chainlink `AggregatorV3Interface`) for each.
+/// Keepers, grid operators and oracle reporters are granted their roles by the admin afterwards.
 /// Usage: `forge script script/Deploy.s.sol --rpc-url $RPC_URL --private-key $KEY --broadcast`.
 contract Deploy is Script {
     struct Config {
@@ -33,6 +38,9 @@ contract Deploy is Script {
         address stablecoin;
         /// @dev The market, which is also the meter registry.
         EnergyMarket energyMarket;
+        OracleHub oracleHub;
+        /// @dev Indexed by feed id (`Feeds`).
+        OracleFeed[4] oracleFeeds;
         address admin;
         address deployer;
     }
@@ -79,12 +87,31 @@ contract Deploy is Script {
         );
         d.energyCredit.grantRole(d.energyCredit.MINTER_ROLE(), address(d.energyMarket));
         d.carbonCredit.grantRole(d.carbonCredit.MINTER_ROLE(), address(d.energyMarket));
+        d.oracleHub = new OracleHub(deployer);
+        _configureFeeds(d.oracleHub);
+        for (uint8 feed; feed < 4; ++feed) {
+            d.oracleFeeds[feed] = new OracleFeed(d.oracleHub, feed);
+        }
 
         if (d.admin != deployer) {
             _handOver(d, mock, deployer);
         }
         vm.stopBroadcast();
         _log(d, config);
+    }
+
+    /// @dev Quorum 2 of the co-ops' reporters and an hour's heartbeat for every feed (reporters post more
+    /// often: on a deviation or before the heartbeat runs out); bounds are what the quantity can physically
+    /// or contractually be, so only a broken majority of reporters is refused.
+    function _configureFeeds(OracleHub hub) internal {
+        // EU day-ahead and intraday prices are harmonised within -9,999 and 9,999 EUR/MWh.
+        hub.setFeedConfig(Feeds.SPOT_PRICE, 2, 1 hours, -10_000e6, 10_000e6);
+        // The solar constant is 1,361 W/m2; the ground sees less.
+        hub.setFeedConfig(Feeds.SOLAR_IRRADIANCE, 2, 1 hours, 0, 1500);
+        // -60 to 60 degC.
+        hub.setFeedConfig(Feeds.TEMPERATURE, 2, 1 hours, -6000, 6000);
+        // Lignite, the dirtiest grid supply, is about 1,100 g CO2e/kWh.
+        hub.setFeedConfig(Feeds.CARBON_INTENSITY, 2, 1 hours, 0, 2000);
     }
 
     /// @dev Gives every role the broadcaster holds to the admin, then renounces them (admin role last).
@@ -106,6 +133,8 @@ contract Deploy is Script {
         d.energyCredit.renounceRole(DEFAULT_ADMIN_ROLE, deployer);
         d.carbonCredit.grantRole(DEFAULT_ADMIN_ROLE, d.admin);
         d.carbonCredit.renounceRole(DEFAULT_ADMIN_ROLE, deployer);
+        d.oracleHub.grantRole(DEFAULT_ADMIN_ROLE, d.admin);
+        d.oracleHub.renounceRole(DEFAULT_ADMIN_ROLE, deployer);
         if (address(mock) != address(0)) {
             bytes32 minterRole = mock.MINTER_ROLE();
             mock.grantRole(DEFAULT_ADMIN_ROLE, d.admin);
@@ -115,12 +144,16 @@ contract Deploy is Script {
         }
     }
 
-    function _log(Deployment memory d, Config memory config) internal pure {
+    function _log(Deployment memory d, Config memory config) internal view {
         console.log("EnergyCredit  ", address(d.energyCredit));
         console.log("CarbonCredit  ", address(d.carbonCredit));
         console.log("Stablecoin    ", d.stablecoin);
         console.log("EnergyMarket  ", address(d.energyMarket));
         console.log("MeterRegistry ", address(d.energyMarket), "(the market is the registry: same address)");
+        console.log("OracleHub     ", address(d.oracleHub));
+        for (uint256 feed; feed < 4; ++feed) {
+            console.log("OracleFeed    ", address(d.oracleFeeds[feed]), d.oracleFeeds[feed].description());
+        }
         console.log("admin         ", d.admin);
         console.log("deployer      ", d.deployer);
         console.log("interval (s)  ", config.intervalSeconds);

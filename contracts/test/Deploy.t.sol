@@ -5,6 +5,9 @@ import {Deploy} from "../script/Deploy.s.sol";
 import {MockStablecoin} from "../src/MockStablecoin.sol";
 import {IEnergyMarket} from "../src/interfaces/IEnergyMarket.sol";
 import {IMeterRegistry} from "../src/interfaces/IMeterRegistry.sol";
+import {IOracleHub} from "../src/interfaces/IOracleHub.sol";
+import {Feeds} from "../src/libraries/Feeds.sol";
+import {ObservationSigning} from "./utils/ObservationSigning.sol";
 import {ReadingSigning} from "./utils/ReadingSigning.sol";
 import {Test} from "forge-std/Test.sol";
 
@@ -66,6 +69,8 @@ contract DeployTest is Test {
         assertFalse(d.energyCredit.hasRole(0x00, deployer), "deployer kept energy admin");
         assertFalse(d.carbonCredit.hasRole(0x00, deployer), "deployer kept carbon admin");
         assertFalse(MockStablecoin(d.stablecoin).hasRole(MINTER_ROLE, deployer), "deployer kept faucet");
+        assertTrue(d.oracleHub.hasRole(0x00, coop));
+        assertFalse(d.oracleHub.hasRole(0x00, deployer), "deployer kept oracle admin");
         _assertNoOperationalRoles(d, deployer);
         // Nobody held the keeper and grid-operator roles, so nobody was handed them: the admin grants them.
         _assertNoOperationalRoles(d, coop);
@@ -75,6 +80,37 @@ contract DeployTest is Test {
     function test_DeployKeepsNoOperationalRolesForDeployer() public {
         Deploy.Deployment memory d = script.deploy(_config(address(0), address(0)));
         _assertNoOperationalRoles(d, d.deployer);
+    }
+
+    /// @dev The hub's feeds are configured and readable through their adapters; once the admin grants
+    /// reporters, a round of two is accepted and read through Chainlink's interface.
+    function test_DeployConfiguresOracle() public {
+        Deploy.Deployment memory d = script.deploy(_config(address(0), address(0)));
+        for (uint8 feed; feed < 4; ++feed) {
+            IOracleHub.FeedConfig memory config = d.oracleHub.feedConfig(feed);
+            assertEq(config.quorum, 2);
+            assertEq(config.heartbeat, 1 hours);
+            assertEq(address(d.oracleFeeds[feed].HUB()), address(d.oracleHub));
+            assertEq(d.oracleFeeds[feed].FEED(), feed);
+        }
+        assertEq(d.oracleFeeds[Feeds.SPOT_PRICE].decimals(), 6);
+
+        (address first, uint256 firstKey) = makeAddrAndKey("deployed reporter 1");
+        (address second, uint256 secondKey) = makeAddrAndKey("deployed reporter 2");
+        if (first > second) (first, firstKey, second, secondKey) = (second, secondKey, first, firstKey);
+        vm.startPrank(d.admin);
+        d.oracleHub.grantRole(d.oracleHub.REPORTER_ROLE(), first);
+        d.oracleHub.grantRole(d.oracleHub.REPORTER_ROLE(), second);
+        vm.stopPrank();
+        vm.warp(T0);
+        IOracleHub.SignedObservation[] memory round = new IOracleHub.SignedObservation[](2);
+        round[0] =
+            ObservationSigning.sign(address(d.oracleHub), firstKey, Feeds.CARBON_INTENSITY, 380, T0 - 10);
+        round[1] =
+            ObservationSigning.sign(address(d.oracleHub), secondKey, Feeds.CARBON_INTENSITY, 390, T0 - 5);
+        d.oracleHub.submitRound(Feeds.CARBON_INTENSITY, round);
+        (, int256 answer,,,) = d.oracleFeeds[Feeds.CARBON_INTENSITY].latestRoundData();
+        assertEq(answer, 385);
     }
 
     function test_DeployUsesExistingStablecoin() public {
