@@ -47,9 +47,10 @@
 use std::{
     cmp::Reverse,
     collections::{BTreeMap, BTreeSet},
+    hash::BuildHasher,
 };
 
-use alloy::primitives::{Address, map::AddressHashMap};
+use alloy::primitives::{Address, map::FbBuildHasher};
 
 /// A participant's standing limit order, as the market contract holds it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -155,56 +156,7 @@ pub fn buyer_cost(price_per_kwh: u64, wh: u64) -> u128 {
 
 /// Clears one interval; see the [module docs](self) for the rules.
 pub fn clear(book: &Book) -> Clearing {
-    let meters: AddressHashMap<usize> = book
-        .volumes
-        .keys()
-        .enumerate()
-        .map(|(i, meter)| (*meter, i))
-        .collect();
-    let mut state = State {
-        export_left: book.volumes.values().map(|v| v.export_wh).collect(),
-        import_left: book.volumes.values().map(|v| v.import_wh).collect(),
-        budget: book.balances.values().copied().collect(),
-    };
-    let mut participants: AddressHashMap<usize> = book
-        .balances
-        .keys()
-        .enumerate()
-        .map(|(i, participant)| (*participant, i))
-        .collect();
-    let mut asks = Vec::new();
-    let mut bids = Vec::new();
-    for order in unique_orders(&book.orders) {
-        let Some(&meter) = meters.get(&order.meter) else {
-            continue;
-        };
-        if order.cap_wh == Some(0) {
-            continue;
-        }
-        let participant = *participants.entry(order.participant).or_insert_with(|| {
-            state.budget.push(0);
-            state.budget.len() - 1
-        });
-        let candidate = |limit, ceiling| Candidate {
-            order,
-            meter,
-            participant,
-            limit,
-            ceiling,
-        };
-        if let Some(floor) = order.sell_floor
-            && state.export_left[meter] > 0
-        {
-            asks.push(candidate(floor, 0));
-        }
-        if let Some(ceiling) = order.buy_ceiling
-            && let Some(effective) = ceiling.checked_sub(book.network_fee)
-            && state.import_left[meter] > 0
-            && affordable(state.budget[participant], ceiling) > 0
-        {
-            bids.push(candidate(effective, ceiling));
-        }
-    }
+    let (mut state, mut asks, mut bids) = candidates(book);
     exclude_self_trade(&mut asks, &mut bids, &state);
 
     let mut island_books: BTreeMap<u32, (Vec<Candidate<'_>>, Vec<Candidate<'_>>)> = book
@@ -212,51 +164,200 @@ pub fn clear(book: &Book) -> Clearing {
         .iter()
         .map(|feeder| (*feeder, Default::default()))
         .collect();
-    let (mut grid_asks, mut grid_bids) = (Vec::new(), Vec::new());
-    for ask in asks {
-        match island_books.get_mut(&ask.order.feeder) {
-            Some((island_asks, _)) => island_asks.push(ask),
-            None => grid_asks.push(ask),
-        }
-    }
-    for bid in bids {
-        match island_books.get_mut(&bid.order.feeder) {
-            Some((_, island_bids)) => island_bids.push(bid),
-            None => grid_bids.push(bid),
-        }
+    // What no island takes stays in place for the grid.
+    if !island_books.is_empty() {
+        asks.retain(|ask| match island_books.get_mut(&ask.order.feeder) {
+            Some((island_asks, _)) => {
+                island_asks.push(*ask);
+                false
+            }
+            None => true,
+        });
+        bids.retain(|bid| match island_books.get_mut(&bid.order.feeder) {
+            Some((_, island_bids)) => {
+                island_bids.push(*bid);
+                false
+            }
+            None => true,
+        });
     }
     let islands = island_books
         .into_iter()
         .map(|(feeder, (asks, bids))| (feeder, clear_market(asks, bids, true, &mut state)))
         .collect();
-    let grid = clear_market(grid_asks, grid_bids, false, &mut state);
+    let grid = clear_market(asks, bids, false, &mut state);
     Clearing { grid, islands }
 }
 
 /// What is left to trade while the markets of an interval clear one after another.
 struct State {
-    /// Matchable export per meter index.
-    export_left: Vec<u64>,
-    /// Matchable import per meter index.
-    import_left: Vec<u64>,
+    /// Matchable export and import per meter index.
+    volumes_left: Vec<Volumes>,
     /// Balance per participant index, less what its fills cost at their ceilings.
     budget: Vec<u128>,
 }
 
-/// An eligible order on one side, with its meter and participant as indices.
+/// An eligible order on one side, with its meter and participant as indices and what sorting and
+/// matching read copied in, so that they seldom read the order itself.
 #[derive(Clone, Copy)]
 struct Candidate<'a> {
     order: &'a Order,
-    meter: usize,
-    participant: usize,
     /// Floor of an ask, effective ceiling (ceiling − fee) of a bid.
     limit: u64,
+    /// When the order was placed.
+    placed_at: u64,
     /// Ceiling of a bid, fee included (what its balance is charged at while clearing); 0 for an ask.
     ceiling: u64,
+    /// The order's cap, `u64::MAX` for none.
+    cap_wh: u64,
+    meter: u32,
+    participant: u32,
+}
+
+/// The state of the interval and its eligible asks and bids.
+fn candidates(book: &Book) -> (State, Vec<Candidate<'_>>, Vec<Candidate<'_>>) {
+    let mut meters = Interner::with_capacity(book.volumes.len());
+    let mut volumes_left = Vec::with_capacity(book.volumes.len());
+    for (meter, volumes) in &book.volumes {
+        meters.intern(meter);
+        volumes_left.push(*volumes);
+    }
+    // Participants with orders and no balance are interned as they come, with a budget of 0.
+    let mut participants = Interner::with_capacity(book.balances.len());
+    let mut budget = Vec::with_capacity(book.balances.len());
+    for (participant, balance) in &book.balances {
+        participants.intern(participant);
+        budget.push(*balance);
+    }
+    // Reserved up front: growing by doubling would copy the candidates several times.
+    let asks_len = book
+        .orders
+        .iter()
+        .filter(|o| o.sell_floor.is_some())
+        .count();
+    let bids_len = book
+        .orders
+        .iter()
+        .filter(|o| o.buy_ceiling.is_some())
+        .count();
+    let mut asks = Vec::with_capacity(asks_len);
+    let mut bids = Vec::with_capacity(bids_len);
+    for order in unique_orders(&book.orders) {
+        let Some(meter) = meters.get(&order.meter) else {
+            continue;
+        };
+        if order.cap_wh == Some(0) {
+            continue;
+        }
+        let participant = participants.intern(&order.participant);
+        if participant as usize == budget.len() {
+            budget.push(0);
+        }
+        let volumes = volumes_left[meter as usize];
+        let candidate = |limit, ceiling| Candidate {
+            order,
+            limit,
+            placed_at: order.placed_at,
+            ceiling,
+            cap_wh: order.cap_wh.unwrap_or(u64::MAX),
+            meter,
+            participant,
+        };
+        if let Some(floor) = order.sell_floor
+            && volumes.export_wh > 0
+        {
+            asks.push(candidate(floor, 0));
+        }
+        if let Some(ceiling) = order.buy_ceiling
+            && let Some(effective) = ceiling.checked_sub(book.network_fee)
+            && volumes.import_wh > 0
+            && affordable(budget[participant as usize], ceiling) > 0
+        {
+            bids.push(candidate(effective, ceiling));
+        }
+    }
+    let state = State {
+        volumes_left,
+        budget,
+    };
+    (state, asks, bids)
+}
+
+/// Dense indices for addresses, `0, 1, 2, …` in the order they are first interned: a hash table
+/// whose slots are `u32` and whose keys stay where the book holds them, several times cheaper than
+/// a general hash map of addresses.
+struct Interner<'a> {
+    /// Open addressing with linear probing: the index of the address plus one, 0 for a free slot.
+    /// At most 2/3 full, so that probing ends soon.
+    slots: Vec<u32>,
+    keys: Vec<&'a Address>,
+    /// Seeded at random per interner, so it must hash every key of this interner.
+    hasher: FbBuildHasher<20>,
+}
+
+impl<'a> Interner<'a> {
+    /// An interner with room for `capacity` addresses before it grows.
+    fn with_capacity(capacity: usize) -> Self {
+        Self {
+            slots: vec![0; Self::slots_for(capacity)],
+            keys: Vec::with_capacity(capacity),
+            hasher: FbBuildHasher::default(),
+        }
+    }
+
+    fn slots_for(keys: usize) -> usize {
+        (keys + keys / 2 + 1).next_power_of_two()
+    }
+
+    /// The slot holding `key`, or else the free slot where it goes.
+    fn slot(&self, key: &Address) -> usize {
+        let mask = self.slots.len() - 1;
+        // Truncating the hash keeps its low bits, which are as well mixed as the rest.
+        let mut slot = self.hasher.hash_one(key) as usize & mask;
+        loop {
+            match self.slots[slot] {
+                0 => return slot,
+                index if self.keys[index as usize - 1] == key => return slot,
+                _ => slot = (slot + 1) & mask,
+            }
+        }
+    }
+
+    /// The index of `key`, if it was interned.
+    fn get(&self, key: &Address) -> Option<u32> {
+        self.slots[self.slot(key)].checked_sub(1)
+    }
+
+    /// The index of `key`, interning it if it is new. A book has fewer than 2^32 addresses (it
+    /// would not fit in memory otherwise), so the index fits.
+    fn intern(&mut self, key: &'a Address) -> u32 {
+        let mut slot = self.slot(key);
+        if self.slots[slot] == 0 {
+            if Self::slots_for(self.keys.len() + 1) > self.slots.len() {
+                self.slots = vec![0; 2 * self.slots.len()];
+                let mask = self.slots.len() - 1;
+                for (index, key) in (1..).zip(&self.keys) {
+                    let mut free = self.hasher.hash_one(key) as usize & mask;
+                    while self.slots[free] != 0 {
+                        free = (free + 1) & mask;
+                    }
+                    self.slots[free] = index;
+                }
+                slot = self.slot(key);
+            }
+            self.keys.push(key);
+            self.slots[slot] = self.keys.len() as u32;
+        }
+        self.slots[slot] - 1
+    }
 }
 
 /// The orders whose id appears exactly once.
-fn unique_orders(orders: &[Order]) -> Vec<&Order> {
+fn unique_orders(orders: &[Order]) -> Box<dyn Iterator<Item = &Order> + '_> {
+    // The keeper lists orders by id: strictly increasing ids are unique.
+    if orders.is_sorted_by(|a, b| a.id < b.id) {
+        return Box::new(orders.iter());
+    }
     let mut sorted: Vec<&Order> = orders.iter().collect();
     sorted.sort_unstable_by_key(|order| order.id);
     let mut unique = Vec::with_capacity(sorted.len());
@@ -265,7 +366,7 @@ fn unique_orders(orders: &[Order]) -> Vec<&Order> {
             unique.push(*order);
         }
     }
-    unique
+    Box::new(unique.into_iter())
 }
 
 /// Most Wh whose cost at `ceiling` per kWh, rounded up, fits in `budget`.
@@ -283,35 +384,56 @@ fn affordable(budget: u128, ceiling: u64) -> u64 {
 
 /// Drops, for each participant with eligible orders on both sides, the side it trades less on.
 fn exclude_self_trade(asks: &mut Vec<Candidate<'_>>, bids: &mut Vec<Candidate<'_>>, state: &State) {
-    let n = state.budget.len();
-    let mut sell_wh = vec![0u128; n];
-    let mut sell_meters: Vec<(usize, usize)> =
-        asks.iter().map(|a| (a.participant, a.meter)).collect();
-    sell_meters.sort_unstable();
-    sell_meters.dedup();
-    for (participant, meter) in sell_meters {
-        sell_wh[participant] += u128::from(state.export_left[meter]);
+    const SELLS: u8 = 1;
+    const BUYS: u8 = 2;
+    let mut sides = vec![0u8; state.budget.len()];
+    for ask in asks.iter() {
+        sides[ask.participant as usize] |= SELLS;
     }
-    let mut buy_wh = vec![0u128; n];
-    let mut top_ceiling = vec![0u64; n];
-    let mut buy_meters: Vec<(usize, usize)> = Vec::with_capacity(bids.len());
     for bid in bids.iter() {
-        buy_meters.push((bid.participant, bid.meter));
-        top_ceiling[bid.participant] = top_ceiling[bid.participant].max(bid.ceiling);
+        sides[bid.participant as usize] |= BUYS;
     }
-    buy_meters.sort_unstable();
-    buy_meters.dedup();
-    for (participant, meter) in buy_meters {
-        buy_wh[participant] += u128::from(state.import_left[meter]);
+    // Only the few participants on both sides have volumes to weigh.
+    let two_sided =
+        |candidate: &&Candidate<'_>| sides[candidate.participant as usize] == SELLS | BUYS;
+    let mut sells: Vec<(u32, u32)> = asks
+        .iter()
+        .filter(two_sided)
+        .map(|ask| (ask.participant, ask.meter))
+        .collect();
+    if sells.is_empty() {
+        return;
     }
-    for (participant, wh) in buy_wh.iter_mut().enumerate() {
-        *wh = (*wh).min(u128::from(affordable(
+    let mut buys: Vec<(u32, u32, u64)> = bids
+        .iter()
+        .filter(two_sided)
+        .map(|bid| (bid.participant, bid.meter, bid.ceiling))
+        .collect();
+    sells.sort_unstable();
+    buys.sort_unstable();
+    // Both lists hold the same participants, in the same order.
+    let sellers = sells.chunk_by(|a, b| a.0 == b.0);
+    let buyers = buys.chunk_by(|a, b| a.0 == b.0);
+    for (sells, buys) in sellers.zip(buyers) {
+        let participant = sells[0].0 as usize;
+        // A meter counts once, however many orders it carries.
+        let sell_wh: u128 = sells
+            .chunk_by(|a, b| a.1 == b.1)
+            .map(|meter| u128::from(state.volumes_left[meter[0].1 as usize].export_wh))
+            .sum();
+        let import_wh: u128 = buys
+            .chunk_by(|a, b| a.1 == b.1)
+            .map(|meter| u128::from(state.volumes_left[meter[0].1 as usize].import_wh))
+            .sum();
+        let top_ceiling = buys.iter().map(|buy| buy.2).max().unwrap_or(0);
+        let buy_wh = import_wh.min(u128::from(affordable(
             state.budget[participant],
-            top_ceiling[participant],
+            top_ceiling,
         )));
+        sides[participant] = if sell_wh >= buy_wh { SELLS } else { BUYS };
     }
-    asks.retain(|a| sell_wh[a.participant] >= buy_wh[a.participant]);
-    bids.retain(|b| buy_wh[b.participant] > sell_wh[b.participant]);
+    asks.retain(|ask| sides[ask.participant as usize] == SELLS);
+    bids.retain(|bid| sides[bid.participant as usize] == BUYS);
 }
 
 /// Clears one market (the grid or one islanded feeder), spending `state`.
@@ -321,28 +443,33 @@ fn clear_market(
     critical_first: bool,
     state: &mut State,
 ) -> Outcome {
-    asks.sort_unstable_by_key(|a| (a.limit, a.order.placed_at, a.order.id));
-    bids.sort_unstable_by_key(|b| {
-        (
-            critical_first && !b.order.critical,
-            Reverse(b.limit),
-            b.order.placed_at,
-            b.order.id,
-        )
+    // Ids are read only on ties, which keeps the orders out of the cache.
+    let by_id = |a: &Candidate<'_>, b: &Candidate<'_>| a.order.id.cmp(&b.order.id);
+    asks.sort_unstable_by(|a, b| {
+        (a.limit, a.placed_at)
+            .cmp(&(b.limit, b.placed_at))
+            .then_with(|| by_id(a, b))
+    });
+    let late = |bid: &Candidate<'_>| critical_first && !bid.order.critical;
+    bids.sort_unstable_by(|a, b| {
+        (late(a), Reverse(a.limit), a.placed_at)
+            .cmp(&(late(b), Reverse(b.limit), b.placed_at))
+            .then_with(|| by_id(a, b))
     });
     let mut fills = Vec::new();
     let mut asks = asks.iter().peekable();
-    // The ask being filled: how much it may still sell and how much it has sold.
-    let mut current: Option<(u64, u64)> = None;
+    // What the ask being filled has sold.
+    let mut sold = 0u64;
     // Highest floor and lowest effective ceiling filled so far.
     let mut marginal: Option<(u64, u64)> = None;
     for bid in &bids {
         let mut want = bid
-            .order
             .cap_wh
-            .unwrap_or(u64::MAX)
-            .min(state.import_left[bid.meter])
-            .min(affordable(state.budget[bid.participant], bid.ceiling));
+            .min(state.volumes_left[bid.meter as usize].import_wh)
+            .min(affordable(
+                state.budget[bid.participant as usize],
+                bid.ceiling,
+            ));
         let limit = marginal.map_or(bid.limit, |(_, ceiling)| ceiling.min(bid.limit));
         let mut bought = 0u64;
         let mut top_floor = None;
@@ -351,41 +478,34 @@ fn clear_market(
             if ask.limit > limit {
                 break;
             }
-            let (left, sold) = current.get_or_insert_with(|| {
-                (
-                    ask.order
-                        .cap_wh
-                        .unwrap_or(u64::MAX)
-                        .min(state.export_left[ask.meter]),
-                    0,
-                )
-            });
-            let wh = want.min(*left);
+            // Orders on one meter share its export, in merit order.
+            let export = &mut state.volumes_left[ask.meter as usize].export_wh;
+            let left = (ask.cap_wh - sold).min(*export);
+            let wh = want.min(left);
             want -= wh;
             bought += wh;
-            *left -= wh;
-            *sold += wh;
-            state.export_left[ask.meter] -= wh;
+            sold += wh;
+            *export -= wh;
             if wh > 0 {
                 top_floor = Some(ask.limit);
             }
-            if *left == 0 {
-                if *sold > 0 {
-                    fills.push(fill(ask, Side::Sell, *sold));
+            if wh == left {
+                if sold > 0 {
+                    fills.push(fill(ask, Side::Sell, sold));
                 }
-                current = None;
+                sold = 0;
                 asks.next();
             }
         }
         if let Some(floor) = top_floor {
             marginal = Some((floor, limit));
-            state.import_left[bid.meter] -= bought;
-            let budget = &mut state.budget[bid.participant];
+            state.volumes_left[bid.meter as usize].import_wh -= bought;
+            let budget = &mut state.budget[bid.participant as usize];
             *budget = budget.saturating_sub(buyer_cost(bid.ceiling, bought));
             fills.push(fill(bid, Side::Buy, bought));
         }
     }
-    if let (Some((_, sold)), Some(ask)) = (current, asks.peek())
+    if let Some(ask) = asks.peek()
         && sold > 0
     {
         fills.push(fill(ask, Side::Sell, sold));
