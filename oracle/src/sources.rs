@@ -206,11 +206,13 @@ impl Sources {
         now: u64,
     ) -> Result<i64, SourceError> {
         let body = self.get(source).await?;
-        if source.kind == SourceKind::OpenMeteo {
+        let value = if source.kind == SourceKind::OpenMeteo {
             let current = parse_open_meteo(&body)?;
             debug!(%feed, url = %source.url, cloud_cover = ?current.cloud_cover, "open-meteo");
-        }
-        let value = parse(source.kind, feed, &body, now)?;
+            open_meteo_value(&current, feed)?
+        } else {
+            parse(source.kind, feed, &body, now)?
+        };
         let converted = convert(value, source.multiply, source.divide)?;
         debug!(%feed, url = %source.url, value, unit = %source.unit, converted, "source answered");
         Ok(converted)
