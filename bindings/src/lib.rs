@@ -35,6 +35,20 @@ alloy::sol!(
     "artifacts/MockStablecoin.json"
 );
 
+alloy::sol!(
+    #[sol(rpc)]
+    #[derive(Debug, PartialEq, Eq)]
+    OracleHub,
+    "artifacts/OracleHub.json"
+);
+
+alloy::sol!(
+    #[sol(rpc)]
+    #[derive(Debug, PartialEq, Eq)]
+    OracleFeed,
+    "artifacts/OracleFeed.json"
+);
+
 /// Declares [`RejectReason`] and its decoder from one list, so the names and their positions
 /// cannot disagree with each other.
 macro_rules! reject_reasons {

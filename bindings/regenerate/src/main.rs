@@ -24,6 +24,8 @@ const DEPLOYABLE: &[&str] = &[
     "EnergyCredit",
     "CarbonCredit",
     "MockStablecoin",
+    "OracleHub",
+    "OracleFeed",
 ];
 
 #[derive(Deserialize)]
