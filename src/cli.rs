@@ -9,6 +9,7 @@ use cogrid_chain::{Deployment, SuiteParams, connect, deploy_suite};
 use eyre::{WrapErr, eyre};
 
 use crate::{
+    carbon,
     error::AmountError,
     explain::explain,
     keys::KeyArgs,
@@ -106,6 +107,12 @@ pub enum Command {
     /// credited, covered from credits and supplied by the grid, carbon earned (`MeterSettled`).
     /// An interval counts when it lies wholly inside the period, for the UTC day it starts in.
     Bill(BillArgs),
+    /// Carbon credits: retire them with a public certificate, or show certificates.
+    Carbon {
+        /// What to do with them.
+        #[command(subcommand)]
+        action: CarbonAction,
+    },
     /// Runs the metering end to end on a local devnet and prints what was attested and minted.
     Demo {
         /// Where the demo writes its keys, configs and outbox.
@@ -258,6 +265,49 @@ pub struct OrderSetArgs {
     pub cover_from_credits: bool,
 }
 
+/// Carbon credit commands.
+#[derive(Debug, Subcommand)]
+pub enum CarbonAction {
+    /// Retires carbon credits: burns them and records a certificate on chain (id, retiring
+    /// account, beneficiary, grams, period, purpose).
+    ///
+    /// Takes the grams from your wallet, withdrawing what the wallet lacks from your market vault
+    /// first. `cogrid carbon retire --grams 2500 --beneficiary "Sunny Lane Primary School"
+    /// --purpose "Offset the school's 2026 heating" --from 2026-01-01 --to 2026-03-31`.
+    Retire(CarbonRetireArgs),
+    /// Prints an account's retired total and certificates, or one certificate, each checked
+    /// against the chain's commitment.
+    Show {
+        /// The account; the sending key's account by default (no key needed when given).
+        #[arg(long)]
+        account: Option<Address>,
+        /// Print only this certificate (no key needed).
+        id: Option<u64>,
+    },
+}
+
+/// `carbon retire` arguments.
+#[derive(Debug, Clone, Args)]
+pub struct CarbonRetireArgs {
+    /// How much, in whole grams CO2e (e.g. 2500).
+    #[arg(long, allow_hyphen_values = true)]
+    pub grams: String,
+    /// Who the retirement is made for (at most 128 bytes); you when left empty.
+    #[arg(long, default_value = "")]
+    pub beneficiary: String,
+    /// Why (at most 256 bytes), e.g. "2026 scope 2 offset".
+    #[arg(long)]
+    pub purpose: String,
+    /// Start of the period the avoided emissions belong to: a date (2026-01-01, its midnight
+    /// UTC), an RFC 3339 time or unix seconds; a year before --to when left out.
+    #[arg(long, value_name = "TIME", value_parser = parse_moment)]
+    pub from: Option<Moment>,
+    /// End of the period: a date (through its end UTC), an RFC 3339 time or unix seconds; the
+    /// chain's time when left out.
+    #[arg(long, value_name = "TIME", value_parser = parse_moment)]
+    pub to: Option<Moment>,
+}
+
 /// `bill` arguments.
 #[derive(Debug, Clone, Args)]
 pub struct BillArgs {
@@ -313,6 +363,9 @@ impl Command {
             Self::Order {
                 action: OrderAction::Set(_),
             } => &["order", "set"],
+            Self::Carbon {
+                action: CarbonAction::Retire(_),
+            } => &["carbon", "retire"],
             _ => &[],
         }
     }
@@ -356,6 +409,27 @@ impl Command {
                 from: args.from.start(),
                 to: args.to.end(),
                 json: args.json,
+            },
+            Self::Carbon {
+                action: CarbonAction::Retire(args),
+            } => Request::CarbonRetire {
+                grams: units::parse_bounded(&args.grams, Unit::Grams, false, u128::MAX).map_err(
+                    |error| eyre!("invalid value '{}' for '--grams': {error}", args.grams),
+                )?,
+                beneficiary: carbon::text_arg(
+                    &args.beneficiary,
+                    "beneficiary",
+                    carbon::MAX_BENEFICIARY_BYTES,
+                )?,
+                purpose: carbon::text_arg(&args.purpose, "purpose", carbon::MAX_PURPOSE_BYTES)?,
+                from: args.from.map(Moment::start),
+                to: args.to.map(Moment::end),
+            },
+            Self::Carbon {
+                action: CarbonAction::Show { account, id },
+            } => Request::CarbonShow {
+                account: *account,
+                id: *id,
             },
             _ => return Ok(None),
         }))
@@ -583,7 +657,8 @@ async fn run(cli: Cli, request: Option<Request>) -> eyre::Result<()> {
         | Command::Withdraw(_)
         | Command::Order { .. }
         | Command::Balance { .. }
-        | Command::Bill(_) => {
+        | Command::Bill(_)
+        | Command::Carbon { .. } => {
             unreachable!("handled above")
         }
     };

@@ -3,7 +3,7 @@
 //! URL that did not answer.
 
 use alloy::primitives::{B256, keccak256};
-use cogrid_bindings::EnergyMarket::EnergyMarketErrors;
+use cogrid_bindings::{CarbonCredit::CarbonCreditErrors, EnergyMarket::EnergyMarketErrors};
 use cogrid_chain::ChainError;
 use eyre::eyre;
 
@@ -46,6 +46,12 @@ pub(crate) fn explain(
         return match market_hint(&decoded) {
             Some(hint) => eyre!("EnergyMarket refused: {decoded:?}\n  hint: {hint}"),
             None => eyre!("EnergyMarket refused: {decoded:?}"),
+        };
+    }
+    if let Some(decoded) = error.as_decoded_interface_error::<CarbonCreditErrors>() {
+        return match carbon_hint(&decoded) {
+            Some(hint) => eyre!("CarbonCredit refused: {decoded:?}\n  hint: {hint}"),
+            None => eyre!("CarbonCredit refused: {decoded:?}"),
         };
     }
     if let Some(decoded) = error.as_decoded_interface_error::<Erc20::Erc20Errors>() {
@@ -114,6 +120,30 @@ pub(crate) fn market_hint(error: &EnergyMarketErrors) -> Option<String> {
             "{} lacks {}: send from an account that has it, or ask the co-op admin to grant it",
             e.account,
             role_name(e.neededRole)
+        ),
+        _ => return None,
+    })
+}
+
+/// What to do about the carbon credit's errors a retirement can meet.
+fn carbon_hint(error: &CarbonCreditErrors) -> Option<String> {
+    Some(match error {
+        CarbonCreditErrors::CarbonCreditZeroAmount(_) => "retire at least 1 gram".to_owned(),
+        CarbonCreditErrors::CarbonCreditInvalidPeriod(e) => format!(
+            "the period must end after it starts (start {}, end {}): check --from and --to",
+            e.start, e.end
+        ),
+        CarbonCreditErrors::CarbonCreditBeneficiaryTooLong(e) => format!(
+            "the beneficiary is {} bytes; shorten it to at most {}",
+            e.length, e.max
+        ),
+        CarbonCreditErrors::CarbonCreditPurposeTooLong(e) => format!(
+            "the purpose is {} bytes; shorten it to at most {}",
+            e.length, e.max
+        ),
+        CarbonCreditErrors::CarbonCreditUnknownRetirement(e) => format!(
+            "there is no retirement {}: `cogrid carbon show` lists yours",
+            e.id
         ),
         _ => return None,
     })

@@ -1,8 +1,9 @@
 //! The `cogrid` command-line tool: deploy the contracts to any RPC URL or a local devnet,
 //! administer participants and meters, settle residual volumes, the prosumer's wallet (deposit,
-//! withdraw, standing orders, balances, bills), measure gas, and run the metering demo.
+//! withdraw, standing orders, balances, bills, carbon retirement), measure gas, and run the metering demo.
 
 pub mod bill;
+mod carbon;
 pub mod cli;
 pub mod demo;
 pub mod error;

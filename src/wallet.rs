@@ -72,6 +72,26 @@ pub(crate) enum Request {
         /// Print JSON (base units) instead of a table.
         json: bool,
     },
+    /// Retire carbon credits with a certificate.
+    CarbonRetire {
+        /// Grams CO2e; not zero.
+        grams: u128,
+        /// Who the retirement is for; the sender when empty.
+        beneficiary: String,
+        /// Why.
+        purpose: String,
+        /// Start of the period claimed, unix seconds; a year before its end when `None`.
+        from: Option<u64>,
+        /// End of the period claimed, unix seconds; the chain's time when `None`.
+        to: Option<u64>,
+    },
+    /// Print retirement certificates.
+    CarbonShow {
+        /// Whose; the sender when `None` (ignored when `id` is given).
+        account: Option<Address>,
+        /// One certificate.
+        id: Option<u64>,
+    },
 }
 
 impl Request {
@@ -80,7 +100,9 @@ impl Request {
         match self {
             Self::OrderShow { meter } | Self::Bill { meter, .. } => meter.is_some(),
             Self::Balance { account } => account.is_some(),
-            Self::Deposit { .. }
+            Self::CarbonShow { account, id } => account.is_some() || id.is_some(),
+            Self::CarbonRetire { .. }
+            | Self::Deposit { .. }
             | Self::Withdraw { .. }
             | Self::OrderSet { .. }
             | Self::OrderCancel { .. } => false,
@@ -134,6 +156,18 @@ pub(crate) async fn run(request: Request, session: &Session) -> eyre::Result<()>
             let meter = session.meter_or_only(meter).await?;
             session.bill(meter, from, to, json).await
         }
+        Request::CarbonRetire {
+            grams,
+            beneficiary,
+            purpose,
+            from,
+            to,
+        } => {
+            session
+                .retire_carbon(grams, &beneficiary, &purpose, from, to)
+                .await
+        }
+        Request::CarbonShow { account, id } => session.show_carbon(account, id).await,
     }
 }
 
@@ -152,13 +186,16 @@ impl Session {
     }
 
     /// Maps a failed call to its explanation.
-    fn explained(&self, asset: Option<Asset>) -> impl Fn(alloy::contract::Error) -> eyre::Report {
+    pub(crate) fn explained(
+        &self,
+        asset: Option<Asset>,
+    ) -> impl Fn(alloy::contract::Error) -> eyre::Report {
         let url = self.rpc_url.clone();
         move |error| explain(error, &url, asset)
     }
 
     /// Waits for a sent transaction; a revert at estimation is explained by name.
-    async fn confirm(
+    pub(crate) async fn confirm(
         &self,
         sent: Result<PendingTransactionBuilder<Ethereum>, alloy::contract::Error>,
         asset: Option<Asset>,
@@ -181,7 +218,7 @@ impl Session {
         Ok(receipt)
     }
 
-    async fn vault(&self, account: Address) -> eyre::Result<[u128; 3]> {
+    pub(crate) async fn vault(&self, account: Address) -> eyre::Result<[u128; 3]> {
         let balances = self
             .market()
             .balancesOf(account)
@@ -256,7 +293,7 @@ impl Session {
         Ok(())
     }
 
-    async fn withdraw(&self, asset: Asset, amount: Option<u128>) -> eyre::Result<()> {
+    pub(crate) async fn withdraw(&self, asset: Asset, amount: Option<u128>) -> eyre::Result<()> {
         let amount = match amount {
             Some(amount) => amount,
             None => match self.vault(self.sender).await?[asset.index()] {
@@ -491,9 +528,9 @@ impl Session {
         }
     }
 
-    /// The market's logs matching `filter` from the deployment block to the latest. A node that
-    /// refuses a range (too many blocks or results) gets it in halves, until it answers.
-    async fn logs(&self, filter: Filter) -> eyre::Result<Vec<Log>> {
+    /// The logs matching `filter` from the deployment block to the latest. A node that refuses a
+    /// range (too many blocks or results) gets it in halves, until it answers.
+    pub(crate) async fn logs(&self, filter: Filter) -> eyre::Result<Vec<Log>> {
         let unreachable = |error: alloy::transports::TransportError| {
             eyre::Report::new(cogrid_chain::ChainError::RpcUnreachable {
                 url: self.rpc_url.clone(),
@@ -607,7 +644,7 @@ fn show_u256(value: U256, unit: Unit) -> String {
 }
 
 /// `(transaction 0x… in block N)`.
-fn done(receipt: &TransactionReceipt) -> String {
+pub(crate) fn done(receipt: &TransactionReceipt) -> String {
     format!(
         "(transaction {} in block {})",
         receipt.transaction_hash,

@@ -436,6 +436,149 @@ async fn bad_amounts_and_prices_are_refused_before_any_transaction() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn carbon_is_retired_from_wallet_and_vault_with_a_verified_certificate() {
+    let chain = Chain::start();
+    let prosumer = chain.prosumer(1, 0).await;
+    let account = prosumer.address();
+    // The admin mints as the market would: 1,000 g, of which the prosumer keeps 600 in its vault.
+    let carbon = CarbonCredit::new(
+        chain.deployment.carbon_credit,
+        chain.provider_of(chain.admin()),
+    );
+    let minter = carbon.MINTER_ROLE().call().await.unwrap();
+    carbon
+        .grantRole(minter, chain.admin().address())
+        .send()
+        .await
+        .unwrap()
+        .get_receipt()
+        .await
+        .unwrap();
+    carbon
+        .mint(account, U256::from(1_000))
+        .send()
+        .await
+        .unwrap()
+        .get_receipt()
+        .await
+        .unwrap();
+    stdout(&chain.run(&prosumer, &["deposit", "--asset", "carbon", "600"]));
+
+    let too_much = stderr(&chain.run(
+        &prosumer,
+        &[
+            "carbon",
+            "retire",
+            "--grams",
+            "1001",
+            "--purpose",
+            "too much",
+        ],
+    ));
+    assert!(
+        too_much.contains("holds 400 g of carbon credits in its wallet and 600 g in its vault, less than the 1001 g to retire"),
+        "{too_much}"
+    );
+    let nonce = chain.nonce(account).await;
+    let long_name = "x".repeat(129);
+    let refused = stderr(&chain.run(
+        &prosumer,
+        &[
+            "carbon",
+            "retire",
+            "--grams",
+            "10",
+            "--beneficiary",
+            &long_name,
+            "--purpose",
+            "p",
+        ],
+    ));
+    assert!(
+        refused
+            .contains("--beneficiary is 129 bytes long; the certificate holds at most 128 bytes"),
+        "{refused}"
+    );
+    let refused = stderr(&chain.run(
+        &prosumer,
+        &[
+            "carbon",
+            "retire",
+            "--grams",
+            "10",
+            "--purpose",
+            "p",
+            "--from",
+            "2026-03-31",
+            "--to",
+            "2026-01-01",
+        ],
+    ));
+    assert!(refused.contains("--to must be after --from"), "{refused}");
+    assert_eq!(chain.nonce(account).await, nonce, "nothing was sent");
+
+    let retired = stdout(&chain.run(
+        &prosumer,
+        &[
+            "carbon",
+            "retire",
+            "--grams",
+            "800",
+            "--beneficiary",
+            "Sunny Lane Primary School",
+            "--purpose",
+            "Offset the school's 2026 heating",
+            "--from",
+            "2026-01-01",
+            "--to",
+            "2026-03-31",
+        ],
+    ));
+    assert!(
+        retired.contains("withdrew 400 g of carbon credits"),
+        "the wallet's shortfall comes from the vault: {retired}"
+    );
+    assert!(retired.contains("certificate #1"), "{retired}");
+    assert_eq!(row(&retired, "amount"), ["800", "g"]);
+    assert_eq!(
+        row(&retired, "beneficiary")[..3],
+        ["Sunny", "Lane", "Primary"]
+    );
+    assert_eq!(
+        row(&retired, "period"),
+        ["2026-01-01T00:00:00Z", "to", "2026-04-01T00:00:00Z"]
+    );
+    assert_eq!(row(&retired, "verified")[0], "yes:");
+    assert_eq!(
+        carbon.retiredBy(account).call().await.unwrap(),
+        U256::from(800)
+    );
+    assert_eq!(carbon.balanceOf(account).call().await.unwrap(), U256::ZERO);
+    assert_eq!(chain.vault(account).await.carbonGrams, U256::from(200));
+
+    // Anyone may look a certificate up, by account or by id, without a key.
+    let listed =
+        stdout(&chain.run_without_key(&["carbon", "show", "--account", &account.to_string()]));
+    assert!(
+        listed.contains(&format!("{account} retired 800 g (all accounts: 800 g)")),
+        "{listed}"
+    );
+    assert!(listed.contains("certificate #1"), "{listed}");
+    assert_eq!(
+        row(&listed, "purpose"),
+        ["Offset", "the", "school's", "2026", "heating"]
+    );
+    let by_id = stdout(&chain.run_without_key(&["carbon", "show", "1"]));
+    assert_eq!(row(&by_id, "retired by"), [account.to_string()]);
+    assert_eq!(row(&by_id, "verified")[0], "yes:");
+    let unknown = stderr(&chain.run_without_key(&["carbon", "show", "7"]));
+    assert!(
+        unknown.contains("there is no retirement 7: the chain holds retirements 1 to 1"),
+        "{unknown}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn orders_are_set_shown_and_cancelled() {
     let chain = Chain::start();
     let prosumer = chain.prosumer(1, 0).await;
