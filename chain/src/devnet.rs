@@ -13,7 +13,7 @@ use alloy::{
 use cogrid_bindings::{CarbonCredit, EnergyCredit, EnergyMarket, MockStablecoin};
 use serde::{Deserialize, Serialize};
 
-use crate::{ChainError, anvil_binary};
+use crate::{ChainError, anvil_binary, oracle::deploy_oracle};
 
 /// Parameters of a new deployment.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -51,6 +51,12 @@ pub struct Deployment {
     pub carbon_credit: Address,
     /// The stablecoin (a mock on devnets).
     pub stablecoin: Address,
+    /// OracleHub: the outside data (spot price, irradiance, temperature, carbon intensity) as
+    /// rounds of reporters' signed observations.
+    pub oracle_hub: Address,
+    /// An `OracleFeed` (Chainlink `AggregatorV3Interface`) over each of the hub's feeds, indexed
+    /// by feed id: `SPOT_PRICE`, `SOLAR_IRRADIANCE`, `TEMPERATURE`, `CARBON_INTENSITY`.
+    pub oracle_feeds: [Address; 4],
     /// Block the suite was deployed in; indexers start here.
     pub deployed_at_block: u64,
 }
@@ -82,7 +88,9 @@ impl Deployment {
 }
 
 /// Deploys MockStablecoin, EnergyCredit, CarbonCredit and EnergyMarket from `provider`'s wallet,
-/// which must be `admin`'s (the co-op admin), and lets the market mint both credits.
+/// which must be `admin`'s (the co-op admin), and lets the market mint both credits; then
+/// OracleHub with its feeds configured ([`crate::FEED_RULES`]) and an `OracleFeed` per feed, as
+/// `script/Deploy.s.sol` does. The hub has no reporters yet: [`crate::grant_reporters`].
 pub async fn deploy_suite(
     provider: &DynProvider,
     admin: Address,
@@ -151,18 +159,21 @@ pub async fn deploy_suite(
         carbon.grantRole(minter, *market.address()).send().await,
     )
     .await?;
+    let (oracle_hub, oracle_feeds) = deploy_oracle(provider, admin).await?;
     Ok(Deployment {
         chain_id,
         market: *market.address(),
         energy_credit: *energy.address(),
         carbon_credit: *carbon.address(),
         stablecoin: *stablecoin.address(),
+        oracle_hub,
+        oracle_feeds,
         deployed_at_block,
     })
 }
 
 /// Waits for a sent transaction and fails when it reverted.
-async fn confirm(
+pub(crate) async fn confirm(
     what: &'static str,
     sent: Result<PendingTransactionBuilder<Ethereum>, alloy::contract::Error>,
 ) -> Result<(), ChainError> {
@@ -250,5 +261,50 @@ impl Devnet {
             .await
             .map_err(failed)?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_deployment_file_round_trips_and_names_the_hub_and_feeds() {
+        let deployment = Deployment {
+            chain_id: 10,
+            market: Address::repeat_byte(1),
+            energy_credit: Address::repeat_byte(2),
+            carbon_credit: Address::repeat_byte(3),
+            stablecoin: Address::repeat_byte(4),
+            oracle_hub: Address::repeat_byte(5),
+            oracle_feeds: [6, 7, 8, 9].map(Address::repeat_byte),
+            deployed_at_block: 12,
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("deployments/10.json");
+        deployment.save(&path).unwrap();
+        assert_eq!(Deployment::load(&path).unwrap(), deployment);
+        let json: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        assert_eq!(json["oracleHub"], Address::repeat_byte(5).to_string());
+        assert_eq!(json["oracleFeeds"][3], Address::repeat_byte(9).to_string());
+    }
+
+    #[test]
+    fn a_deployment_file_from_before_the_oracle_is_refused_naming_the_hub() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("10.json");
+        let zero = Address::ZERO;
+        std::fs::write(
+            &path,
+            format!(
+                "{{\"chainId\": 10, \"market\": \"{zero}\", \"energyCredit\": \"{zero}\", \
+                 \"carbonCredit\": \"{zero}\", \"stablecoin\": \"{zero}\", \
+                 \"deployedAtBlock\": 1}}"
+            ),
+        )
+        .unwrap();
+        let error = Deployment::load(&path).unwrap_err();
+        assert!(error.to_string().contains("oracleHub"), "{error}");
     }
 }

@@ -1,5 +1,6 @@
 //! Chain plumbing shared by every cogrid daemon and the `cogrid` tool: loading TOML config with
-//! errors that name the key, keystores, providers, the EIP-712 meter reading and locating anvil.
+//! errors that name the key, keystores, providers, the EIP-712 meter reading, OracleHub's domain,
+//! deploying the suite and locating anvil.
 
 mod anvil;
 mod config;
@@ -7,6 +8,7 @@ mod devnet;
 mod error;
 mod keys;
 mod market;
+mod oracle;
 mod provider;
 mod reading;
 mod telemetry;
@@ -17,6 +19,7 @@ pub use devnet::{Deployment, Devnet, SuiteParams, deploy_suite};
 pub use error::ChainError;
 pub use keys::{create_keystore, load_keystore, password_from_env};
 pub use market::{Fill, SettlementRecord};
+pub use oracle::{FEED_RULES, FeedRules, grant_reporters, hub_domain};
 pub use provider::{check_chain, connect, connect_lazily};
 pub use reading::{Reading, SignedReading, reading_domain, sign_reading};
 pub use telemetry::{init_tracing, shutdown_signal};
