@@ -191,6 +191,7 @@ impl Scratch {
         exclude_self_trade(
             &mut self.asks,
             &mut self.bids,
+            book.network_fee,
             &self.state,
             &mut self.self_trade,
         );
@@ -285,10 +286,9 @@ impl Scratch {
                 state.budget.push(0);
             }
             let volumes = state.volumes_left[meter as usize];
-            let candidate = |limit, ceiling| Candidate {
+            let candidate = |limit| Candidate {
                 limit,
                 placed_at: order.placed_at,
-                ceiling,
                 cap_wh: order.cap_wh.unwrap_or(u64::MAX),
                 traded: 0,
                 order: index,
@@ -298,14 +298,14 @@ impl Scratch {
             if let Some(floor) = order.sell_floor
                 && volumes.export_wh > 0
             {
-                asks.push(candidate(floor, 0));
+                asks.push(candidate(floor));
             }
             if let Some(ceiling) = order.buy_ceiling
                 && let Some(effective) = ceiling.checked_sub(book.network_fee)
                 && volumes.import_wh > 0
                 && affordable(state.budget[participant as usize], ceiling) > 0
             {
-                bids.push(candidate(effective, ceiling));
+                bids.push(candidate(effective));
             }
         }
     }
@@ -328,8 +328,6 @@ struct Candidate {
     limit: u64,
     /// When the order was placed.
     placed_at: u64,
-    /// Ceiling of a bid, fee included (what its balance is charged at while clearing); 0 for an ask.
-    ceiling: u64,
     /// The order's cap, `u64::MAX` for none.
     cap_wh: u64,
     /// Wh traded so far.
@@ -341,14 +339,14 @@ struct Candidate {
 }
 
 /// Dense indices for addresses, `0, 1, 2, …` in the order they are first interned: a hash table
-/// of `u64` slots over a dense array of the addresses, several times cheaper than a general hash
+/// of `u32` slots over a dense array of the addresses, several times cheaper than a general hash
 /// map of addresses.
 #[derive(Default)]
 struct Interner {
-    /// Open addressing with linear probing: the high half of the key's hash (a tag compared
-    /// before the key is read) over its index plus one; 0 for a free slot. At most half full, so
-    /// that probing ends soon.
-    slots: Vec<u64>,
+    /// Open addressing with linear probing: the key's index plus one in the bits of the slot
+    /// mask and, above them, high bits of the key's hash, a tag compared before the key is read;
+    /// 0 for a free slot. At most half full, so that probing ends soon.
+    slots: Vec<u32>,
     keys: Vec<Address>,
     /// Random for each clearing: participants choose their addresses, and with a known hash they
     /// could pick addresses that all probe the same slots.
@@ -381,50 +379,62 @@ impl Interner {
         folded_multiply(folded_multiply(low ^ s0, mid ^ s1) ^ high, s2)
     }
 
+    /// The slot mask, which also masks the index plus one out of a slot: a book has fewer than
+    /// 2^31 addresses (it would not fit in memory otherwise), so there are at most 2^32 slots.
+    fn mask(&self) -> u32 {
+        (self.slots.len() - 1) as u32
+    }
+
+    /// The tag of `hash` in a slot: the high half of the hash, above the mask.
+    fn tag(&self, hash: u64) -> u32 {
+        (hash >> 32) as u32 & !self.mask()
+    }
+
     /// The slot holding `key` (whose hash is `hash`), or else the free slot where it goes.
     fn slot(&self, key: &Address, hash: u64) -> usize {
-        let mask = self.slots.len() - 1;
-        let tag = hash >> 32;
+        let mask = self.mask();
+        let tag = self.tag(hash);
         // Truncating the hash keeps its low bits, which are as well mixed as the rest.
-        let mut slot = hash as usize & mask;
+        let mut slot = hash as usize & mask as usize;
         loop {
             let entry = self.slots[slot];
-            if entry == 0 || (entry >> 32 == tag && self.keys[(entry as u32 - 1) as usize] == *key)
+            if entry == 0
+                || (entry & !mask == tag && self.keys[(entry & mask) as usize - 1] == *key)
             {
                 return slot;
             }
-            slot = (slot + 1) & mask;
+            slot = (slot + 1) & mask as usize;
         }
     }
 
     /// The index of `key`, if it was interned.
     fn get(&self, key: &Address) -> Option<u32> {
-        (self.slots[self.slot(key, self.hash(key))] as u32).checked_sub(1)
+        (self.slots[self.slot(key, self.hash(key))] & self.mask()).checked_sub(1)
     }
 
-    /// The index of `key`, interning it if it is new. A book has fewer than 2^32 - 1 addresses
-    /// (it would not fit in memory otherwise), so the index plus one fits in the low half.
+    /// The index of `key`, interning it if it is new.
     fn intern(&mut self, key: &Address) -> u32 {
         let hash = self.hash(key);
         let mut slot = self.slot(key, hash);
         if self.slots[slot] == 0 {
             if Self::slots_for(self.keys.len() + 1) > self.slots.len() {
                 self.slots = vec![0; 2 * self.slots.len()];
-                let mask = self.slots.len() - 1;
+                let mask = self.mask();
                 for (index, key) in (1..).zip(&self.keys) {
                     let hash = self.hash(key);
-                    let mut free = hash as usize & mask;
+                    let mut free = hash as usize & mask as usize;
                     while self.slots[free] != 0 {
-                        free = (free + 1) & mask;
+                        free = (free + 1) & mask as usize;
                     }
-                    self.slots[free] = hash >> 32 << 32 | index;
+                    self.slots[free] = self.tag(hash) | index;
                 }
                 slot = self.slot(key, hash);
             }
             self.keys.push(*key);
-            self.slots[slot] = hash >> 32 << 32 | self.keys.len() as u64;
+            // At most half full, so the index plus one is below the mask.
+            self.slots[slot] = self.tag(hash) | self.keys.len() as u32;
         }
-        self.slots[slot] as u32 - 1
+        (self.slots[slot] & self.mask()) - 1
     }
 }
 
@@ -479,7 +489,7 @@ struct SelfTrade {
     sides: Vec<u8>,
     /// (participant, meter) of the asks of two-sided participants.
     sells: Vec<(u32, u32)>,
-    /// (participant, meter, ceiling) of the bids of two-sided participants.
+    /// (participant, meter, effective ceiling) of the bids of two-sided participants.
     buys: Vec<(u32, u32, u64)>,
 }
 
@@ -487,6 +497,7 @@ struct SelfTrade {
 fn exclude_self_trade(
     asks: &mut Vec<Candidate>,
     bids: &mut Vec<Candidate>,
+    network_fee: u64,
     state: &State,
     scratch: &mut SelfTrade,
 ) {
@@ -516,7 +527,7 @@ fn exclude_self_trade(
     buys.extend(
         bids.iter()
             .filter(two_sided)
-            .map(|bid| (bid.participant, bid.meter, bid.ceiling)),
+            .map(|bid| (bid.participant, bid.meter, bid.limit)),
     );
     sells.sort_unstable();
     buys.sort_unstable();
@@ -534,7 +545,8 @@ fn exclude_self_trade(
             .chunk_by(|a, b| a.1 == b.1)
             .map(|meter| u128::from(state.volumes_left[meter[0].1 as usize].import_wh))
             .sum();
-        let top_ceiling = buys.iter().map(|buy| buy.2).max().unwrap_or(0);
+        // The fee was taken off eligible ceilings, so adding it back cannot overflow.
+        let top_ceiling = buys.iter().map(|buy| buy.2).max().unwrap_or(0) + network_fee;
         let buy_wh = import_wh.min(u128::from(affordable(
             state.budget[participant],
             top_ceiling,
@@ -631,13 +643,13 @@ fn clear_market(
     let mut marginal: Option<(u64, u64)> = None;
     for &b in bid_order.iter() {
         let bid = &mut bids[b as usize];
+        // What its balance is charged at while clearing (the fee was taken off it, so adding it
+        // back cannot overflow).
+        let ceiling = bid.limit + book.network_fee;
         let mut want = bid
             .cap_wh
             .min(state.volumes_left[bid.meter as usize].import_wh)
-            .min(affordable(
-                state.budget[bid.participant as usize],
-                bid.ceiling,
-            ));
+            .min(affordable(state.budget[bid.participant as usize], ceiling));
         let limit = marginal.map_or(bid.limit, |(_, ceiling)| ceiling.min(bid.limit));
         let mut bought = 0u64;
         let mut top_floor = None;
@@ -669,7 +681,7 @@ fn clear_market(
             marginal = Some((floor, limit));
             state.volumes_left[bid.meter as usize].import_wh -= bought;
             let budget = &mut state.budget[bid.participant as usize];
-            *budget = budget.saturating_sub(buyer_cost(bid.ceiling, bought));
+            *budget = budget.saturating_sub(buyer_cost(ceiling, bought));
             bid.traded = bought;
             fills += 1;
         }
@@ -1274,6 +1286,23 @@ mod tests {
     }
 
     #[test]
+    fn interned_addresses_keep_their_index_as_the_table_grows() {
+        let mut interner = Interner::default();
+        interner.reset(0);
+        for n in 0..2_000 {
+            assert_eq!(interner.intern(&addr(n * 7)), n as u32);
+        }
+        for n in 0..2_000 {
+            assert_eq!(interner.get(&addr(n * 7)), Some(n as u32));
+            assert_eq!(interner.intern(&addr(n * 7)), n as u32);
+            assert_eq!(interner.get(&addr(n * 7 + 1)), None);
+        }
+        interner.reset(3);
+        assert_eq!(interner.get(&addr(7)), None);
+        assert_eq!(interner.intern(&addr(14)), 0);
+    }
+
+    #[test]
     fn extreme_values_do_not_panic() {
         let max = u64::MAX;
         let mut book = book(
@@ -1754,9 +1783,13 @@ mod props {
         #[test]
         fn clearing_matches_the_reference(
             book in arb_book(),
-            (shuffle, spread_times, rich) in any::<(bool, bool, bool)>(),
+            (shuffle, spread_times, rich, half_broke) in any::<(bool, bool, bool, bool)>(),
         ) {
             let mut book = book;
+            // Participants without a balance grow the participant table past its first size.
+            if half_broke {
+                book.balances = book.balances.into_iter().step_by(2).collect();
+            }
             if shuffle {
                 book.orders.reverse();
             }
