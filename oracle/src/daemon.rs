@@ -6,9 +6,14 @@
 //! would all send at once. Each waits `exchange.stagger` times its rank (its place among the
 //! round's signers, by address) and then reads the hub's latest round again: when a peer's round
 //! has landed meanwhile, it counts "already reported by a peer" and sends nothing. A round that
-//! still loses the race (its transaction fails, and the hub's latest round is newer than the one it
-//! was built on) is counted the same way, not as an error: the hub refused it because the newer
-//! round made its observations stale, which is what the re-read shows.
+//! still loses the race is counted the same way, not as an error: the hub refuses it with
+//! `OracleHubObservationNotNewer` (decoded from the revert) because the newer round made its
+//! observations stale; a transaction mined but reverted carries no revert data, so there the
+//! hub's latest round is read again and compared with the one the round was built on.
+//!
+//! **Starting.** A reporter's first poll of a feed only publishes its observation, so that
+//! reporters started together gather each other's at their next poll rather than the first of
+//! them submitting a partial round.
 
 use std::{collections::BTreeSet, net::SocketAddr, path::Path, sync::Arc, time::Duration};
 
@@ -20,8 +25,8 @@ use alloy::{
     sol_types::{Eip712Domain, SolStruct},
     transports::http::reqwest::Client,
 };
-use cogrid_chain::{check_chain, connect_lazily};
-use serde::Deserialize;
+use cogrid_bindings::OracleHub::{self, OracleHubErrors, OracleHubInstance};
+use cogrid_chain::{Deployment, check_chain, connect_lazily, hub_domain};
 use tokio::net::TcpListener;
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
 use tracing::{info, warn};
@@ -32,9 +37,8 @@ use crate::{
     error::{OracleError, contract_call},
     exchange::{Peers, Round, RoundRules, assemble},
     http::{HttpState, router},
-    hub::OracleHub::{self, OracleHubInstance},
     metrics::Metrics,
-    observation::{SignedObservation, hub_domain},
+    observation::SignedObservation,
     sources::Sources,
 };
 
@@ -156,13 +160,6 @@ pub struct Reporter {
     hub: OracleHubInstance<DynProvider>,
     metrics: Arc<Metrics>,
     state: Arc<HttpState>,
-}
-
-/// The hub's place in a deployment file written by `cogrid deploy`.
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct HubDeployment {
-    oracle_hub: Address,
 }
 
 impl Reporter {
@@ -338,16 +335,33 @@ impl Reporter {
         // that the observation the peers gather is never much more than a poll old.
         let mut ticks = tokio::time::interval(feed.poll_interval);
         ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut first = true;
         loop {
             tokio::select! {
                 () = cancel.cancelled() => return,
                 _ = ticks.tick() => {}
             }
-            if let Err(error) = self.poll(feed, cancel).await {
+            // The first poll only publishes: reporters started together (the co-ops after an
+            // upgrade, the simulator) then find each other's observations when they next
+            // gather, instead of the first to poll submitting the round of the few that had
+            // published, whose median (of an even count, the mean of the middle two) a single
+            // wild reporter would move.
+            let polled = if std::mem::take(&mut first) {
+                self.publish(feed).await
+            } else {
+                self.poll(feed, cancel).await.map(drop)
+            };
+            if let Err(error) = polled {
                 Metrics::count(&self.metrics.errors);
                 warn!(feed = %feed.kind, %error, "round failed; retrying at the next poll");
             }
         }
+    }
+
+    /// Observes `feed` and publishes the observation for the peers, without reporting.
+    async fn publish(&self, feed: &FeedConfig) -> Result<(), OracleError> {
+        let now = self.chain_now().await?;
+        self.observer.observe(feed, now).await.map(drop)
     }
 
     /// One poll of `feed`: observe, and report when the rule says so.
@@ -381,8 +395,8 @@ impl Reporter {
             .call()
             .await
             .map_err(contract_call("feedConfig"))?;
-        let quorum = feed_config.quorum.saturating_to::<usize>();
-        let hub_heartbeat = feed_config.heartbeat.saturating_to::<u64>();
+        let quorum = usize::from(feed_config.quorum);
+        let hub_heartbeat = u64::from(feed_config.heartbeat);
         let mut candidates = vec![own];
         for (index, result) in self
             .peers
@@ -439,9 +453,9 @@ impl Reporter {
             .median()
             .expect("a quorum is at least one observation");
         let median_answer = I256::try_from(median).expect("every i64 fits in int256");
-        if median_answer < feed_config.min || median_answer > feed_config.max {
+        if median_answer < feed_config.minAnswer || median_answer > feed_config.maxAnswer {
             Metrics::count(&self.metrics.feed(feed.kind).out_of_bounds);
-            warn!(feed = %feed.kind, median, min = %feed_config.min, max = %feed_config.max, "the round's median lies outside the hub's bounds for the feed; nothing reported (check the sources and their conversion)");
+            warn!(feed = %feed.kind, median, min = %feed_config.minAnswer, max = %feed_config.maxAnswer, "the round's median lies outside the hub's bounds for the feed; nothing reported (check the sources and their conversion)");
             return Ok(Outcome::OutOfBounds);
         }
         let rank = round.rank(self.address()).unwrap_or(0);
@@ -457,7 +471,8 @@ impl Reporter {
         self.submit(feed.kind, &round, &last, trigger).await
     }
 
-    /// Sends `round` and waits for it; a round refused because a newer one landed is a peer's.
+    /// Sends `round` and waits for it; a round refused because a newer one landed is a peer's,
+    /// any other refusal is [`OracleError::Refused`] with the hub's error.
     async fn submit(
         &self,
         feed: FeedKind,
@@ -474,16 +489,22 @@ impl Reporter {
         let pending = match sent {
             Ok(pending) => pending,
             Err(error) => {
-                if self.peer_reported(feed, last).await? {
-                    return Ok(Outcome::ByPeer);
-                }
-                return Err(OracleError::Submit {
-                    feed,
-                    message: match error.as_revert_data() {
-                        Some(data) => format!("reverted with data {data}"),
-                        None => error.to_string(),
-                    },
-                });
+                return match error.as_decoded_interface_error::<OracleHubErrors>() {
+                    // The round was assembled from observations newer than `last`: refused as
+                    // not newer, a round after `last` landed between the assembly and the send.
+                    Some(OracleHubErrors::OracleHubObservationNotNewer(_)) => {
+                        self.peer_reported(feed, last).await?;
+                        Ok(Outcome::ByPeer)
+                    }
+                    Some(reason) => Err(OracleError::Refused { feed, reason }),
+                    None => Err(OracleError::Submit {
+                        feed,
+                        message: match error.as_revert_data() {
+                            Some(data) => format!("reverted with unknown data {data}"),
+                            None => error.to_string(),
+                        },
+                    }),
+                };
             }
         };
         let receipt = pending
@@ -627,16 +648,14 @@ fn hub_address(config: &Config) -> Result<Address, OracleError> {
         .deployment
         .as_ref()
         .expect("config::load requires `deployment` or `hub`");
-    let text = std::fs::read_to_string(path).map_err(|source| {
-        OracleError::Chain(cogrid_chain::ChainError::ConfigRead {
-            path: path.clone(),
-            source,
-        })
-    })?;
-    serde_json::from_str::<HubDeployment>(&text)
+    Deployment::load(path)
         .map(|deployment| deployment.oracle_hub)
-        .map_err(|error| OracleError::NoHubInDeployment {
+        .map_err(|error| OracleError::BadDeployment {
             path: path.clone(),
-            message: error.to_string(),
+            message: match error {
+                cogrid_chain::ChainError::ConfigRead { source, .. } => source.to_string(),
+                cogrid_chain::ChainError::ConfigValue { message, .. } => message,
+                other => other.to_string(),
+            },
         })
 }

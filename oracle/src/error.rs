@@ -3,6 +3,7 @@
 use std::{net::SocketAddr, path::PathBuf};
 
 use alloy::primitives::{Address, B256};
+use cogrid_bindings::OracleHub::OracleHubErrors;
 
 use crate::config::FeedKind;
 
@@ -12,12 +13,13 @@ pub enum OracleError {
     /// Config, keystore or RPC trouble from the shared chain plumbing.
     #[error(transparent)]
     Chain(#[from] cogrid_chain::ChainError),
-    /// The deployment file names no OracleHub.
+    /// The deployment file cannot be read, or names no OracleHub.
     #[error(
-        "the deployment file {path} has no `oracleHub` address: {message}; redeploy with \
-         `cogrid deploy`, or set `chain.hub` to OracleHub's address"
+        "the deployment file {path} gives no OracleHub address: {message}; redeploy with \
+         `cogrid deploy` (a file written before OracleHub was part of the suite has no \
+         `oracleHub`), or set `chain.hub` to OracleHub's address"
     )]
-    NoHubInDeployment {
+    BadDeployment {
         /// The deployment file.
         path: PathBuf,
         /// What is wrong with it.
@@ -87,7 +89,18 @@ pub enum OracleError {
         /// What the signer said.
         message: String,
     },
-    /// A round was refused for a reason other than a peer's round landing first.
+    /// OracleHub refused a round for a reason other than a peer's round landing first.
+    #[error(
+        "OracleHub refused the {feed} round: {reason:?}; the reporter retries at the next poll"
+    )]
+    Refused {
+        /// The feed.
+        feed: FeedKind,
+        /// The hub's error, decoded from the revert.
+        reason: OracleHubErrors,
+    },
+    /// A round could not be sent: the transport failed, or the node refused it without an
+    /// OracleHub error (out of gas or funds, a nonce conflict).
     #[error("submitting a {feed} round failed: {message}; the reporter retries at the next poll")]
     Submit {
         /// The feed.

@@ -14,11 +14,11 @@ use alloy::{
     sol_types::Eip712Domain,
     transports::http::reqwest::{Client, StatusCode, Url},
 };
+use cogrid_bindings::OracleHub;
 use tracing::{debug, warn};
 
 use crate::{
     config::FeedKind,
-    hub::OracleHub,
     observation::{BadSignature, SignedObservation},
 };
 
@@ -271,8 +271,9 @@ mod tests {
     use alloy::signers::local::PrivateKeySigner;
     use proptest::prelude::*;
 
+    use cogrid_chain::hub_domain;
+
     use super::*;
-    use crate::observation::hub_domain;
 
     fn observation(signer: u8, answer: i64, observed_at: u64) -> SignedObservation {
         SignedObservation {

@@ -16,7 +16,7 @@
 //! - **report** when the value moves past the feed's deviation threshold or its heartbeat runs out
 //!   (Chainlink's rule): gather the peers' signed observations ([`exchange`]), keep the fresh ones
 //!   of authorized reporters, sorted by signer, and submit them as one round to OracleHub
-//!   ([`hub`]) when they meet its quorum ([`daemon`]).
+//!   (`cogrid_bindings::OracleHub`) when they meet its quorum ([`daemon`]).
 //!
 //! **In-process** (tests, the simulator): bind each reporter's listener first so that every
 //! config can list the others as `exchange.peers`, then per reporter
@@ -39,7 +39,6 @@ pub mod daemon;
 pub mod error;
 pub mod exchange;
 pub mod http;
-pub mod hub;
 pub mod metrics;
 pub mod observation;
 pub mod sources;

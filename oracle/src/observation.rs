@@ -6,11 +6,12 @@ use alloy::{
     primitives::{Address, B256, I256, Signature},
     signers::{Error as SignerError, SignerSync, local::PrivateKeySigner},
     sol,
-    sol_types::{Eip712Domain, SolStruct, eip712_domain},
+    sol_types::{Eip712Domain, SolStruct},
 };
+use cogrid_bindings::IOracleHub;
 use serde::{Deserialize, Serialize};
 
-use crate::{config::FeedKind, hub::OracleHub};
+use crate::config::FeedKind;
 
 sol! {
     /// The message a reporter signs (EIP-712 type `Observation` of OracleHub).
@@ -22,16 +23,6 @@ sol! {
         int256 answer;
         /// Unix time the value was observed at.
         uint64 observedAt;
-    }
-}
-
-/// The EIP-712 domain of an OracleHub deployment.
-pub fn hub_domain(chain_id: u64, hub: Address) -> Eip712Domain {
-    eip712_domain! {
-        name: "cogrid OracleHub",
-        version: "1",
-        chain_id: chain_id,
-        verifying_contract: hub,
     }
 }
 
@@ -122,8 +113,8 @@ impl SignedObservation {
     }
 
     /// The observation as `submitRound` takes it.
-    pub fn to_call(&self) -> OracleHub::SignedObservation {
-        OracleHub::SignedObservation {
+    pub fn to_call(&self) -> IOracleHub::SignedObservation {
+        IOracleHub::SignedObservation {
             answer: self.message().answer,
             observedAt: self.observed_at,
             r: self.r,
@@ -134,6 +125,8 @@ impl SignedObservation {
 
 #[cfg(test)]
 mod tests {
+    use cogrid_chain::hub_domain;
+
     use super::*;
 
     fn domain() -> Eip712Domain {

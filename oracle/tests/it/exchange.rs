@@ -11,14 +11,15 @@ use alloy::{
     transports::http::reqwest::{Client, Url},
 };
 use axum::{Json, Router, routing::get};
+use cogrid_bindings::OracleHub;
+use cogrid_chain::hub_domain;
 use cogrid_oracle::{
     config::{Config, FeedKind},
     daemon::Observer,
     exchange::{LeftOut, PeerError, Peers, RoundRules, assemble},
     http::{HttpState, router},
-    hub::OracleHub,
     metrics::Metrics,
-    observation::{BadSignature, SignedObservation, hub_domain},
+    observation::{BadSignature, SignedObservation},
     sources::Sources,
 };
 use tokio::net::TcpListener;

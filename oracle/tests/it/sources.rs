@@ -5,12 +5,12 @@ use std::{sync::Arc, sync::atomic::Ordering::Relaxed, time::Duration};
 use alloy::{
     primitives::Address, signers::local::PrivateKeySigner, transports::http::reqwest::Client,
 };
+use cogrid_chain::hub_domain;
 use cogrid_oracle::{
     config::{FeedKind, SourceKind},
     daemon::Observer,
     http::HttpState,
     metrics::Metrics,
-    observation::hub_domain,
     sources::{SourceError, Sources},
 };
 
