@@ -642,7 +642,19 @@ fn clear_market(
     // Highest floor and lowest effective ceiling filled so far.
     let mut marginal: Option<(u64, u64)> = None;
     for &b in bid_order.iter() {
+        // With no ask left nothing more trades.
+        let Some(&a) = ask_order.get(next_ask) else {
+            break;
+        };
         let bid = &mut bids[b as usize];
+        let limit = marginal.map_or(bid.limit, |(_, ceiling)| ceiling.min(bid.limit));
+        if asks[a as usize].limit > limit {
+            // Without critical bids first, the bids that follow have lower limits: none crosses.
+            if critical_first {
+                continue;
+            }
+            break;
+        }
         // What its balance is charged at while clearing (the fee was taken off it, so adding it
         // back cannot overflow).
         let ceiling = bid.limit + book.network_fee;
@@ -650,7 +662,6 @@ fn clear_market(
             .cap_wh
             .min(state.volumes_left[bid.meter as usize].import_wh)
             .min(affordable(state.budget[bid.participant as usize], ceiling));
-        let limit = marginal.map_or(bid.limit, |(_, ceiling)| ceiling.min(bid.limit));
         let mut bought = 0u64;
         let mut top_floor = None;
         while want > 0 {
