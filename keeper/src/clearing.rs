@@ -321,7 +321,7 @@ struct State {
 }
 
 /// An eligible order on one side, with its meter and participant as indices and what sorting and
-/// matching read copied in, so that they do not read the order itself.
+/// matching read copied in, so that they seldom read the order itself.
 #[derive(Clone, Copy)]
 struct Candidate {
     /// Floor of an ask, effective ceiling (ceiling − fee) of a bid.
