@@ -5,6 +5,8 @@ import {MeterRegistry} from "./MeterRegistry.sol";
 import {ICarbonCredit} from "./interfaces/ICarbonCredit.sol";
 import {IEnergyCredit} from "./interfaces/IEnergyCredit.sol";
 import {IEnergyMarket} from "./interfaces/IEnergyMarket.sol";
+import {IOracleHub} from "./interfaces/IOracleHub.sol";
+import {Feeds} from "./libraries/Feeds.sol";
 import {Fills} from "./libraries/Fills.sol";
 import {SettlementRecords} from "./libraries/SettlementRecords.sol";
 import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
@@ -70,6 +72,8 @@ contract EnergyMarket is MeterRegistry, IEnergyMarket, ReentrancyGuardTransient 
         /// @dev Meters settled so far: the next record's index.
         uint256 settled;
         bytes32[] records;
+        /// @dev Whether the carbon intensity feed is stale: the batch holds the carbon of what it settles.
+        bool carbonHeld;
     }
 
     /// @inheritdoc IEnergyMarket
@@ -148,6 +152,8 @@ contract EnergyMarket is MeterRegistry, IEnergyMarket, ReentrancyGuardTransient 
     MarketConfig private _marketConfig;
     mapping(address meter => Order order) internal _orders;
     mapping(uint64 t => IntervalRecord record) private _intervals;
+    /// @dev Export (Wh) per participant id whose carbon waits for a fresh carbon intensity.
+    mapping(uint32 id => uint256 wh) private _heldCarbonExportWh;
 
     /// @param admin The co-op admin: `DEFAULT_ADMIN_ROLE` and `REGISTRAR_ROLE`; grants the keeper and
     /// grid-operator roles.
@@ -314,6 +320,27 @@ contract EnergyMarket is MeterRegistry, IEnergyMarket, ReentrancyGuardTransient 
     }
 
     /// @inheritdoc IEnergyMarket
+    function releaseHeldCarbon(address[] calldata accounts) external nonReentrant returns (uint256 grams) {
+        (uint256 intensity, bool fresh) = _carbonIntensityNow();
+        if (!fresh) revert MarketCarbonIntensityStale(_config.carbonIntensityHub);
+        uint256 length = accounts.length;
+        for (uint256 i; i < length; ++i) {
+            address account = accounts[i];
+            uint32 id = _participantIds[account];
+            if (id == 0) revert MarketUnknownParticipant(account);
+            uint256 exportWh = _heldCarbonExportWh[id];
+            if (exportWh == 0) continue;
+            delete _heldCarbonExportWh[id];
+            uint256 released = exportWh * intensity / 1000;
+            Account storage stored = _accounts[id];
+            stored.carbonGrams = SafeCast.toUint56(stored.carbonGrams + released);
+            grams += released;
+            emit CarbonReleased(account, exportWh, intensity, released);
+        }
+        if (grams != 0) ICarbonCredit(CARBON_CREDIT).mint(address(this), grams);
+    }
+
+    /// @inheritdoc IEnergyMarket
     function setNetworkFee(uint64 feePerKwh) external onlyRole(GRID_OPERATOR_ROLE) {
         _marketConfig.networkFee = _toPrice(feePerKwh);
         _marketConfig.gridOperator = msg.sender;
@@ -359,6 +386,11 @@ contract EnergyMarket is MeterRegistry, IEnergyMarket, ReentrancyGuardTransient 
     }
 
     /// @inheritdoc IEnergyMarket
+    function heldCarbonExportWh(address account) external view returns (uint256) {
+        return _heldCarbonExportWh[_participantIds[account]];
+    }
+
+    /// @inheritdoc IEnergyMarket
     function keeperFeeBps() external view returns (uint16) {
         return _marketConfig.keeperFeeBps;
     }
@@ -371,10 +403,26 @@ contract EnergyMarket is MeterRegistry, IEnergyMarket, ReentrancyGuardTransient 
 
     // ---------------------------------------------------------------- batches
 
-    /// @dev A batch that will settle at most `meters` meters, with the current carbon intensity.
+    /// @dev A batch that will settle at most `meters` meters, with the current carbon intensity (or
+    /// holding carbon, when the intensity feed is stale).
     function _newBatch(uint256 meters) private view returns (Batch memory batch) {
-        batch.intensity = _config.carbonIntensity;
+        (uint256 intensity, bool fresh) = _carbonIntensityNow();
+        batch.intensity = intensity;
+        batch.carbonHeld = !fresh;
         batch.records = SettlementRecords.allocate(meters);
+    }
+
+    /// @dev The carbon intensity export settled now earns carbon at: the admin's fixed one, or the
+    /// hub's `CARBON_INTENSITY` answer when a hub is set, which is not fresh while the feed is stale or
+    /// answers outside the uint16 the settlement multiplies by.
+    function _carbonIntensityNow() private view returns (uint256 intensity, bool fresh) {
+        Config memory config = _config;
+        if (config.carbonIntensityHub == address(0)) return (config.carbonIntensity, true);
+        IOracleHub hub = IOracleHub(config.carbonIntensityHub);
+        if (hub.isStale(Feeds.CARBON_INTENSITY)) return (0, false);
+        (, int256 answer,,) = hub.latestRound(Feeds.CARBON_INTENSITY);
+        if (answer < 0 || answer > int256(uint256(type(uint16).max))) return (0, false);
+        return (uint256(answer), true);
     }
 
     /// @dev Checks that a batch of interval `t` may be settled by the caller at `price`, records it, and
@@ -750,8 +798,26 @@ contract EnergyMarket is MeterRegistry, IEnergyMarket, ReentrancyGuardTransient 
         if (minted > burned) IEnergyCredit(ENERGY_CREDIT).mint(address(this), minted - burned);
         else if (burned > minted) IEnergyCredit(ENERGY_CREDIT).burn(burned - minted);
         if (batch.carbonMinted != 0) ICarbonCredit(CARBON_CREDIT).mint(address(this), batch.carbonMinted);
+        if (batch.carbonHeld) _holdCarbon(batch.records, batch.settled);
         if (networkFeePaid != 0) IERC20(STABLECOIN).safeTransfer(gridOperator, networkFeePaid);
         if (keeperPaid != 0) IERC20(STABLECOIN).safeTransfer(msg.sender, keeperPaid);
+    }
+
+    /// @dev Holds the carbon of the export a batch settled while the intensity feed was stale: each
+    /// meter's export (its credited Wh, plus its traded Wh when it sold) waits in its owner's held total
+    /// for `releaseHeldCarbon`. Off the hot path: only a batch with a stale feed comes here, and the
+    /// order slots it reads are warm.
+    function _holdCarbon(bytes32[] memory records, uint256 settled) private {
+        uint256 heldWh;
+        for (uint256 i; i < settled; ++i) {
+            SettlementRecords.Record memory record =
+                SettlementRecords.decode(records[2 * i], records[2 * i + 1]);
+            uint256 exportWh = record.creditedWh + (record.bought ? 0 : record.tradedWh);
+            if (exportWh == 0) continue;
+            _heldCarbonExportWh[_orders[record.meter].ownerId] += exportWh;
+            heldWh += exportWh;
+        }
+        if (heldWh != 0) emit CarbonHeld(heldWh);
     }
 
     // ---------------------------------------------------------------- rules

@@ -25,6 +25,7 @@ abstract contract MeterRegistry is IMeterRegistry, AccessControl, EIP712 {
     struct Config {
         uint40 acceptanceWindow;
         uint16 carbonIntensity;
+        address carbonIntensityHub;
     }
 
     /// @dev A participant's status, the sides it traded in its latest interval and its balances in the
@@ -100,7 +101,11 @@ abstract contract MeterRegistry is IMeterRegistry, AccessControl, EIP712 {
             revert MeterRegistryWindowTooShort(acceptanceWindow_, intervalSeconds);
         }
         INTERVAL_SECONDS = intervalSeconds;
-        _config = Config({acceptanceWindow: acceptanceWindow_, carbonIntensity: carbonIntensity_});
+        _config = Config({
+            acceptanceWindow: acceptanceWindow_,
+            carbonIntensity: carbonIntensity_,
+            carbonIntensityHub: address(0)
+        });
         _grantRole(DEFAULT_ADMIN_ROLE, admin);
         _grantRole(REGISTRAR_ROLE, admin);
         emit AcceptanceWindowSet(acceptanceWindow_);
@@ -197,6 +202,12 @@ abstract contract MeterRegistry is IMeterRegistry, AccessControl, EIP712 {
     }
 
     /// @inheritdoc IMeterRegistry
+    function setCarbonIntensityHub(address hub) external onlyRole(DEFAULT_ADMIN_ROLE) {
+        _config.carbonIntensityHub = hub;
+        emit CarbonIntensityHubSet(hub);
+    }
+
+    /// @inheritdoc IMeterRegistry
     function setAcceptanceWindow(uint40 seconds_) external onlyRole(DEFAULT_ADMIN_ROLE) {
         if (seconds_ < INTERVAL_SECONDS) revert MeterRegistryWindowTooShort(seconds_, INTERVAL_SECONDS);
         _config.acceptanceWindow = seconds_;
@@ -227,6 +238,11 @@ abstract contract MeterRegistry is IMeterRegistry, AccessControl, EIP712 {
     /// @inheritdoc IMeterRegistry
     function carbonIntensity() external view returns (uint16) {
         return _config.carbonIntensity;
+    }
+
+    /// @inheritdoc IMeterRegistry
+    function carbonIntensityHub() external view returns (address) {
+        return _config.carbonIntensityHub;
     }
 
     /// @inheritdoc IMeterRegistry

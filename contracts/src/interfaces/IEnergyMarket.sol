@@ -139,9 +139,17 @@ interface IEnergyMarket {
     event NetworkFeeSet(address indexed operator, uint64 feePerKwh);
     /// @notice The keeper fee, in basis points of the traded value, was set.
     event KeeperFeeSet(uint16 bps);
+    /// @notice A settlement or finalization held the carbon of `exportWh` it settled: the carbon
+    /// intensity feed was stale (see `IMeterRegistry.setCarbonIntensityHub`).
+    event CarbonHeld(uint256 exportWh);
+    /// @notice `account`'s held export of `exportWh` earned `grams` carbon credits at `intensity`
+    /// (g CO2e/kWh), into its vault.
+    event CarbonReleased(address indexed account, uint256 exportWh, uint256 intensity, uint256 grams);
 
     /// @notice A zero amount was given.
     error MarketZeroAmount();
+    /// @notice Held carbon waits for a fresh intensity: `hub`'s `CARBON_INTENSITY` feed is stale.
+    error MarketCarbonIntensityStale(address hub);
     /// @notice `account` is not a registered participant (never registered: no vault).
     error MarketUnknownParticipant(address account);
     /// @notice `account` holds `balance` of `asset`, less than the `needed` amount.
@@ -238,6 +246,15 @@ interface IEnergyMarket {
     /// ascending (a meter at most once per batch).
     /// @param closing Whether this is the interval's last batch.
     function settle(uint64 t, uint64 clearingPrice, uint256[] calldata fills, bool closing) external;
+
+    /// @notice Credits the carbon held for `accounts` (export settled while the carbon intensity feed was
+    /// stale) at the feed's current, fresh intensity, into their vaults. Anyone may call it; an account
+    /// with nothing held is skipped.
+    /// @return grams The carbon credits released in all.
+    function releaseHeldCarbon(address[] calldata accounts) external returns (uint256 grams);
+
+    /// @notice The export (Wh) of `account` whose carbon is held until the intensity feed is fresh.
+    function heldCarbonExportWh(address account) external view returns (uint256);
 
     /// @notice Settles the pending volumes of each meter as residuals (credits, cover, grid supply); anyone
     /// may call. A meter is settled when its volumes are residual only, or marketable in an interval that

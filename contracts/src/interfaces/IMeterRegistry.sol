@@ -146,6 +146,9 @@ interface IMeterRegistry {
     event CarbonIntensitySet(uint16 gramsPerKwh);
     /// @notice The acceptance window for readings submitted from now on.
     event AcceptanceWindowSet(uint40 seconds_);
+    /// @notice Export settled from now on takes its carbon intensity from `hub`'s `CARBON_INTENSITY` feed
+    /// (the admin's fixed intensity when `hub` is zero).
+    event CarbonIntensityHubSet(address hub);
 
     /// @notice A zero address was given where an account or contract is required.
     error MeterRegistryZeroAddress();
@@ -233,6 +236,14 @@ interface IMeterRegistry {
     /// @param gramsPerKwh Grams CO2e per kWh.
     function setCarbonIntensity(uint16 gramsPerKwh) external;
 
+    /// @notice Makes export settled from now on take its carbon intensity from `hub`'s `CARBON_INTENSITY`
+    /// feed (an OracleHub), or from `setCarbonIntensity` again when `hub` is zero. Only `DEFAULT_ADMIN_ROLE`.
+    /// While the feed is stale (no round within its heartbeat) or answers outside 0..65,535, settlement
+    /// goes on but the carbon of the export it settles is held: the exported Wh wait per participant
+    /// until `releaseHeldCarbon` credits them at the first fresh intensity.
+    /// @param hub The OracleHub, or zero.
+    function setCarbonIntensityHub(address hub) external;
+
     /// @notice Sets how long after its interval ends a reading is still accepted. Only
     /// `DEFAULT_ADMIN_ROLE`.
     /// @param seconds_ The window in seconds; at least one interval.
@@ -256,6 +267,10 @@ interface IMeterRegistry {
 
     /// @notice The grid carbon intensity (g CO2e/kWh) applied to newly settled export.
     function carbonIntensity() external view returns (uint16);
+
+    /// @notice The OracleHub whose `CARBON_INTENSITY` feed settles carbon; zero when the admin's fixed
+    /// intensity does.
+    function carbonIntensityHub() external view returns (address);
 
     /// @notice How long (s) after its interval ends a reading is still accepted.
     function acceptanceWindow() external view returns (uint40);

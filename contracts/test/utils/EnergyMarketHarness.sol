@@ -76,7 +76,8 @@ contract EnergyMarketHarness is EnergyMarket {
     }
 
     /// @notice Each `Batch` member read through its `_BATCH_*` offset from a batch whose members are 1, 2, 3...
-    /// in declaration order (the records pointer aside, which is whatever the allocation returned).
+    /// in declaration order (the records pointer aside, which is whatever the allocation returned; the
+    /// assembly reads no member after it).
     function batchMembersByOffset() external pure returns (uint256[15] memory members, bool recordsMatch) {
         Batch memory batch = Batch({
             t: 1,
@@ -94,7 +95,8 @@ contract EnergyMarketHarness is EnergyMarket {
             creditsBurned: 13,
             carbonMinted: 14,
             settled: 15,
-            records: new bytes32[](1)
+            records: new bytes32[](1),
+            carbonHeld: false
         });
         uint256[16] memory offsets = [
             _BATCH_T,
