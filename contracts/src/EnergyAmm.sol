@@ -296,6 +296,8 @@ contract EnergyAmm is IEnergyAmm, ERC20, ReentrancyGuardTransient {
 
     /// @dev Reverts unless `deadline` has not passed.
     function _checkDeadline(uint256 deadline) private view {
+        // A deadline is about minutes; a proposer's few seconds of leeway do not matter.
+        // forge-lint: disable-next-line(block-timestamp)
         if (block.timestamp > deadline) revert EnergyAmmExpired(deadline, block.timestamp);
     }
 
@@ -326,6 +328,8 @@ contract EnergyAmm is IEnergyAmm, ERC20, ReentrancyGuardTransient {
         pure
         returns (uint256 reserveCredits, uint256 reserveStable, uint32 blockTimestampLast)
     {
+        // The top 32 bits are the timestamp field.
+        // forge-lint: disable-next-line(unsafe-typecast)
         return (slot0 & MAX_RESERVE, (slot0 >> 112) & MAX_RESERVE, uint32(slot0 >> 224));
     }
 
@@ -342,14 +346,19 @@ contract EnergyAmm is IEnergyAmm, ERC20, ReentrancyGuardTransient {
             uint256 elapsed = uint32(uint32(block.timestamp) - timestampLast);
             (uint128 creditCumulative, uint128 stableCumulative) = _unpackCumulative(packed);
             // A Q64.64 price of reserves below 2^112 is below 2^176, times elapsed < 2^32 below 2^208: the
-            // products never overflow; the uint128 casts and sums wrap on purpose (sums mod 2^128).
+            // products never overflow; the uint128 casts and sums wrap on purpose (sums mod 2^128). The
+            // price is divided first on purpose: the accumulator sums the Q64.64 price, not a product.
+            // forge-lint: disable-next-item(unsafe-typecast, divide-before-multiply)
             creditCumulative += uint128(((reserveStable << 64) / reserveCredits) * elapsed);
+            // forge-lint: disable-next-item(unsafe-typecast, divide-before-multiply)
             stableCumulative += uint128(((reserveCredits << 64) / reserveStable) * elapsed);
             packed = uint256(creditCumulative) | (uint256(stableCumulative) << 128);
         }
     }
 
     function _unpackCumulative(uint256 packed) private pure returns (uint128 credit, uint128 stable) {
+        // The two halves of the word.
+        // forge-lint: disable-next-line(unsafe-typecast)
         return (uint128(packed), uint128(packed >> 128));
     }
 

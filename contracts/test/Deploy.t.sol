@@ -28,7 +28,9 @@ contract DeployTest is Test {
         vm.setEnv("INTERVAL_SECONDS", "600");
         vm.setEnv("ACCEPTANCE_WINDOW", "86400");
         vm.setEnv("CARBON_INTENSITY", "350");
+        vm.setEnv("AMM_FEE_BPS", "25");
         Deploy.Config memory config = script.readConfig();
+        assertEq(config.ammFeeBps, 25);
         assertEq(config.intervalSeconds, 600);
         assertEq(config.acceptanceWindow, 1 days);
         assertEq(config.carbonIntensity, 350);
@@ -47,6 +49,9 @@ contract DeployTest is Test {
         assertTrue(d.carbonCredit.hasRole(MINTER_ROLE, address(d.energyMarket)));
         assertTrue(d.energyMarket.hasRole(REGISTRAR_ROLE, d.admin));
         assertEq(MockStablecoin(d.stablecoin).decimals(), 6);
+        assertEq(d.energyAmm.ENERGY_CREDIT(), address(d.energyCredit));
+        assertEq(d.energyAmm.STABLECOIN(), d.stablecoin);
+        assertEq(d.energyAmm.FEE_BPS(), 30);
 
         // End to end: a signed reading becomes credits in its owner's vault, then wallet.
         _exercise(d);
@@ -118,6 +123,7 @@ contract DeployTest is Test {
         Deploy.Deployment memory d = script.deploy(_config(address(0), usdc));
         assertEq(d.stablecoin, usdc);
         assertEq(d.energyMarket.STABLECOIN(), usdc);
+        assertEq(d.energyAmm.STABLECOIN(), usdc);
     }
 
     function _assertNoOperationalRoles(Deploy.Deployment memory d, address account) internal view {
@@ -168,7 +174,8 @@ contract DeployTest is Test {
             acceptanceWindow: 2 days,
             carbonIntensity: 400,
             admin: admin,
-            stablecoin: stablecoin
+            stablecoin: stablecoin,
+            ammFeeBps: 30
         });
     }
 }
