@@ -15,8 +15,9 @@ import {Script, console} from "forge-std/Script.sol";
 
 /// @notice Deploys cogrid's tokens and EnergyMarket, and wires the market as minter of both credits. The
 /// market is also the meter registry: participants, meters and readings live in it, at its address. Also
-/// deploys the EnergyAmm pool of credits against the stablecoin, empty (it has no roles: anyone may add
-/// the first liquidity, which sets its price).
+/// deploys the EnergyAmm pool of credits against the stablecoin, registers it as a participant of the market
+/// and sets it as the market's pool (its reserves are its vault balances there); it starts empty and has no
+/// roles: any participant may add the first liquidity, which sets its price.
 /// Parameters come from the environment, with defaults:
 /// - `INTERVAL_SECONDS` (900), `ACCEPTANCE_WINDOW` (2 days), `CARBON_INTENSITY` (400 g CO2e/kWh);
 /// - `ADMIN` (the broadcaster): the co-op admin; when it is not the broadcaster, every role the
@@ -92,7 +93,9 @@ contract Deploy is Script {
             config.acceptanceWindow,
             config.carbonIntensity
         );
-        d.energyAmm = new EnergyAmm(address(d.energyCredit), d.stablecoin, config.ammFeeBps);
+        d.energyAmm = new EnergyAmm(d.energyMarket, config.ammFeeBps);
+        d.energyMarket.registerParticipant(address(d.energyAmm));
+        d.energyMarket.setAmm(address(d.energyAmm));
         d.energyCredit.grantRole(d.energyCredit.MINTER_ROLE(), address(d.energyMarket));
         d.carbonCredit.grantRole(d.carbonCredit.MINTER_ROLE(), address(d.energyMarket));
         d.oracleHub = new OracleHub(deployer);

@@ -1,19 +1,24 @@
 // SPDX-License-Identifier: MIT
 pragma solidity 0.8.37;
 
+import {CarbonCredit} from "../../src/CarbonCredit.sol";
 import {EnergyAmm} from "../../src/EnergyAmm.sol";
 import {EnergyCredit} from "../../src/EnergyCredit.sol";
+import {EnergyMarket} from "../../src/EnergyMarket.sol";
 import {MockStablecoin} from "../../src/MockStablecoin.sol";
+import {IEnergyMarket} from "../../src/interfaces/IEnergyMarket.sol";
 import {EnergyAmmHandler} from "./handlers/EnergyAmmHandler.sol";
-import {Test} from "forge-std/Test.sol";
+import {Test, console} from "forge-std/Test.sol";
 
-/// @notice The pool's accounting under random sequences of swaps (both ways, exact in and exact out),
-/// deposits, withdrawals, donations, skims and time warps by three actors.
+/// @notice The pool's and the vault's accounting under random sequences of swaps (both ways, exact in and
+/// exact out), liquidity changes, share transfers, vault deposits and withdrawals and time warps by three
+/// participants.
 contract EnergyAmmInvariantsTest is Test {
     uint40 internal constant T0 = 1_767_225_600;
     uint256 internal constant FUNDS = 2 ** 50;
     address internal constant LOCKED_SHARES_HOLDER = address(0xdEaD);
 
+    EnergyMarket internal market;
     EnergyAmm internal amm;
     EnergyCredit internal energy;
     MockStablecoin internal stablecoin;
@@ -24,21 +29,29 @@ contract EnergyAmmInvariantsTest is Test {
         address admin = makeAddr("admin");
         stablecoin = new MockStablecoin(admin);
         energy = new EnergyCredit(admin);
-        amm = new EnergyAmm(address(energy), address(stablecoin), 30);
+        market = new EnergyMarket(admin, stablecoin, energy, new CarbonCredit(admin), 900, 2 days, 400);
+        amm = new EnergyAmm(market, 30);
         address[3] memory actors = [makeAddr("alice"), makeAddr("bob"), makeAddr("carol")];
-        handler = new EnergyAmmHandler(amm, actors);
+        handler = new EnergyAmmHandler(amm, market, actors);
 
         bytes32 minterRole = energy.MINTER_ROLE();
-        vm.prank(admin);
+        vm.startPrank(admin);
         energy.grantRole(minterRole, admin);
+        market.registerParticipant(address(amm));
+        market.setAmm(address(amm));
         for (uint256 i; i < actors.length; ++i) {
-            vm.startPrank(admin);
+            market.registerParticipant(actors[i]);
             energy.mint(actors[i], FUNDS);
             stablecoin.mint(actors[i], FUNDS);
-            vm.stopPrank();
+        }
+        vm.stopPrank();
+        // Half of each actor's tokens start in its vault, the rest in its wallet for the handler's deposits.
+        for (uint256 i; i < actors.length; ++i) {
             vm.startPrank(actors[i]);
-            energy.approve(address(amm), type(uint256).max);
-            stablecoin.approve(address(amm), type(uint256).max);
+            energy.approve(address(market), FUNDS / 2);
+            stablecoin.approve(address(market), FUNDS / 2);
+            market.deposit(IEnergyMarket.Asset.EnergyCredit, FUNDS / 2);
+            market.deposit(IEnergyMarket.Asset.Stablecoin, FUNDS / 2);
             vm.stopPrank();
         }
         targetContract(address(handler));
@@ -52,11 +65,37 @@ contract EnergyAmmInvariantsTest is Test {
         assertEq(handler.shareValueDecreases(), 0, "k per squared share fell");
     }
 
-    function invariant_ReservesMatchBalances() public view {
+    /// @dev The pool's own record of its reserves is its vault balances in the market.
+    function invariant_ReservesMirrorPoolVault() public view {
         (uint256 reserveCredits, uint256 reserveStable,) = amm.getReserves();
-        assertEq(energy.balanceOf(address(amm)), reserveCredits + handler.ghostDonatedCredits(), "credits");
+        IEnergyMarket.Balances memory vault = market.balancesOf(address(amm));
+        assertEq(vault.creditsWh, reserveCredits, "credits");
+        assertEq(vault.stablecoin, reserveStable, "stablecoin");
+        assertEq(energy.balanceOf(address(amm)), 0, "the pool holds credit tokens");
+        assertEq(stablecoin.balanceOf(address(amm)), 0, "the pool holds stablecoin tokens");
+    }
+
+    /// @dev Swaps and liquidity changes move no token: the market holds exactly the vault balances, the
+    /// pool's included, and exactly what was deposited less what was withdrawn.
+    function invariant_MarketTokensEqualVaults() public view {
+        IEnergyMarket.Balances memory vaults = market.balancesOf(address(amm));
+        for (uint256 i; i < handler.ACTORS(); ++i) {
+            IEnergyMarket.Balances memory vault = market.balancesOf(handler.actor(i));
+            vaults.creditsWh += vault.creditsWh;
+            vaults.stablecoin += vault.stablecoin;
+        }
+        assertEq(energy.balanceOf(address(market)), vaults.creditsWh, "credits held vs vaults");
+        assertEq(stablecoin.balanceOf(address(market)), vaults.stablecoin, "stablecoin held vs vaults");
+        uint256 initial = FUNDS / 2 * handler.ACTORS();
         assertEq(
-            stablecoin.balanceOf(address(amm)), reserveStable + handler.ghostDonatedStable(), "stablecoin"
+            vaults.creditsWh,
+            initial + handler.ghostCreditsDeposited() - handler.ghostCreditsWithdrawn(),
+            "credits vs ghosts"
+        );
+        assertEq(
+            vaults.stablecoin,
+            initial + handler.ghostStableDeposited() - handler.ghostStableWithdrawn(),
+            "stablecoin vs ghosts"
         );
     }
 
@@ -80,5 +119,12 @@ contract EnergyAmmInvariantsTest is Test {
             assertGt(reserveCredits, 0);
             assertGt(reserveStable, 0);
         }
+    }
+
+    /// @dev How much of each run the pool actually did (`-vv`): a run that never swapped proves nothing.
+    function afterInvariant() public view {
+        console.log("swaps", handler.swaps());
+        console.log("shares minted", handler.ghostSharesMinted());
+        console.log("shares burnt", handler.ghostSharesBurnt());
     }
 }

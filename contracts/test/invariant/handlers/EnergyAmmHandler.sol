@@ -2,29 +2,35 @@
 pragma solidity 0.8.37;
 
 import {EnergyAmm} from "../../../src/EnergyAmm.sol";
+import {EnergyMarket} from "../../../src/EnergyMarket.sol";
+import {IEnergyMarket} from "../../../src/interfaces/IEnergyMarket.sol";
 import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 import {CommonBase} from "forge-std/Base.sol";
 import {StdCheats} from "forge-std/StdCheats.sol";
 import {StdUtils} from "forge-std/StdUtils.sol";
 
-/// @notice Drives the pool like its users would: three actors swap both ways (exact in and exact out),
-/// add and remove liquidity, send tokens to the pool directly and skim them, and time passes. Ghost
-/// totals follow the shares minted and burnt and the tokens donated; every swap that lowered k and every
-/// action that lowered the value of a share (k over the squared share supply) is counted. The invariant
-/// test asserts the counts stay zero. Amounts stay below 2^40 so k times a squared supply fits 256 bits.
+/// @notice Drives the pool and the market's vault like their users would: three participants swap both
+/// ways (exact in and exact out) from their vault balances, add and remove liquidity, pass shares to each
+/// other, deposit into and withdraw from the vault, and time passes. Ghost totals follow the shares minted
+/// and burnt and the tokens deposited and withdrawn; every swap that lowered k and every action that
+/// lowered the value of a share (k over the squared share supply) is counted. The invariant test asserts
+/// the counts stay zero. Amounts stay below 2^40 so k times a squared supply fits 256 bits.
 contract EnergyAmmHandler is CommonBase, StdCheats, StdUtils {
     uint256 public constant ACTORS = 3;
     uint256 internal constant MAX_AMOUNT = 2 ** 40;
 
     EnergyAmm internal immutable _AMM;
+    EnergyMarket internal immutable _MARKET;
     IERC20 internal immutable _CREDITS;
     IERC20 internal immutable _STABLE;
     address[ACTORS] internal _actors;
 
     uint256 public ghostSharesMinted;
     uint256 public ghostSharesBurnt;
-    uint256 public ghostDonatedCredits;
-    uint256 public ghostDonatedStable;
+    uint256 public ghostCreditsDeposited;
+    uint256 public ghostCreditsWithdrawn;
+    uint256 public ghostStableDeposited;
+    uint256 public ghostStableWithdrawn;
     uint256 public swaps;
     uint256 public kDecreases;
     uint256 public shareValueDecreases;
@@ -33,10 +39,11 @@ contract EnergyAmmHandler is CommonBase, StdCheats, StdUtils {
     uint256 internal _lastK;
     uint256 internal _lastSupply;
 
-    constructor(EnergyAmm amm, address[ACTORS] memory actors) {
+    constructor(EnergyAmm amm, EnergyMarket market, address[ACTORS] memory actors) {
         _AMM = amm;
-        _CREDITS = IERC20(amm.ENERGY_CREDIT());
-        _STABLE = IERC20(amm.STABLECOIN());
+        _MARKET = market;
+        _CREDITS = IERC20(market.ENERGY_CREDIT());
+        _STABLE = IERC20(market.STABLECOIN());
         _actors = actors;
     }
 
@@ -49,10 +56,11 @@ contract EnergyAmmHandler is CommonBase, StdCheats, StdUtils {
         amountIn = _bound(amountIn, 1, MAX_AMOUNT);
         uint256 kBefore = _k();
         vm.prank(who);
-        try _AMM.swapExactIn(_token(creditsIn), amountIn, 0, who, block.timestamp) {
+        try _AMM.swapExactIn(creditsIn, amountIn, 0, block.timestamp) {
             _afterSwap(kBefore);
         } catch {
-            // Nothing to buy (empty pool) or an output that rounds to zero: refused, nothing moved.
+            // Nothing to buy (empty pool), an output that rounds to zero, or a vault that does not cover
+            // the input: refused, nothing moved.
         }
     }
 
@@ -65,10 +73,10 @@ contract EnergyAmmHandler is CommonBase, StdCheats, StdUtils {
         if (amountOut >= reserveOut) return;
         uint256 kBefore = _k();
         vm.prank(who);
-        try _AMM.swapExactOut(_token(creditsIn), amountOut, type(uint256).max, who, block.timestamp) {
+        try _AMM.swapExactOut(creditsIn, amountOut, type(uint256).max, block.timestamp) {
             _afterSwap(kBefore);
         } catch {
-            // An input beyond the actor's balance: refused, nothing moved.
+            // An input beyond the actor's vault balance: refused, nothing moved.
         }
     }
 
@@ -78,13 +86,14 @@ contract EnergyAmmHandler is CommonBase, StdCheats, StdUtils {
         stable = _bound(stable, 1, MAX_AMOUNT);
         bool first = _AMM.totalSupply() == 0;
         vm.prank(who);
-        try _AMM.addLiquidity(credits, stable, 0, 0, who, block.timestamp) returns (
+        try _AMM.addLiquidity(credits, stable, 0, 0, block.timestamp) returns (
             uint256, uint256, uint256 shares
         ) {
             ghostSharesMinted += shares + (first ? _AMM.MINIMUM_LIQUIDITY() : 0);
             _checkShareValue(first);
         } catch {
-            // A deposit worth no share, or a first deposit below the locked minimum.
+            // A deposit worth no share, a first deposit below the locked minimum, or a vault that does not
+            // cover it.
         }
     }
 
@@ -94,27 +103,45 @@ contract EnergyAmmHandler is CommonBase, StdCheats, StdUtils {
         if (held == 0) return;
         uint256 shares = _bound(sharesSeed, 1, held);
         vm.prank(who);
-        try _AMM.removeLiquidity(shares, 0, 0, who, block.timestamp) {
+        try _AMM.removeLiquidity(shares, 0, 0, block.timestamp) {
             ghostSharesBurnt += shares;
             _checkShareValue(false);
         } catch {
-            // Shares worth nothing of one token.
+            // Shares worth nothing of one asset.
         }
     }
 
-    function donate(uint256 actorSeed, bool credits, uint256 amount) external {
-        address who = _actor(actorSeed);
-        amount = _bound(amount, 1, MAX_AMOUNT);
-        vm.prank(who);
-        IERC20(_token(credits)).transfer(address(_AMM), amount);
-        if (credits) ghostDonatedCredits += amount;
-        else ghostDonatedStable += amount;
+    function transferShares(uint256 fromSeed, uint256 toSeed, uint256 sharesSeed) external {
+        address from = _actor(fromSeed);
+        uint256 held = _AMM.balanceOf(from);
+        if (held == 0) return;
+        vm.prank(from);
+        require(_AMM.transfer(_actor(toSeed), _bound(sharesSeed, 1, held)), "share transfer refused");
     }
 
-    function skim(uint256 actorSeed) external {
-        _AMM.skim(_actor(actorSeed));
-        ghostDonatedCredits = 0;
-        ghostDonatedStable = 0;
+    function deposit(uint256 actorSeed, bool credits, uint256 amount) external {
+        address who = _actor(actorSeed);
+        IERC20 token = credits ? _CREDITS : _STABLE;
+        amount = _bound(amount, 1, MAX_AMOUNT);
+        if (token.balanceOf(who) < amount) return;
+        vm.startPrank(who);
+        token.approve(address(_MARKET), amount);
+        _MARKET.deposit(credits ? IEnergyMarket.Asset.EnergyCredit : IEnergyMarket.Asset.Stablecoin, amount);
+        vm.stopPrank();
+        if (credits) ghostCreditsDeposited += amount;
+        else ghostStableDeposited += amount;
+    }
+
+    function withdraw(uint256 actorSeed, bool credits, uint256 amount) external {
+        address who = _actor(actorSeed);
+        IEnergyMarket.Balances memory vault = _MARKET.balancesOf(who);
+        uint256 balance = credits ? vault.creditsWh : vault.stablecoin;
+        if (balance == 0) return;
+        amount = _bound(amount, 1, balance);
+        vm.prank(who);
+        _MARKET.withdraw(credits ? IEnergyMarket.Asset.EnergyCredit : IEnergyMarket.Asset.Stablecoin, amount);
+        if (credits) ghostCreditsWithdrawn += amount;
+        else ghostStableWithdrawn += amount;
     }
 
     function warp(uint256 secondsAhead) external {
@@ -143,9 +170,5 @@ contract EnergyAmmHandler is CommonBase, StdCheats, StdUtils {
 
     function _actor(uint256 seed) internal view returns (address) {
         return _actors[seed % ACTORS];
-    }
-
-    function _token(bool credits) internal view returns (address) {
-        return credits ? address(_CREDITS) : address(_STABLE);
     }
 }
