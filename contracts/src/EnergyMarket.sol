@@ -336,12 +336,12 @@ contract EnergyMarket is MeterRegistry, IEnergyMarket, ReentrancyGuardTransient 
     }
 
     /// @inheritdoc IEnergyMarket
-    function setAmm(address amm_) external onlyRole(DEFAULT_ADMIN_ROLE) {
-        uint32 id = _participantIds[amm_];
-        if (id == 0) revert MarketUnknownParticipant(amm_);
+    function setAmm(address pool) external onlyRole(DEFAULT_ADMIN_ROLE) {
+        uint32 id = _participantIds[pool];
+        if (id == 0) revert MarketUnknownParticipant(pool);
         if (_amm != 0) revert MarketAmmAlreadySet(amm());
-        _amm = uint160(amm_) | (uint256(id) << 160);
-        emit AmmSet(amm_, id);
+        _amm = uint160(pool) | (uint256(id) << 160);
+        emit AmmSet(pool, id);
     }
 
     /// @inheritdoc IEnergyMarket

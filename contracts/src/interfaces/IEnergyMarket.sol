@@ -267,7 +267,7 @@ interface IEnergyMarket {
     /// pool as a participant first (`registerParticipant`): its vault balances are its reserves.
     /// @dev Reverts with `MarketUnknownParticipant` for an address that was never registered, then with
     /// `MarketAmmAlreadySet` on a second call.
-    function setAmm(address amm) external;
+    function setAmm(address pool) external;
 
     /// @notice Moves vault balances between `account` and the pool's account, for a swap or a liquidity
     /// change the pool has priced; only the pool (`setAmm`). No token moves: the market's token balances
