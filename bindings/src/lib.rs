@@ -49,6 +49,18 @@ alloy::sol!(
     "artifacts/OracleFeed.json"
 );
 
+/// The pool's ABI names `IEnergyMarket.Asset` too; its own module keeps that type apart from the
+/// market's `IEnergyMarket`.
+pub mod amm {
+    alloy::sol!(
+        #[sol(rpc)]
+        #[derive(Debug, PartialEq, Eq)]
+        EnergyAmm,
+        "artifacts/EnergyAmm.json"
+    );
+}
+pub use amm::EnergyAmm;
+
 /// Declares [`RejectReason`] and its decoder from one list, so the names and their positions
 /// cannot disagree with each other.
 macro_rules! reject_reasons {

@@ -2,6 +2,7 @@
 pragma solidity 0.8.37;
 
 import {CarbonCredit} from "../src/CarbonCredit.sol";
+import {EnergyAmm} from "../src/EnergyAmm.sol";
 import {EnergyCredit} from "../src/EnergyCredit.sol";
 import {EnergyMarket} from "../src/EnergyMarket.sol";
 import {MockStablecoin} from "../src/MockStablecoin.sol";
@@ -13,12 +14,16 @@ import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
 import {Script, console} from "forge-std/Script.sol";
 
 /// @notice Deploys cogrid's tokens and EnergyMarket, and wires the market as minter of both credits. The
-/// market is also the meter registry: participants, meters and readings live in it, at its address.
+/// market is also the meter registry: participants, meters and readings live in it, at its address. Also
+/// deploys the EnergyAmm pool of credits against the stablecoin, registers it as a participant of the market
+/// and sets it as the market's pool (its reserves are its vault balances there); it starts empty and has no
+/// roles: any participant may add the first liquidity, which sets its price.
 /// Parameters come from the environment, with defaults:
 /// - `INTERVAL_SECONDS` (900), `ACCEPTANCE_WINDOW` (2 days), `CARBON_INTENSITY` (400 g CO2e/kWh);
 /// - `ADMIN` (the broadcaster): the co-op admin; when it is not the broadcaster, every role the
 ///   broadcaster holds is handed over to it and the broadcaster renounces its own;
-/// - `STABLECOIN` (unset): an existing stablecoin; when unset a MockStablecoin is deployed (devnets).
+/// - `STABLECOIN` (unset): an existing stablecoin; when unset a MockStablecoin is deployed (devnets);
+/// - `AMM_FEE_BPS` (30): the pool's swap fee in basis points, fixed for its life (at most 1000).
 /// It also deploys the OracleHub with its four feeds configured (`_configureFeeds`: quorum 2, a one-hour
 /// heartbeat, physical bounds) and an `OracleFeed` (Chainlink `AggregatorV3Interface`) for each.
 /// Keepers, grid operators and oracle reporters are granted their roles by the admin afterwards.
@@ -30,6 +35,7 @@ contract Deploy is Script {
         uint16 carbonIntensity;
         address admin;
         address stablecoin;
+        uint16 ammFeeBps;
     }
 
     struct Deployment {
@@ -38,6 +44,7 @@ contract Deploy is Script {
         address stablecoin;
         /// @dev The market, which is also the meter registry.
         EnergyMarket energyMarket;
+        EnergyAmm energyAmm;
         OracleHub oracleHub;
         /// @dev Indexed by feed id (`Feeds`).
         OracleFeed[4] oracleFeeds;
@@ -58,6 +65,7 @@ contract Deploy is Script {
         config.carbonIntensity = SafeCast.toUint16(vm.envOr("CARBON_INTENSITY", uint256(400)));
         config.admin = vm.envOr("ADMIN", address(0));
         config.stablecoin = vm.envOr("STABLECOIN", address(0));
+        config.ammFeeBps = SafeCast.toUint16(vm.envOr("AMM_FEE_BPS", uint256(30)));
     }
 
     /// @notice Deploys with `config`, broadcasting from the script's sender.
@@ -85,6 +93,9 @@ contract Deploy is Script {
             config.acceptanceWindow,
             config.carbonIntensity
         );
+        d.energyAmm = new EnergyAmm(d.energyMarket, config.ammFeeBps);
+        d.energyMarket.registerParticipant(address(d.energyAmm));
+        d.energyMarket.setAmm(address(d.energyAmm));
         d.energyCredit.grantRole(d.energyCredit.MINTER_ROLE(), address(d.energyMarket));
         d.carbonCredit.grantRole(d.carbonCredit.MINTER_ROLE(), address(d.energyMarket));
         d.oracleHub = new OracleHub(deployer);
@@ -150,6 +161,7 @@ contract Deploy is Script {
         console.log("Stablecoin    ", d.stablecoin);
         console.log("EnergyMarket  ", address(d.energyMarket));
         console.log("MeterRegistry ", address(d.energyMarket), "(the market is the registry: same address)");
+        console.log("EnergyAmm     ", address(d.energyAmm));
         console.log("OracleHub     ", address(d.oracleHub));
         for (uint256 feed; feed < 4; ++feed) {
             console.log("OracleFeed    ", address(d.oracleFeeds[feed]), d.oracleFeeds[feed].description());
@@ -159,5 +171,6 @@ contract Deploy is Script {
         console.log("interval (s)  ", config.intervalSeconds);
         console.log("window (s)    ", config.acceptanceWindow);
         console.log("gCO2e/kWh     ", config.carbonIntensity);
+        console.log("AMM fee (bps) ", config.ammFeeBps);
     }
 }

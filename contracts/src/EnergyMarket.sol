@@ -98,6 +98,11 @@ contract EnergyMarket is MeterRegistry, IEnergyMarket, ReentrancyGuardTransient 
     uint256 internal constant _ORDER_VALID_UNTIL_SHIFT = 200;
     uint256 internal constant _ORDER_FLAGS_SHIFT = 240;
 
+    /// @dev `Account.stablecoin` and `Account.creditsWh`: the 152 bits from `_ACCOUNT_STABLECOIN_SHIFT` (48).
+    uint256 internal constant _ACCOUNT_BALANCES_MASK = 0xffffffffffffffffffffffffffffffffffffff000000000000;
+    /// @dev The widths of `Account.stablecoin` and of `Account.creditsWh`, as literals for the assembly.
+    uint256 internal constant _UINT96_MAX = 0xffffffffffffffffffffffff;
+    uint256 internal constant _UINT56_MAX = 0xffffffffffffff;
     /// @dev `Account.sides` and `Account.sidesInterval`: the 40 bits from `_ACCOUNT_SIDES_SHIFT` (8).
     uint256 internal constant _ACCOUNT_SIDES_MASK = 0xffffffffff00;
     /// @dev Every `Account` member below `creditsWh` (status, sides, sides interval, stablecoin): the low
@@ -154,6 +159,9 @@ contract EnergyMarket is MeterRegistry, IEnergyMarket, ReentrancyGuardTransient 
     mapping(uint64 t => IntervalRecord record) private _intervals;
     /// @dev Export (Wh) per participant id whose carbon waits for a fresh carbon intensity.
     mapping(uint32 id => uint256 wh) private _heldCarbonExportWh;
+    /// @dev The pool (`setAmm`) in the low 160 bits and its participant id in the next 32: `ammTransfer`
+    /// checks its caller and finds the pool's account with one SLOAD.
+    uint256 private _amm;
 
     /// @param admin The co-op admin: `DEFAULT_ADMIN_ROLE` and `REGISTRAR_ROLE`; grants the keeper and
     /// grid-operator roles.
@@ -352,6 +360,83 @@ contract EnergyMarket is MeterRegistry, IEnergyMarket, ReentrancyGuardTransient 
         if (bps > MAX_KEEPER_FEE_BPS) revert MarketKeeperFeeTooHigh(bps, MAX_KEEPER_FEE_BPS);
         _marketConfig.keeperFeeBps = bps;
         emit KeeperFeeSet(bps);
+    }
+
+    /// @inheritdoc IEnergyMarket
+    function setAmm(address pool) external onlyRole(DEFAULT_ADMIN_ROLE) {
+        uint32 id = _participantIds[pool];
+        if (id == 0) revert MarketUnknownParticipant(pool);
+        if (_amm != 0) revert MarketAmmAlreadySet(amm());
+        _amm = uint160(pool) | (uint256(id) << 160);
+        emit AmmSet(pool, id);
+    }
+
+    /// @inheritdoc IEnergyMarket
+    /// @dev No external call, so no reentrancy guard: every other path that calls out (deposit, withdraw,
+    /// settle, finalize) has written its balances before it does, so a call made from inside one of those
+    /// sees settled balances. One SLOAD for the pool, one for the account's id, one read and one write of
+    /// each account word, done on the raw words: a balance that would leave its width (including one that
+    /// went below zero and wrapped) is caught by one comparison, and `_revertAmmTransfer` names it.
+    function ammTransfer(address account, int256 stablecoinDelta, int256 creditsDeltaWh) external {
+        uint256 pool = _amm;
+        // Truncating is the point: the pool's address is the low 160 bits.
+        // forge-lint: disable-next-line(unsafe-typecast)
+        if (msg.sender != address(uint160(pool))) revert MarketNotAmm(msg.sender);
+        uint32 id = _participantIds[account];
+        if (id == 0) revert MarketUnknownParticipant(account);
+        // Cannot truncate: `setAmm` stored a uint32 id there.
+        // forge-lint: disable-next-line(unsafe-typecast)
+        uint32 poolId = uint32(pool >> 160);
+        // One account on both sides would have its second write undo its first.
+        if (id == poolId) revert MarketAmmOwnAccount();
+        Account storage accountRef = _accounts[id];
+        Account storage poolRef = _accounts[poolId];
+        uint256 accountWord;
+        uint256 poolWord;
+        uint256 broken;
+        // Cannot go wrong silently: the balances are below 2^96 and the deltas within +-2^255, so each sum
+        // or difference taken mod 2^256 is the true result when that is in [0, 2^96), and at least 2^96
+        // otherwise (a true result below zero wraps to 2^255 or more); `broken` then stops the writes.
+        assembly ("memory-safe") {
+            accountWord := sload(accountRef.slot)
+            poolWord := sload(poolRef.slot)
+            let stable := add(and(shr(_ACCOUNT_STABLECOIN_SHIFT, accountWord), _UINT96_MAX), stablecoinDelta)
+            let credits := add(and(shr(_ACCOUNT_CREDITS_SHIFT, accountWord), _UINT56_MAX), creditsDeltaWh)
+            let poolStable := sub(and(shr(_ACCOUNT_STABLECOIN_SHIFT, poolWord), _UINT96_MAX), stablecoinDelta)
+            let poolCredits := sub(and(shr(_ACCOUNT_CREDITS_SHIFT, poolWord), _UINT56_MAX), creditsDeltaWh)
+            broken := or(
+                or(gt(stable, _UINT96_MAX), gt(credits, _UINT56_MAX)),
+                or(gt(poolStable, _UINT96_MAX), gt(poolCredits, _UINT56_MAX))
+            )
+            if iszero(broken) {
+                sstore(
+                    accountRef.slot,
+                    or(
+                        and(accountWord, not(_ACCOUNT_BALANCES_MASK)),
+                        or(shl(_ACCOUNT_STABLECOIN_SHIFT, stable), shl(_ACCOUNT_CREDITS_SHIFT, credits))
+                    )
+                )
+                sstore(
+                    poolRef.slot,
+                    or(
+                        and(poolWord, not(_ACCOUNT_BALANCES_MASK)),
+                        or(
+                            shl(_ACCOUNT_STABLECOIN_SHIFT, poolStable),
+                            shl(_ACCOUNT_CREDITS_SHIFT, poolCredits)
+                        )
+                    )
+                )
+            }
+        }
+        if (broken != 0) _revertAmmTransfer(account, accountWord, poolWord, stablecoinDelta, creditsDeltaWh);
+        emit AmmTransferred(account, stablecoinDelta, creditsDeltaWh);
+    }
+
+    /// @inheritdoc IEnergyMarket
+    function amm() public view returns (address) {
+        // Truncating is the point: the pool's address is the low 160 bits.
+        // forge-lint: disable-next-line(unsafe-typecast)
+        return address(uint160(_amm));
     }
 
     /// @inheritdoc IEnergyMarket
@@ -821,6 +906,50 @@ contract EnergyMarket is MeterRegistry, IEnergyMarket, ReentrancyGuardTransient 
     }
 
     // ---------------------------------------------------------------- rules
+
+    /// @dev Raises the error of the first balance `ammTransfer` found out of range, in the documented order:
+    /// `account`'s stablecoin and credits, then the pool's (the caller's).
+    function _revertAmmTransfer(
+        address account,
+        uint256 accountWord,
+        uint256 poolWord,
+        int256 stablecoinDelta,
+        int256 creditsDeltaWh
+    ) private view {
+        uint256 stable = (accountWord >> _ACCOUNT_STABLECOIN_SHIFT) & _UINT96_MAX;
+        uint256 credits = (accountWord >> _ACCOUNT_CREDITS_SHIFT) & _UINT56_MAX;
+        _checkAmmDelta(account, Asset.Stablecoin, stable, stablecoinDelta, _UINT96_MAX);
+        _checkAmmDelta(account, Asset.EnergyCredit, credits, creditsDeltaWh, _UINT56_MAX);
+        stable = (poolWord >> _ACCOUNT_STABLECOIN_SHIFT) & _UINT96_MAX;
+        credits = (poolWord >> _ACCOUNT_CREDITS_SHIFT) & _UINT56_MAX;
+        // Cannot overflow: a delta of -2^255, the one value whose negation wraps, failed the account's check.
+        unchecked {
+            _checkAmmDelta(msg.sender, Asset.Stablecoin, stable, -stablecoinDelta, _UINT96_MAX);
+            _checkAmmDelta(msg.sender, Asset.EnergyCredit, credits, -creditsDeltaWh, _UINT56_MAX);
+        }
+        // `ammTransfer` found a balance out of range: one of the above.
+        assert(false);
+    }
+
+    /// @dev Reverts unless `balance` of `who`'s `asset` can take `delta` and stay within `max`.
+    function _checkAmmDelta(address who, Asset asset, uint256 balance, int256 delta, uint256 max)
+        private
+        pure
+    {
+        // Reinterpreting is the point: a non-negative delta is its own magnitude, and the wrapping subtraction
+        // below turns a negative one's two's complement into its magnitude (2^255 included).
+        // forge-lint: disable-next-line(unsafe-typecast)
+        uint256 magnitude = uint256(delta);
+        if (delta < 0) {
+            // Wraps on purpose: 2^256 minus the two's complement of a negative delta is its magnitude.
+            unchecked {
+                magnitude = 0 - magnitude;
+            }
+            if (magnitude > balance) revert MarketInsufficientVaultBalance(who, asset, magnitude, balance);
+        } else if (magnitude > max - balance) {
+            revert MarketBalanceOverflow(who, asset);
+        }
+    }
 
     /// @dev Whether pending volumes may be settled as residuals: residual only, or marketable in an
     /// interval that is settled or older than the acceptance window.

@@ -28,7 +28,9 @@ contract DeployTest is Test {
         vm.setEnv("INTERVAL_SECONDS", "600");
         vm.setEnv("ACCEPTANCE_WINDOW", "86400");
         vm.setEnv("CARBON_INTENSITY", "350");
+        vm.setEnv("AMM_FEE_BPS", "25");
         Deploy.Config memory config = script.readConfig();
+        assertEq(config.ammFeeBps, 25);
         assertEq(config.intervalSeconds, 600);
         assertEq(config.acceptanceWindow, 1 days);
         assertEq(config.carbonIntensity, 350);
@@ -47,6 +49,10 @@ contract DeployTest is Test {
         assertTrue(d.carbonCredit.hasRole(MINTER_ROLE, address(d.energyMarket)));
         assertTrue(d.energyMarket.hasRole(REGISTRAR_ROLE, d.admin));
         assertEq(MockStablecoin(d.stablecoin).decimals(), 6);
+        assertEq(address(d.energyAmm.MARKET()), address(d.energyMarket));
+        assertEq(d.energyAmm.FEE_BPS(), 30);
+        assertEq(d.energyMarket.amm(), address(d.energyAmm));
+        assertTrue(d.energyMarket.isParticipant(address(d.energyAmm)));
 
         // End to end: a signed reading becomes credits in its owner's vault, then wallet.
         _exercise(d);
@@ -126,7 +132,8 @@ contract DeployTest is Test {
     }
 
     /// @dev The admin registers a home and a keeper; the meter's second reading is marketable, the keeper
-    /// closes its interval without a trade, and anyone finalizes it into the owner's vault.
+    /// closes its interval without a trade, and anyone finalizes it into the owner's vault; the owner trades
+    /// with the pool from its vault and withdraws.
     function _exercise(Deploy.Deployment memory d) internal {
         (address meter, uint256 key) = makeAddrAndKey("deployed meter");
         address owner = makeAddr("deployed owner");
@@ -154,11 +161,22 @@ contract DeployTest is Test {
         assertEq(d.energyMarket.balancesOf(owner).creditsWh, 1000);
         assertEq(d.energyMarket.balancesOf(owner).carbonGrams, 400);
 
+        // The owner seeds the pool with 600 Wh and 0.15 $ of its vault, then buys some credits back.
+        vm.prank(d.admin);
+        MockStablecoin(d.stablecoin).mint(owner, 1e6);
         vm.startPrank(owner);
-        d.energyMarket.withdraw(IEnergyMarket.Asset.EnergyCredit, 1000);
+        MockStablecoin(d.stablecoin).approve(address(d.energyMarket), 1e6);
+        d.energyMarket.deposit(IEnergyMarket.Asset.Stablecoin, 1e6);
+        d.energyAmm.addLiquidity(600, 150_000, 600, 150_000, block.timestamp);
+        uint256 bought = d.energyAmm.swapExactIn(false, 100_000, 1, block.timestamp);
+        assertEq(bought, 239);
+        assertEq(d.energyMarket.balancesOf(owner).creditsWh, 400 + bought);
+        assertEq(d.energyMarket.balancesOf(owner).stablecoin, 1e6 - 250_000);
+
+        d.energyMarket.withdraw(IEnergyMarket.Asset.EnergyCredit, 400 + bought);
         d.energyMarket.withdraw(IEnergyMarket.Asset.CarbonCredit, 400);
         vm.stopPrank();
-        assertEq(d.energyCredit.balanceOf(owner), 1000);
+        assertEq(d.energyCredit.balanceOf(owner), 400 + bought);
         assertEq(d.carbonCredit.balanceOf(owner), 400);
     }
 
@@ -168,7 +186,8 @@ contract DeployTest is Test {
             acceptanceWindow: 2 days,
             carbonIntensity: 400,
             admin: admin,
-            stablecoin: stablecoin
+            stablecoin: stablecoin,
+            ammFeeBps: 30
         });
     }
 }

@@ -6,6 +6,7 @@ import {IEnergyMarket} from "../src/interfaces/IEnergyMarket.sol";
 import {SettlementRecords} from "../src/libraries/SettlementRecords.sol";
 import {EnergyMarketHarness} from "./utils/EnergyMarketHarness.sol";
 import {MarketFixture} from "./utils/MarketFixture.sol";
+import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
 
 /// @notice The settlement path reads the `Order` and `Account` slots as raw words with its own bit offsets
 /// and writes the account back as one word; everything else (the views, deposits, orders) goes through
@@ -94,13 +95,72 @@ contract EnergyMarketLayoutTest is MarketFixture {
         assertEq(view_.carbonGrams, fromWord.carbonGrams, "balancesOf carbon");
     }
 
-    /// @dev The masks the settlement path rewrites the account with cover exactly the members they name.
+    /// @dev The masks the settlement path and `ammTransfer` rewrite the account with cover exactly the
+    /// members they name.
     function test_AccountMasks() public view {
-        (uint256 sidesMask, uint256 belowCredits) = harness.accountMasks();
+        (uint256 sidesMask, uint256 belowCredits, uint256 balances) = harness.accountMasks();
         assertEq(
             sidesMask, uint256(type(uint8).max) << 8 | uint256(type(uint32).max) << 16, "sides, interval"
         );
         assertEq(belowCredits, type(uint144).max, "status, sides, interval, stablecoin");
+        assertEq(
+            balances,
+            uint256(type(uint96).max) << 48 | uint256(type(uint56).max) << 144,
+            "stablecoin, credits"
+        );
+    }
+
+    /// @dev `ammTransfer` (raw-word path) moves random balances of an account that has traded (side marks
+    /// set) and holds carbon: the struct reads the moved balances and every other member unchanged.
+    function testFuzz_AmmTransferRewritesOnlyTheBalances(
+        uint96 stable,
+        uint56 credits,
+        uint56 grams,
+        bool sell
+    ) public {
+        stable = uint96(bound(stable, 1, type(uint96).max - FUNDS - 1e9));
+        credits = uint56(bound(credits, 1, type(uint56).max - 5000));
+        grams = uint56(bound(grams, 0, type(uint56).max - 5000));
+        _fund(erin, stable);
+        _depositCredits(credits);
+        _depositCarbon(grams);
+        _attest(erinPv, T1, 0, 1200);
+        _attest(erinEv, T1, 700, 0);
+        _attest(carolHome, T1, 1000, 0);
+        _attest(alicePv, T1, 0, 700);
+        address meter = sell ? erinPv : erinEv;
+        _settle(
+            T,
+            PRICE,
+            sell
+                ? _fills(_sell(erinPv, 1000), _buy(carolHome, 1000))
+                : _fills(_sell(alicePv, 700), _buy(erinEv, 700)),
+            true
+        );
+        (EnergyMarket.Account memory before,) = harness.accountBothWays(meter);
+        address pool = makeAddr("pool");
+        vm.startPrank(admin);
+        market.registerParticipant(pool);
+        market.setAmm(pool);
+        vm.stopPrank();
+        _fund(pool, 1e6);
+
+        // erin pays all her credits but one Wh for stablecoin she does not need to hold.
+        vm.prank(pool);
+        market.ammTransfer(erin, 1e6, -SafeCast.toInt256(uint256(before.creditsWh) - 1));
+
+        (EnergyMarket.Account memory fromWord, EnergyMarket.Account memory fromStruct) =
+            harness.accountBothWays(meter);
+        assertEq(abi.encode(fromWord), abi.encode(fromStruct), "raw word == struct");
+        assertEq(fromWord.stablecoin, before.stablecoin + 1e6, "stablecoin");
+        assertEq(fromWord.creditsWh, 1, "credits");
+        assertEq(fromWord.status, before.status, "status");
+        assertEq(fromWord.sides, before.sides, "sides");
+        assertEq(fromWord.sidesInterval, before.sidesInterval, "interval");
+        assertEq(fromWord.carbonGrams, before.carbonGrams, "carbon");
+        IEnergyMarket.Balances memory poolVault = market.balancesOf(pool);
+        assertEq(poolVault.stablecoin, 0, "pool stablecoin");
+        assertEq(poolVault.creditsWh, uint256(before.creditsWh) - 1, "pool credits");
     }
 
     /// @dev The settlement path's assembly reads each `Batch` member at the offset Solidity gives it.

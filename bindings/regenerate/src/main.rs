@@ -26,6 +26,7 @@ const DEPLOYABLE: &[&str] = &[
     "MockStablecoin",
     "OracleHub",
     "OracleFeed",
+    "EnergyAmm",
 ];
 
 #[derive(Deserialize)]

@@ -145,6 +145,11 @@ interface IEnergyMarket {
     /// @notice `account`'s held export of `exportWh` earned `grams` carbon credits at `intensity`
     /// (g CO2e/kWh), into its vault.
     event CarbonReleased(address indexed account, uint256 exportWh, uint256 intensity, uint256 grams);
+    /// @notice The co-op set `amm`, the participant with id `id`, as the market's pool (`ammTransfer`).
+    event AmmSet(address indexed amm, uint32 id);
+    /// @notice A pool trade moved vault balances between `account` and the pool: `account`'s stablecoin
+    /// and credits changed by the deltas (positive: credited to `account`), the pool's by their opposites.
+    event AmmTransferred(address indexed account, int256 stablecoinDelta, int256 creditsDeltaWh);
 
     /// @notice A zero amount was given.
     error MarketZeroAmount();
@@ -212,6 +217,12 @@ interface IEnergyMarket {
     error MarketUnbalanced(uint64 t, uint256 boughtWh, uint256 soldWh);
     /// @notice The keeper fee is above the most the co-op may set (`max` bps).
     error MarketKeeperFeeTooHigh(uint16 bps, uint16 max);
+    /// @notice The pool is already set to `amm`; a new pool is a new market deployment.
+    error MarketAmmAlreadySet(address amm);
+    /// @notice `caller` is not the market's pool: only the pool moves balances with `ammTransfer`.
+    error MarketNotAmm(address caller);
+    /// @notice The pool asked to trade with its own account: it has no counterparty.
+    error MarketAmmOwnAccount();
 
     /// @notice Moves `amount` of `asset` from the caller's wallet into its vault balance (approve first).
     /// @dev Any registered participant, active or not. Reverts with `MarketUnknownParticipant` otherwise.
@@ -268,6 +279,29 @@ interface IEnergyMarket {
 
     /// @notice Sets the keeper fee in basis points of each sale's value; only `DEFAULT_ADMIN_ROLE`.
     function setKeeperFee(uint16 bps) external;
+
+    /// @notice Sets the market's pool (EnergyAmm), once; only `DEFAULT_ADMIN_ROLE`. The co-op registers the
+    /// pool as a participant first (`registerParticipant`): its vault balances are its reserves.
+    /// @dev Reverts with `MarketUnknownParticipant` for an address that was never registered, then with
+    /// `MarketAmmAlreadySet` on a second call.
+    function setAmm(address pool) external;
+
+    /// @notice Moves vault balances between `account` and the pool's account, for a swap or a liquidity
+    /// change the pool has priced; only the pool (`setAmm`). No token moves: the market's token balances
+    /// still equal the sum of the vault balances.
+    /// @dev Positive deltas are credited to `account` and debited from the pool, negative ones the other
+    /// way. Any registered participant may trade, active or not (as with `withdraw`); reverts with
+    /// `MarketNotAmm`, `MarketUnknownParticipant`, `MarketAmmOwnAccount`, `MarketInsufficientVaultBalance`
+    /// (the side that pays, `account` or the pool, in the order: account stablecoin, account credits, pool
+    /// stablecoin, pool credits) or `MarketBalanceOverflow` (a balance past its width: stablecoin 96 bits,
+    /// credits 56 bits).
+    /// @param account The pool's counterparty.
+    /// @param stablecoinDelta Stablecoin base units credited to `account` (negative: debited).
+    /// @param creditsDeltaWh Energy credits (Wh) credited to `account` (negative: debited).
+    function ammTransfer(address account, int256 stablecoinDelta, int256 creditsDeltaWh) external;
+
+    /// @notice The market's pool (zero until `setAmm`).
+    function amm() external view returns (address);
 
     /// @notice `account`'s vault balances.
     function balancesOf(address account) external view returns (Balances memory);

@@ -10,13 +10,8 @@ import {IMeterRegistry} from "../../src/interfaces/IMeterRegistry.sol";
 import {Fills} from "../../src/libraries/Fills.sol";
 import {MeterKinds} from "../../src/libraries/MeterKinds.sol";
 import {ReadingSigning} from "../utils/ReadingSigning.sol";
+import {TransactionGas, VmCool} from "../utils/TransactionGas.sol";
 import {Test, console} from "forge-std/Test.sol";
-
-/// @dev Cheatcodes forge 1.7 has that the bundled forge-std 1.9.3 `Vm` does not declare.
-interface VmCool {
-    /// @notice Marks `target`'s account and every storage slot of it cold again.
-    function cool(address target) external;
-}
 
 /// @notice The market and 500 participants for the gas tests below. `setUp` (an earlier transaction)
 /// registers 500 participants with one meter each (250 sellers, 250 buyers), places their orders, funds
@@ -145,7 +140,7 @@ abstract contract EnergyMarketGasBase is Test {
 
         assertTrue(ok, "settle reverted");
         assertEq(uint8(market.interval(T).status), uint8(IEnergyMarket.IntervalStatus.Settled), "settled");
-        uint256 txGas = _transactionGas(data, gasUsed);
+        uint256 txGas = TransactionGas.wholeTransaction(data, gasUsed);
         uint256 perFill = txGas / FILLS;
         vm.snapshotValue(string.concat("settle_per_fill", suffix), gasUsed / FILLS);
         vm.snapshotValue(string.concat("settle_per_fill_whole_tx", suffix), perFill);
@@ -193,7 +188,7 @@ abstract contract EnergyMarketGasBase is Test {
         uint256 gasUsed = vm.stopSnapshotGas();
 
         assertTrue(ok, "placeOrder reverted");
-        uint256 txGas = _transactionGas(data, gasUsed);
+        uint256 txGas = TransactionGas.wholeTransaction(data, gasUsed);
         vm.snapshotValue(string.concat(name, "_whole_tx"), txGas);
         console.log(string.concat(name, ": execution gas"), gasUsed);
         console.log(string.concat(name, ": whole transaction gas"), txGas);
@@ -260,18 +255,6 @@ abstract contract EnergyMarketGasBase is Test {
     function _warmMarketAccount() internal view {
         market.INTERVAL_SECONDS();
     }
-
-    /// @dev Gas of the same call sent as its own transaction (Prague): 21,000 + max(4 gas per calldata
-    /// token + execution, 10 per token) with tokens = zero bytes + 4 x nonzero bytes (EIP-2028, EIP-7623).
-    function _transactionGas(bytes memory data, uint256 executionGas) internal pure returns (uint256) {
-        uint256 tokens;
-        for (uint256 i; i < data.length; ++i) {
-            tokens += data[i] == 0 ? 1 : 4;
-        }
-        uint256 standard = 4 * tokens + executionGas;
-        uint256 floor = 10 * tokens;
-        return 21_000 + (standard > floor ? standard : floor);
-    }
 }
 
 /// @notice Gas of the market's hot paths in a running market, as named snapshots
@@ -323,7 +306,9 @@ contract EnergyMarketGasTest is EnergyMarketGasBase {
         vm.snapshotValue("finalize_per_meter", gasUsed / FINALIZE_BATCH);
         console.log("finalize 100 meters: execution gas", gasUsed);
         console.log("finalize 100 meters: execution gas per meter", gasUsed / FINALIZE_BATCH);
-        console.log("finalize 100 meters: whole transaction gas", _transactionGas(data, gasUsed));
+        console.log(
+            "finalize 100 meters: whole transaction gas", TransactionGas.wholeTransaction(data, gasUsed)
+        );
     }
 
     function _runningMarket() internal pure override returns (bool) {

@@ -8,6 +8,7 @@ import {MockStablecoin} from "../../src/MockStablecoin.sol";
 import {IMeterRegistry} from "../../src/interfaces/IMeterRegistry.sol";
 import {MeterKinds} from "../../src/libraries/MeterKinds.sol";
 import {ReadingSigning} from "../utils/ReadingSigning.sol";
+import {TransactionGas} from "../utils/TransactionGas.sol";
 import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
 import {Test, console} from "forge-std/Test.sol";
 
@@ -96,7 +97,7 @@ contract MeterRegistryGasTest is Test {
         assertTrue(ok, "submit reverted");
         assertEq(abi.decode(result, (uint256)), 1, "accepted");
         assertEq(registry.meterState(meters[0]).pendingExportWh, 1750, "no export measured");
-        uint256 txGas = _transactionGas(data, gasUsed);
+        uint256 txGas = TransactionGas.wholeTransaction(data, gasUsed);
         console.log("single reading: execution gas", gasUsed);
         console.log("single reading: calldata bytes", data.length);
         console.log("single reading: whole transaction gas (intrinsic + calldata + execution)", txGas);
@@ -134,17 +135,5 @@ contract MeterRegistryGasTest is Test {
     /// @dev In a real transaction the registry is `tx.to`, hence warm; its meter slots stay cold.
     function _warmRegistryAccount() internal view {
         registry.INTERVAL_SECONDS();
-    }
-
-    /// @dev Gas of the same call sent as its own transaction (Prague): 21,000 + max(4 gas per calldata
-    /// token + execution, 10 per token) with tokens = zero bytes + 4 x nonzero bytes (EIP-2028, EIP-7623).
-    function _transactionGas(bytes memory data, uint256 executionGas) internal pure returns (uint256) {
-        uint256 tokens;
-        for (uint256 i; i < data.length; ++i) {
-            tokens += data[i] == 0 ? 1 : 4;
-        }
-        uint256 standard = 4 * tokens + executionGas;
-        uint256 floor = 10 * tokens;
-        return 21_000 + (standard > floor ? standard : floor);
     }
 }

@@ -70,9 +70,9 @@ contract EnergyMarketHarness is EnergyMarket {
         fromStruct = _accounts[uint32(order)];
     }
 
-    /// @notice The masks the settlement path rewrites the account word with.
-    function accountMasks() external pure returns (uint256 sides, uint256 belowCredits) {
-        return (_ACCOUNT_SIDES_MASK, _ACCOUNT_BELOW_CREDITS_MASK);
+    /// @notice The masks the settlement path and `ammTransfer` rewrite the account word with.
+    function accountMasks() external pure returns (uint256 sides, uint256 belowCredits, uint256 balances) {
+        return (_ACCOUNT_SIDES_MASK, _ACCOUNT_BELOW_CREDITS_MASK, _ACCOUNT_BALANCES_MASK);
     }
 
     /// @notice Each `Batch` member read through its `_BATCH_*` offset from a batch whose members are 1, 2, 3...
