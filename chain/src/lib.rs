@@ -22,4 +22,4 @@ pub use market::{Fill, SettlementRecord};
 pub use oracle::{FEED_RULES, FeedRules, grant_reporters, hub_domain};
 pub use provider::{check_chain, connect, connect_lazily};
 pub use reading::{Reading, SignedReading, reading_domain, sign_reading};
-pub use telemetry::{init_tracing, shutdown_signal};
+pub use telemetry::{init_tracing, run_until_shutdown, shutdown_signal};

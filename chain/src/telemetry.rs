@@ -32,3 +32,25 @@ pub async fn shutdown_signal() {
         () = terminate => {}
     }
 }
+
+/// Runs a daemon on a multi-threaded runtime until it returns: `daemon` gets a token that is
+/// cancelled on Ctrl-C or SIGTERM ([`shutdown_signal`]), so it can finish its work and stop. The
+/// outer error is the runtime failing to start; the inner one is the daemon's.
+pub fn run_until_shutdown<F, Fut, E>(daemon: F) -> std::io::Result<Result<(), E>>
+where
+    F: FnOnce(tokio_util::sync::CancellationToken) -> Fut,
+    Fut: std::future::Future<Output = Result<(), E>>,
+{
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    Ok(runtime.block_on(async {
+        let cancel = tokio_util::sync::CancellationToken::new();
+        let on_signal = cancel.clone();
+        tokio::spawn(async move {
+            shutdown_signal().await;
+            on_signal.cancel();
+        });
+        daemon(cancel).await
+    }))
+}

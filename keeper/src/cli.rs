@@ -4,7 +4,6 @@ use std::path::PathBuf;
 
 use clap::Parser;
 use eyre::WrapErr;
-use tokio_util::sync::CancellationToken;
 
 /// Clears each trading interval of the cogrid market off chain (a uniform-price double auction)
 /// and settles it on chain, indexing the market's events into SQL.
@@ -21,19 +20,8 @@ pub fn main() -> eyre::Result<()> {
     let cli = Cli::parse();
     cogrid_chain::init_tracing("info");
     let config = crate::config::load(&cli.config)?;
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .wrap_err("starting the async runtime")?;
-    runtime.block_on(async {
-        let cancel = CancellationToken::new();
-        let on_signal = cancel.clone();
-        tokio::spawn(async move {
-            cogrid_chain::shutdown_signal().await;
-            on_signal.cancel();
-        });
-        crate::daemon::run(config, cancel).await
-    })?;
+    cogrid_chain::run_until_shutdown(|cancel| crate::daemon::run(config, cancel))
+        .wrap_err("starting the async runtime")??;
     Ok(())
 }
 

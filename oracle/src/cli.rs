@@ -4,7 +4,6 @@ use std::path::PathBuf;
 
 use clap::Parser;
 use eyre::WrapErr;
-use tokio_util::sync::CancellationToken;
 
 use crate::daemon::Reporter;
 
@@ -23,19 +22,10 @@ pub fn main() -> eyre::Result<()> {
     let cli = Cli::parse();
     cogrid_chain::init_tracing("info");
     let config = crate::config::load(&cli.config)?;
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .wrap_err("starting the async runtime")?;
-    runtime.block_on(async {
-        let cancel = CancellationToken::new();
-        let on_signal = cancel.clone();
-        tokio::spawn(async move {
-            cogrid_chain::shutdown_signal().await;
-            on_signal.cancel();
-        });
+    cogrid_chain::run_until_shutdown(|cancel| async move {
         Reporter::from_config(config).await?.run(cancel).await
-    })?;
+    })
+    .wrap_err("starting the async runtime")??;
     Ok(())
 }
 
