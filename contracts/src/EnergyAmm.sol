@@ -3,6 +3,8 @@ pragma solidity 0.8.37;
 
 import {IEnergyAmm} from "./interfaces/IEnergyAmm.sol";
 import {IEnergyMarket} from "./interfaces/IEnergyMarket.sol";
+import {IMeterRegistry} from "./interfaces/IMeterRegistry.sol";
+import {IAccessControl} from "@openzeppelin/contracts/access/IAccessControl.sol";
 import {ERC20} from "@openzeppelin/contracts/token/ERC20/ERC20.sol";
 import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
 import {Math} from "@openzeppelin/contracts/utils/math/Math.sol";
@@ -68,7 +70,7 @@ contract EnergyAmm is IEnergyAmm, ERC20, ReentrancyGuardTransient {
             amountOut = _amountOut(amountIn, reserveIn, reserveOut, creditsIn);
         }
         if (amountOut == 0 || amountOut < minOut) revert EnergyAmmInsufficientOutput(amountOut, minOut);
-        _swap(creditsIn, slot0, amountIn, amountOut);
+        _swap(msg.sender, creditsIn, slot0, amountIn, amountOut);
     }
 
     /// @inheritdoc IEnergyAmm
@@ -84,7 +86,40 @@ contract EnergyAmm is IEnergyAmm, ERC20, ReentrancyGuardTransient {
             amountIn = _amountIn(amountOut, reserveIn, reserveOut, creditsIn);
         }
         if (amountIn > maxIn) revert EnergyAmmExcessiveInput(amountIn, maxIn);
-        _swap(creditsIn, slot0, amountIn, amountOut);
+        _swap(msg.sender, creditsIn, slot0, amountIn, amountOut);
+    }
+
+    /// @inheritdoc IEnergyAmm
+    function coverShortfalls(uint64 t, Shortfall[] calldata shortfalls, uint256 deadline)
+        external
+        nonReentrant
+        returns (uint256 boughtWh, uint256 paid)
+    {
+        _checkDeadline(deadline);
+        IEnergyMarket market = MARKET;
+        if (!IAccessControl(address(market)).hasRole(market.KEEPER_ROLE(), msg.sender)) {
+            revert EnergyAmmNotKeeper(msg.sender);
+        }
+        uint256 intervalSeconds = IMeterRegistry(address(market)).INTERVAL_SECONDS();
+        uint256 start = uint256(t) * intervalSeconds;
+        uint256 slot0 = _slot0;
+        for (uint256 i; i < shortfalls.length; ++i) {
+            address meter = shortfalls[i].meter;
+            (bool covered, ShortfallSkip skip, address owner, uint256 wh, uint256 cost) =
+                _quoteShortfall(meter, shortfalls[i].wh, start, start + intervalSeconds, slot0);
+            if (!covered) {
+                emit ShortfallSkipped(t, meter, skip);
+                continue;
+            }
+            _swap(owner, false, slot0, cost, wh);
+            slot0 = _slot0;
+            // Sums of amounts below the reserves' widths (2^96), over fewer than 2^64 shortfalls.
+            unchecked {
+                boughtWh += wh;
+                paid += cost;
+            }
+            emit ShortfallCovered(t, meter, owner, wh, cost);
+        }
     }
 
     /// @inheritdoc IEnergyAmm
@@ -204,9 +239,45 @@ contract EnergyAmm is IEnergyAmm, ERC20, ReentrancyGuardTransient {
         return _amountIn(amountOut, reserveIn, reserveOut, creditsIn);
     }
 
-    /// @dev Moves the reserves, then the vault balances: `amountIn` from the caller to the pool, `amountOut`
+    /// @dev Whether the pool covers `meter`'s shortfall of `shortfallWh` in the interval `[start, end)` at
+    /// the reserves in `slot0`, and if so for which owner, how many Wh and at what cost; else the first
+    /// rule `coverShortfalls` documents that it breaks.
+    function _quoteShortfall(address meter, uint256 shortfallWh, uint256 start, uint256 end, uint256 slot0)
+        private
+        view
+        returns (bool covered, ShortfallSkip skip, address owner, uint256 wh, uint256 cost)
+    {
+        IEnergyMarket market = MARKET;
+        IMeterRegistry registry = IMeterRegistry(address(market));
+        owner = registry.meterInfo(meter).owner;
+        IEnergyMarket.OrderParams memory order = market.orderOf(meter);
+        if (
+            !registry.isParticipant(owner) || !order.buys || !order.coverFromCredits
+                || start < order.validFrom || (order.validUntil != 0 && end > order.validUntil)
+        ) return (false, ShortfallSkip.NotCovering, owner, 0, 0);
+        IMeterRegistry.MeterState memory state = registry.meterState(meter);
+        if (
+            state.pending != IMeterRegistry.Pending.Marketable || state.lastIntervalEnd != end
+                || state.pendingImportWh == 0
+        ) return (false, ShortfallSkip.NoPendingImport, owner, 0, 0);
+        IEnergyMarket.Balances memory vault = market.balancesOf(owner);
+        wh = Math.min(shortfallWh, state.pendingImportWh);
+        if (wh <= vault.creditsWh) return (false, ShortfallSkip.CoveredByCredits, owner, 0, 0);
+        wh -= vault.creditsWh;
+        (uint256 reserveCredits, uint256 reserveStable,) = _unpackSlot0(slot0);
+        if (wh >= reserveCredits) return (false, ShortfallSkip.InsufficientLiquidity, owner, 0, 0);
+        cost = _amountIn(wh, reserveStable, reserveCredits, false);
+        // The cost is below 2^96 and the ceiling a uint64: neither product overflows.
+        if (cost * 1000 > wh * order.buyCeiling) return (false, ShortfallSkip.AboveCeiling, owner, 0, 0);
+        if (cost > vault.stablecoin) return (false, ShortfallSkip.InsufficientBalance, owner, 0, 0);
+        return (true, skip, owner, wh, cost);
+    }
+
+    /// @dev Moves the reserves, then the vault balances: `amountIn` from `account` to the pool, `amountOut`
     /// of the other asset back.
-    function _swap(bool creditsIn, uint256 slot0, uint256 amountIn, uint256 amountOut) private {
+    function _swap(address account, bool creditsIn, uint256 slot0, uint256 amountIn, uint256 amountOut)
+        private
+    {
         (uint256 reserveCredits, uint256 reserveStable,) = _unpackSlot0(slot0);
         int256 stablecoinDelta;
         int256 creditsDelta;
@@ -225,8 +296,8 @@ contract EnergyAmm is IEnergyAmm, ERC20, ReentrancyGuardTransient {
             }
         }
         _update(reserveCredits, reserveStable, slot0);
-        _transfer(stablecoinDelta, creditsDelta);
-        emit Swapped(msg.sender, creditsIn, amountIn, amountOut);
+        MARKET.ammTransfer(account, stablecoinDelta, creditsDelta);
+        emit Swapped(account, creditsIn, amountIn, amountOut);
     }
 
     /// @dev Moves vault balances between the caller and the pool in the market (positive deltas to the

@@ -483,6 +483,10 @@ contract EnergyMarket is MeterRegistry, IEnergyMarket, ReentrancyGuardTransient 
     /// @dev Every meter's order slot starts with its owner's id, so that placing an order writes a
     /// non-zero slot and a fill never needs `MeterInfo`.
     function _meterRegistered(address meter, uint32 ownerId) internal override {
+        // The pool's vault balances are its reserves: a meter's settlements must never move them. Without a
+        // pool the id is 0, which no participant has. Cannot truncate: `setAmm` stored a uint32 id there.
+        // forge-lint: disable-next-line(unsafe-typecast)
+        if (ownerId == uint32(_amm >> 160)) revert MarketAmmOwnsNoMeter(meter);
         _orders[meter].ownerId = ownerId;
     }
 

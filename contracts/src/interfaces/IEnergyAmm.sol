@@ -27,9 +27,45 @@ import {IERC20Metadata} from "@openzeppelin/contracts/token/ERC20/extensions/IER
 /// The reserves are as wide as the market's vault balances: stablecoin 96 bits, credits 56 bits (72 TWh).
 /// There are no callbacks and no flash swaps; the market is the only contract the pool calls.
 interface IEnergyAmm is IERC20Metadata {
+    /// @notice Import of one meter that an interval's market left unbought, which a keeper asks the pool
+    /// to cover (`coverShortfalls`).
+    /// @param meter The buying meter.
+    /// @param wh The Wh it imported and did not buy in the interval market.
+    struct Shortfall {
+        address meter;
+        uint256 wh;
+    }
+
+    /// @notice Why `coverShortfalls` bought nothing for a meter.
+    enum ShortfallSkip {
+        /// The meter's owner is not an active participant, or its order does not buy in the interval or
+        /// has not opted in to cover import from credits (credits bought for it would cover nothing).
+        NotCovering,
+        /// The meter has no import pending for the interval: its reading for it is missing or was not the
+        /// last, or its volumes were settled already.
+        NoPendingImport,
+        /// The owner's credits already cover the shortfall.
+        CoveredByCredits,
+        /// The pool holds too few credits for the shortfall.
+        InsufficientLiquidity,
+        /// The credits would cost more per kWh, fee and price impact included, than the order's ceiling.
+        AboveCeiling,
+        /// The owner's vault stablecoin does not pay for them.
+        InsufficientBalance
+    }
+
     /// @notice `account` sold `amountIn` of one asset for `amountOut` of the other, vault to vault.
     /// @param creditsIn Whether credits were sold (for stablecoin); else stablecoin was sold for credits.
     event Swapped(address indexed account, bool creditsIn, uint256 amountIn, uint256 amountOut);
+
+    /// @notice A keeper bought `creditsWh` for `stablecoin` from `owner`'s vault to cover `meter`'s import
+    /// in interval `t` that the interval market left unbought (also reported as a `Swapped` of `owner`).
+    event ShortfallCovered(
+        uint64 indexed t, address indexed meter, address indexed owner, uint256 creditsWh, uint256 stablecoin
+    );
+
+    /// @notice `coverShortfalls` bought nothing for `meter` in interval `t`, for `reason`.
+    event ShortfallSkipped(uint64 indexed t, address indexed meter, ShortfallSkip reason);
 
     /// @notice `provider` moved `amountCredits` and `amountStable` from its vault into the pool and was
     /// minted `shares`.
@@ -78,6 +114,9 @@ interface IEnergyAmm is IERC20Metadata {
     /// @notice Burning `shares` would pay out `amountCredits` and `amountStable`, one of them zero: burn
     /// more shares.
     error EnergyAmmInsufficientLiquidityBurned(uint256 shares, uint256 amountCredits, uint256 amountStable);
+
+    /// @notice `caller` does not hold the market's `KEEPER_ROLE`: only a keeper buys for other accounts.
+    error EnergyAmmNotKeeper(address caller);
 
     /// @notice The constructor's `feeBps` is above `maximum`.
     error EnergyAmmFeeTooHigh(uint256 feeBps, uint256 maximum);
@@ -149,6 +188,29 @@ interface IEnergyAmm is IERC20Metadata {
     function swapExactOut(bool creditsIn, uint256 amountOut, uint256 maxIn, uint256 deadline)
         external
         returns (uint256 amountIn);
+
+    /// @notice Buys credits for buyers whose import an interval's market left short (a cloud passed), paid
+    /// from each owner's vault stablecoin, so that the market covers that import from credits instead of
+    /// grid supply; only a holder of the market's `KEEPER_ROLE`. Send it before the interval's settlement:
+    /// a settled fill settles its meter's import at once.
+    /// @dev For each shortfall in turn, at the pool's price after the ones before it, the pool buys
+    /// `min(wh, pending import) - the owner's credits` Wh, and only when the meter's owner is an active
+    /// participant whose order buys in interval `t` with `coverFromCredits`, the meter's last reading is
+    /// `t`'s and its import is pending (marketable), the pool holds more credits than that, the cost per
+    /// kWh (fee and price impact included) is at most the order's `buyCeiling`, and the owner's vault
+    /// stablecoin pays it. Otherwise it emits `ShortfallSkipped` with the first unmet rule and goes on: a
+    /// trade between the keeper's quote and this call moves the price, and the shortfalls after it still
+    /// get what they can. So the pool never buys more than a meter imported, nor at a price its owner did
+    /// not accept. A keeper is trusted as it is with `settle`: it chooses which shortfalls to cover.
+    /// @param t The interval.
+    /// @param shortfalls The meters and their unbought Wh, in the order to serve them (a keeper serves the
+    /// highest ceilings first).
+    /// @param deadline The latest block timestamp the call may be mined at.
+    /// @return boughtWh Credits bought in all.
+    /// @return paid Stablecoin paid in all.
+    function coverShortfalls(uint64 t, Shortfall[] calldata shortfalls, uint256 deadline)
+        external
+        returns (uint256 boughtWh, uint256 paid);
 
     /// @notice Moves credits and stablecoin from the caller's vault into the pool at the pool's ratio (the
     /// first deposit sets it): at most the desired amounts, at least the minimums; mints shares to the

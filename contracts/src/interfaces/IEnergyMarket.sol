@@ -223,6 +223,8 @@ interface IEnergyMarket {
     error MarketNotAmm(address caller);
     /// @notice The pool asked to trade with its own account: it has no counterparty.
     error MarketAmmOwnAccount();
+    /// @notice `meter` cannot be registered to the pool: its settlements would move the pool's reserves.
+    error MarketAmmOwnsNoMeter(address meter);
 
     /// @notice Moves `amount` of `asset` from the caller's wallet into its vault balance (approve first).
     /// @dev Any registered participant, active or not. Reverts with `MarketUnknownParticipant` otherwise.
@@ -281,7 +283,9 @@ interface IEnergyMarket {
     function setKeeperFee(uint16 bps) external;
 
     /// @notice Sets the market's pool (EnergyAmm), once; only `DEFAULT_ADMIN_ROLE`. The co-op registers the
-    /// pool as a participant first (`registerParticipant`): its vault balances are its reserves.
+    /// pool as a participant first (`registerParticipant`): its vault balances are its reserves. From then
+    /// on `registerMeter` refuses a meter owned by the pool (`MarketAmmOwnsNoMeter`); register none to it
+    /// before either.
     /// @dev Reverts with `MarketUnknownParticipant` for an address that was never registered, then with
     /// `MarketAmmAlreadySet` on a second call.
     function setAmm(address pool) external;
