@@ -26,6 +26,8 @@ pub struct IntervalInputs {
     pub participants: Vec<Participant>,
     /// Vault stablecoin per participant, base units.
     pub balances: BTreeMap<Address, u128>,
+    /// Vault energy credits per participant, Wh: they cover unbought import before the pool does.
+    pub credits_wh: BTreeMap<Address, u128>,
     /// Network fee per kWh, base units.
     pub network_fee: u64,
     /// Islanded feeders.
@@ -160,6 +162,7 @@ mod tests {
                 },
             ],
             balances: BTreeMap::from([(Address::with_last_byte(102), 1_000_000)]),
+            credits_wh: BTreeMap::new(),
             network_fee: 20_000,
             islanded: BTreeSet::new(),
         }

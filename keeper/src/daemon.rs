@@ -17,12 +17,17 @@ use std::{collections::BTreeSet, net::SocketAddr, sync::Arc, time::Duration};
 
 use alloy::{
     eips::BlockNumberOrTag,
-    network::EthereumWallet,
+    network::{EthereumWallet, TransactionBuilder},
     primitives::{Address, Bytes, U256},
     providers::{DynProvider, Provider},
-    sol_types::SolCall,
+    rpc::types::TransactionRequest,
+    sol_types::{SolCall, SolEvent},
 };
-use cogrid_bindings::EnergyMarket::{self, EnergyMarketErrors, EnergyMarketInstance};
+use cogrid_bindings::{
+    EnergyAmm::{self, EnergyAmmInstance},
+    EnergyMarket::{self, EnergyMarketErrors, EnergyMarketInstance},
+    amm::IEnergyAmm,
+};
 use cogrid_chain::{Deployment, Fill, check_chain, connect_lazily};
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
 use tracing::{info, warn};
@@ -33,9 +38,13 @@ use crate::{
     clearing::{Outcome, Side, clear},
     config::{Config, SettlementConfig},
     error::{KeeperError, rpc},
-    http::{ClearingReport, DroppedFill, HttpState, ReportedFill, router},
+    http::{
+        ClearingReport, CoveredShortfall, DroppedFill, HttpState, PoolCover, ReportedFill,
+        SkippedShortfall, router,
+    },
     indexer::Indexer,
     metrics::Metrics,
+    routing::{PoolQuote, Shortfall, plan_cover, skip_reason},
     settlement::Sender,
     simulate::{OffendingMeter, SettleSimulation, Simulator},
     store::{MeterVolume, Store},
@@ -84,6 +93,20 @@ pub async fn run(config: Config, cancel: CancellationToken) -> Result<(), Keeper
         market.INTERVAL_SECONDS().call().await,
         "INTERVAL_SECONDS",
     )?);
+    let pool = match call(market.amm().call().await, "amm")? {
+        Address::ZERO => {
+            info!("the market has no pool: short intervals' unbought import goes to grid supply");
+            None
+        }
+        address => {
+            let contract = EnergyAmm::new(address, provider.clone());
+            let fee_bps = call(contract.FEE_BPS().call().await, "FEE_BPS")?;
+            Some(Pool {
+                contract,
+                fee_bps: fee_bps.saturating_to(),
+            })
+        }
+    };
     let store = Store::open(&config.database.url).await?;
     let metrics = Arc::new(Metrics::default());
     let http = Arc::new(HttpState::new(store.clone(), metrics.clone()));
@@ -129,6 +152,7 @@ pub async fn run(config: Config, cancel: CancellationToken) -> Result<(), Keeper
     let mut daemon = Daemon {
         provider,
         market,
+        pool,
         keeper,
         store: store.clone(),
         sender,
@@ -183,6 +207,8 @@ async fn first_interval(
 struct Daemon {
     provider: DynProvider,
     market: EnergyMarketInstance<DynProvider>,
+    /// The market's pool, which covers short intervals' buyers; `None` when the market has none.
+    pool: Option<Pool>,
     keeper: Address,
     store: Store,
     sender: Sender,
@@ -194,10 +220,18 @@ struct Daemon {
     next_interval: u64,
 }
 
+/// The market's EnergyAmm.
+struct Pool {
+    contract: EnergyAmmInstance<DynProvider>,
+    fee_bps: u128,
+}
+
 /// A settlement ready to send.
 struct Plan {
     price: u64,
     batches: Vec<Vec<BatchFill>>,
+    /// Buyers the market leaves short whom the pool covers, sent before the batches.
+    shortfalls: Vec<Shortfall>,
     dropped: Vec<DroppedFill>,
     gas: Vec<u64>,
 }
@@ -296,6 +330,7 @@ impl Daemon {
             let plan = Plan {
                 price,
                 batches: Vec::new(),
+                shortfalls: Vec::new(),
                 dropped: Vec::new(),
                 gas: Vec::new(),
             };
@@ -313,8 +348,12 @@ impl Daemon {
             fills: Vec::new(),
             dropped: plan.dropped,
             transactions: Vec::new(),
+            pool_cover: None,
             outcome: "settled".into(),
         };
+        if !plan.shortfalls.is_empty() {
+            report.pool_cover = self.cover_shortfalls(t, &plan.shortfalls).await;
+        }
         let batches: Vec<&[BatchFill]> = if plan.batches.is_empty() {
             vec![&[]]
         } else {
@@ -461,9 +500,22 @@ impl Daemon {
                     }
                 }
             }
+            let shortfalls = match &self.pool {
+                Some(pool) => {
+                    let reserves = call(pool.contract.getReserves().call().await, "getReserves")?;
+                    let quote = PoolQuote {
+                        reserve_credits: reserves.reserveCredits.saturating_to(),
+                        reserve_stable: reserves.reserveStable.saturating_to(),
+                        fee_bps: pool.fee_bps,
+                    };
+                    plan_cover(&inputs, (start, end), &excluded, (price, &fills), quote)
+                }
+                None => Vec::new(),
+            };
             return Ok(Some(Plan {
                 price,
                 batches,
+                shortfalls,
                 dropped,
                 gas,
             }));
@@ -489,9 +541,11 @@ impl Daemon {
             .map(|order| order.owner)
             .collect();
         let mut balances = std::collections::BTreeMap::new();
+        let mut credits_wh = std::collections::BTreeMap::new();
         for buyer in buyers {
             let vault = call(self.market.balancesOf(buyer).call().await, "balancesOf")?;
             balances.insert(buyer, vault.stablecoin.saturating_to::<u128>());
+            credits_wh.insert(buyer, vault.creditsWh.saturating_to::<u128>());
         }
         let fee = call(self.market.networkFee().call().await, "networkFee")?;
         Ok(IntervalInputs {
@@ -500,9 +554,105 @@ impl Daemon {
             meters: self.store.meters().await?,
             participants: self.store.active_participants().await?,
             balances,
+            credits_wh,
             network_fee: fee.feePerKwh,
             islanded: BTreeSet::new(),
         })
+    }
+
+    /// Buys pool credits for `shortfalls` of interval `t`, before its settlement. A failure is
+    /// logged and counted, never fatal: the interval still settles, and the shortfalls go to grid
+    /// supply as they would without a pool.
+    async fn cover_shortfalls(&self, t: u64, shortfalls: &[Shortfall]) -> Option<PoolCover> {
+        let pool = self.pool.as_ref()?;
+        match self.send_cover(pool, t, shortfalls).await {
+            Ok(cover) => {
+                let bought: u64 = cover.covered.iter().map(|covered| covered.wh).sum();
+                Metrics::add(&self.metrics.shortfalls_covered, cover.covered.len() as u64);
+                Metrics::add(&self.metrics.pool_credits_bought_wh, bought);
+                info!(
+                    interval = t,
+                    covered = cover.covered.len(),
+                    skipped = cover.skipped.len(),
+                    bought_wh = bought,
+                    "bought pool credits for the interval's short buyers"
+                );
+                Some(cover)
+            }
+            Err(error) => {
+                Metrics::add(&self.metrics.shortfall_cover_failures, 1);
+                warn!(interval = t, %error, "could not buy pool credits for short buyers; settling without");
+                None
+            }
+        }
+    }
+
+    async fn send_cover(
+        &self,
+        pool: &Pool,
+        t: u64,
+        shortfalls: &[Shortfall],
+    ) -> Result<PoolCover, KeeperError> {
+        let now = self
+            .provider
+            .get_block_by_number(BlockNumberOrTag::Latest)
+            .await
+            .map_err(rpc("eth_getBlockByNumber"))?
+            .map_or(0, |block| block.header.timestamp);
+        let cover = EnergyAmm::coverShortfallsCall {
+            t,
+            shortfalls: shortfalls
+                .iter()
+                .map(|shortfall| IEnergyAmm::Shortfall {
+                    meter: shortfall.meter,
+                    wh: U256::from(shortfall.unbought_wh),
+                })
+                .collect(),
+            // Within the interval that follows: the settlement it precedes is due by then.
+            deadline: U256::from(now + self.interval_seconds),
+        };
+        let input = Bytes::from(cover.abi_encode());
+        let request = TransactionRequest::default()
+            .with_from(self.keeper)
+            .with_to(*pool.contract.address())
+            .with_input(input.clone());
+        let gas = self
+            .provider
+            .estimate_gas(request)
+            .await
+            .map_err(rpc("eth_estimateGas"))?;
+        let limit = (gas + gas * GAS_LIMIT_HEADROOM_PERCENT / 100).min(self.settlement.gas_cap);
+        let mined = self
+            .sender
+            .send(t, *pool.contract.address(), input, limit)
+            .await?;
+        if !mined.success {
+            return Err(KeeperError::Reverted {
+                what: "coverShortfalls",
+                tx_hash: mined.tx_hash,
+            });
+        }
+        let mut report = PoolCover {
+            transaction: mined.tx_hash.to_string(),
+            covered: Vec::new(),
+            skipped: Vec::new(),
+        };
+        let receipt = self.sender.receipt(mined.tx_hash).await?;
+        for log in receipt.iter().flat_map(|receipt| receipt.inner.logs()) {
+            if let Ok(covered) = EnergyAmm::ShortfallCovered::decode_log_data(log.data()) {
+                report.covered.push(CoveredShortfall {
+                    meter: covered.meter,
+                    wh: covered.creditsWh.saturating_to(),
+                    paid: covered.stablecoin.saturating_to(),
+                });
+            } else if let Ok(skipped) = EnergyAmm::ShortfallSkipped::decode_log_data(log.data()) {
+                report.skipped.push(SkippedShortfall {
+                    meter: skipped.meter,
+                    reason: skip_reason(skipped.reason),
+                });
+            }
+        }
+        Ok(report)
     }
 
     /// Finalizes every meter whose volumes up to interval `t` can only settle as residuals,

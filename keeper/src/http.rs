@@ -40,6 +40,8 @@ pub struct ClearingReport {
     pub dropped: Vec<DroppedFill>,
     /// Settlement transactions, in order.
     pub transactions: Vec<String>,
+    /// The pool credits bought for buyers the market left short, before the settlement.
+    pub pool_cover: Option<PoolCover>,
     /// What became of the interval: `settled`, `settled by another keeper`.
     pub outcome: String,
 }
@@ -53,6 +55,37 @@ pub struct ReportedFill {
     pub side: &'static str,
     /// Wh.
     pub wh: u64,
+}
+
+/// What `EnergyAmm.coverShortfalls` did for an interval.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PoolCover {
+    /// The transaction.
+    pub transaction: String,
+    /// The shortfalls the pool covered.
+    pub covered: Vec<CoveredShortfall>,
+    /// The shortfalls it skipped (the price or a vault moved since the keeper planned).
+    pub skipped: Vec<SkippedShortfall>,
+}
+
+/// Credits the pool sold for a meter's unbought import.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CoveredShortfall {
+    /// The meter.
+    pub meter: Address,
+    /// Credits bought, Wh.
+    pub wh: u64,
+    /// What its owner paid, stablecoin base units.
+    pub paid: u128,
+}
+
+/// A shortfall the pool did not cover.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SkippedShortfall {
+    /// The meter.
+    pub meter: Address,
+    /// The contract's reason.
+    pub reason: &'static str,
 }
 
 /// A meter left out of a clearing.

@@ -23,6 +23,10 @@
 //!   record first, and the contract refuses a second settlement) nor leaves one unsettled; one that
 //!   loses a race to another co-op's keeper counts it and moves on. After each interval the meters
 //!   whose volumes can only be residuals are finalized (credits, cover, grid supply).
+//! - **Route** ([`routing`]): when an interval leaves buyers short, the keeper first buys the
+//!   market pool's credits for those whose order covers unbought import from credits and whose
+//!   ceiling is above the pool's price (`EnergyAmm.coverShortfalls`), so the settlement covers
+//!   their import from credits rather than grid supply.
 //! - **Serve** ([`http`], [`metrics`]): `/health`, `/metrics` (Prometheus), `/intervals/{t}` and
 //!   `/orders`.
 //!
@@ -39,6 +43,7 @@ pub mod error;
 pub mod http;
 pub mod indexer;
 pub mod metrics;
+pub mod routing;
 pub mod settlement;
 pub mod simulate;
 pub mod store;

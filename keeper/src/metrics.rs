@@ -24,6 +24,12 @@ pub struct Metrics {
     pub gas_used: AtomicU64,
     /// Meters whose residual volumes this keeper finalized.
     pub meters_finalized: AtomicU64,
+    /// Short buyers the pool sold credits to.
+    pub shortfalls_covered: AtomicU64,
+    /// Energy credits bought from the pool for short buyers, Wh.
+    pub pool_credits_bought_wh: AtomicU64,
+    /// `coverShortfalls` transactions that failed (the interval settled without them).
+    pub shortfall_cover_failures: AtomicU64,
     /// Failed rounds (RPC down, database error); the keeper retries.
     pub errors: AtomicU64,
     /// The chain head at the last poll.
@@ -94,6 +100,21 @@ impl Metrics {
                 "meters_finalized_total",
                 "Meters whose residual volumes were finalized.",
                 &self.meters_finalized,
+            ),
+            (
+                "shortfalls_covered_total",
+                "Short buyers the pool sold credits to.",
+                &self.shortfalls_covered,
+            ),
+            (
+                "pool_credits_bought_wh_total",
+                "Energy credits bought from the pool for short buyers, Wh.",
+                &self.pool_credits_bought_wh,
+            ),
+            (
+                "shortfall_cover_failures_total",
+                "Pool purchases for short buyers that failed; the interval settled without them.",
+                &self.shortfall_cover_failures,
             ),
             (
                 "errors_total",
