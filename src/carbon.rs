@@ -196,7 +196,9 @@ impl Session {
             .map_err(self.explained(Some(Asset::Carbon)))
     }
 
-    async fn chain_time(&self) -> eyre::Result<u64> {
+    /// The latest block's timestamp: what the chain's clock reads, which tests (and devnets)
+    /// move apart from the local clock.
+    pub(crate) async fn chain_time(&self) -> eyre::Result<u64> {
         let block = self
             .provider
             .get_block_by_number(alloy::eips::BlockNumberOrTag::Latest)

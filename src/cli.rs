@@ -13,6 +13,7 @@ use crate::{
     error::AmountError,
     explain::explain,
     keys::KeyArgs,
+    pool::{Exact, Guard, SharesToBurn, Swap},
     time::{Moment, parse_moment},
     units::{self, Unit},
     wallet::{self, Request, Session},
@@ -55,6 +56,10 @@ pub enum Command {
         /// Grid carbon intensity until the oracle provides it (gCO2e/kWh).
         #[arg(long, default_value_t = 400)]
         carbon_intensity: u16,
+        /// The pool's swap fee in basis points of the amount in (at most 1000), fixed for its
+        /// life.
+        #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u16).range(..=1_000))]
+        amm_fee_bps: u16,
     },
     /// Participants (co-op admin).
     Participant {
@@ -112,6 +117,31 @@ pub enum Command {
         /// What to do with them.
         #[command(subcommand)]
         action: CarbonAction,
+    },
+    /// The pool (EnergyAmm) of energy credits against the stablecoin: reserves, spot price, fee,
+    /// LP shares, the time-weighted mean price and an account's part.
+    Pool {
+        /// The account whose shares to show; the sending key's account by default (no key needed
+        /// when given).
+        #[arg(long)]
+        account: Option<Address>,
+        /// The window of the time-weighted mean price (TWAP), seconds back from the latest block;
+        /// the node must serve the pool's state at its start.
+        #[arg(long, value_name = "SECONDS", default_value_t = 3_600, value_parser = clap::value_parser!(u64).range(1..=u64::from(u32::MAX)))]
+        twap_seconds: u64,
+    },
+    /// Swaps energy credits and stablecoin with the pool, vault to vault.
+    ///
+    /// Deposit first (`cogrid deposit`); what you receive lands in your vault. Give one of
+    /// --buy-kwh, --sell-kwh, --spend or --receive, and optionally its limit; without a limit the
+    /// pool's quote, widened by --slippage-bps, is the limit. `cogrid swap --buy-kwh 1.5
+    /// --max-pay 0.40` buys exactly 1.5 kWh of credits for at most 0.40 USD.
+    Swap(SwapArgs),
+    /// Adds liquidity to the pool or removes it, from and to your vault.
+    Liquidity {
+        /// What to do.
+        #[command(subcommand)]
+        action: LiquidityAction,
     },
     /// Runs the metering end to end on a local devnet and prints what was attested and minted.
     Demo {
@@ -308,6 +338,137 @@ pub struct CarbonRetireArgs {
     pub to: Option<Moment>,
 }
 
+/// Slippage and deadline of a pool transaction.
+#[derive(Debug, Clone, Copy, Args)]
+pub struct GuardArgs {
+    /// How far the pool's price may move against you before the transaction is mined, in basis
+    /// points of the quote (50 = 0.5 %); sets the limits not given explicitly.
+    #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u16).range(..=10_000))]
+    pub slippage_bps: u16,
+    /// Seconds after the chain's latest block the transaction may still be mined.
+    #[arg(long, value_name = "SECONDS", default_value_t = 300, value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    pub deadline: u64,
+}
+
+impl GuardArgs {
+    fn guard(self) -> Guard {
+        Guard {
+            slippage_bps: self.slippage_bps,
+            deadline_seconds: self.deadline,
+        }
+    }
+}
+
+/// `swap` arguments: one trade, exact in or exact out, either way.
+#[derive(Debug, Clone, Args)]
+#[command(group(ArgGroup::new("trade").required(true).args(["buy_kwh", "sell_kwh", "spend", "receive"])))]
+pub struct SwapArgs {
+    /// Buy exactly this many kWh of energy credits with stablecoin (e.g. 1.5).
+    #[arg(long, value_name = "KWH", value_parser = credits_arg, allow_hyphen_values = true)]
+    pub buy_kwh: Option<u128>,
+    /// With --buy-kwh: pay at most this, USD.
+    #[arg(long, value_name = "USD", value_parser = stable_arg, requires = "buy_kwh", conflicts_with_all = ["sell_kwh", "spend", "receive"], allow_hyphen_values = true)]
+    pub max_pay: Option<u128>,
+    /// Sell exactly this many kWh of energy credits for stablecoin (e.g. 0.5).
+    #[arg(long, value_name = "KWH", value_parser = credits_arg, allow_hyphen_values = true)]
+    pub sell_kwh: Option<u128>,
+    /// With --sell-kwh: receive at least this, USD.
+    #[arg(long, value_name = "USD", value_parser = stable_limit_arg, requires = "sell_kwh", conflicts_with_all = ["buy_kwh", "spend", "receive"], allow_hyphen_values = true)]
+    pub min_receive: Option<u128>,
+    /// Spend exactly this much stablecoin, USD, on energy credits (e.g. 0.25).
+    #[arg(long, value_name = "USD", value_parser = stable_arg, allow_hyphen_values = true)]
+    pub spend: Option<u128>,
+    /// With --spend: receive at least this many kWh.
+    #[arg(long, value_name = "KWH", value_parser = credits_limit_arg, requires = "spend", conflicts_with_all = ["buy_kwh", "sell_kwh", "receive"], allow_hyphen_values = true)]
+    pub min_kwh: Option<u128>,
+    /// Receive exactly this much stablecoin, USD, for energy credits (e.g. 0.10).
+    #[arg(long, value_name = "USD", value_parser = stable_arg, allow_hyphen_values = true)]
+    pub receive: Option<u128>,
+    /// With --receive: sell at most this many kWh.
+    #[arg(long, value_name = "KWH", value_parser = credits_arg, requires = "receive", conflicts_with_all = ["buy_kwh", "sell_kwh", "spend"], allow_hyphen_values = true)]
+    pub max_sell_kwh: Option<u128>,
+    /// Slippage and deadline.
+    #[command(flatten)]
+    pub guard: GuardArgs,
+}
+
+impl SwapArgs {
+    /// The one trade the arguments describe (clap made sure there is exactly one).
+    fn swap(&self) -> Swap {
+        let (sold, exact, amount, limit) = match *self {
+            Self {
+                buy_kwh: Some(wh),
+                max_pay,
+                ..
+            } => (Asset::Usd, Exact::Out, wh, max_pay),
+            Self {
+                sell_kwh: Some(wh),
+                min_receive,
+                ..
+            } => (Asset::Credits, Exact::In, wh, min_receive),
+            Self {
+                spend: Some(amount),
+                min_kwh,
+                ..
+            } => (Asset::Usd, Exact::In, amount, min_kwh),
+            Self {
+                receive: Some(amount),
+                max_sell_kwh,
+                ..
+            } => (Asset::Credits, Exact::Out, amount, max_sell_kwh),
+            _ => unreachable!("clap requires one of the trade arguments"),
+        };
+        Swap {
+            sold,
+            exact,
+            amount,
+            limit,
+            guard: self.guard.guard(),
+        }
+    }
+}
+
+/// Liquidity commands.
+#[derive(Debug, Subcommand)]
+pub enum LiquidityAction {
+    /// Moves energy credits and stablecoin from your vault into the pool for LP shares.
+    ///
+    /// The pool takes them at its price: at most the amounts given, the rest stays in your
+    /// vault; the first deposit sets the price. `cogrid liquidity add --kwh 10 --amount 2`.
+    Add(LiquidityAddArgs),
+    /// Burns your LP shares for their part of both reserves, paid into your vault.
+    Remove(LiquidityRemoveArgs),
+}
+
+/// `liquidity add` arguments.
+#[derive(Debug, Clone, Args)]
+pub struct LiquidityAddArgs {
+    /// Energy credits offered, kWh (e.g. 10).
+    #[arg(long, value_name = "KWH", value_parser = credits_arg, allow_hyphen_values = true)]
+    pub kwh: u128,
+    /// Stablecoin offered, USD (e.g. 2.00).
+    #[arg(long, value_name = "USD", value_parser = stable_arg, allow_hyphen_values = true)]
+    pub amount: u128,
+    /// Slippage and deadline.
+    #[command(flatten)]
+    pub guard: GuardArgs,
+}
+
+/// `liquidity remove` arguments.
+#[derive(Debug, Clone, Args)]
+#[command(group(ArgGroup::new("how_much").required(true).args(["shares", "percent"])))]
+pub struct LiquidityRemoveArgs {
+    /// How many LP shares to burn (`cogrid pool` shows yours).
+    #[arg(long, value_parser = shares_arg, allow_hyphen_values = true)]
+    pub shares: Option<u128>,
+    /// What part of your LP shares to burn, in percent (e.g. 50, or 100 for all).
+    #[arg(long, value_parser = percent_arg, allow_hyphen_values = true)]
+    pub percent: Option<u16>,
+    /// Slippage and deadline.
+    #[command(flatten)]
+    pub guard: GuardArgs,
+}
+
 /// `bill` arguments.
 #[derive(Debug, Clone, Args)]
 pub struct BillArgs {
@@ -341,6 +502,37 @@ fn cap_arg(text: &str) -> Result<u32, String> {
         }
         Err(error) => Err(error.to_string()),
     }
+}
+
+/// Energy credits in kWh, as Wh: more than zero and what a vault stores (56 bits).
+fn credits_arg(text: &str) -> Result<u128, AmountError> {
+    units::parse_bounded(text, Unit::Kwh, false, (1 << 56) - 1)
+}
+
+/// A least amount of energy credits in kWh, as Wh; zero accepts any amount.
+fn credits_limit_arg(text: &str) -> Result<u128, AmountError> {
+    units::parse_bounded(text, Unit::Kwh, true, (1 << 56) - 1)
+}
+
+/// Stablecoin in USD, as base units: more than zero and what a vault stores (96 bits).
+fn stable_arg(text: &str) -> Result<u128, AmountError> {
+    units::parse_bounded(text, Unit::Usd, false, (1 << 96) - 1)
+}
+
+/// A least amount of stablecoin in USD, as base units; zero accepts any amount.
+fn stable_limit_arg(text: &str) -> Result<u128, AmountError> {
+    units::parse_bounded(text, Unit::Usd, true, (1 << 96) - 1)
+}
+
+/// A count of LP shares, whole base units of the share token.
+fn shares_arg(text: &str) -> Result<u128, AmountError> {
+    units::parse_bounded(text, Unit::Shares, false, u128::MAX)
+}
+
+/// A percentage of one's LP shares, as basis points: above 0 and at most 100.
+fn percent_arg(text: &str) -> Result<u16, AmountError> {
+    let bps = units::parse_bounded(text, Unit::Percent, false, 10_000)?;
+    Ok(u16::try_from(bps).expect("bounded to 10000"))
 }
 
 /// A deposit or withdrawal amount in `asset`'s unit, as base units.
@@ -430,6 +622,31 @@ impl Command {
             } => Request::CarbonShow {
                 account: *account,
                 id: *id,
+            },
+            Self::Pool {
+                account,
+                twap_seconds,
+            } => Request::PoolShow {
+                account: *account,
+                twap_seconds: *twap_seconds,
+            },
+            Self::Swap(args) => Request::Swap(args.swap()),
+            Self::Liquidity {
+                action: LiquidityAction::Add(args),
+            } => Request::LiquidityAdd {
+                wh: args.kwh,
+                amount: args.amount,
+                guard: args.guard.guard(),
+            },
+            Self::Liquidity {
+                action: LiquidityAction::Remove(args),
+            } => Request::LiquidityRemove {
+                shares: match (args.shares, args.percent) {
+                    (Some(shares), _) => SharesToBurn::Count(shares),
+                    (None, Some(bps)) => SharesToBurn::Percent(bps),
+                    (None, None) => unreachable!("clap requires --shares or --percent"),
+                },
+                guard: args.guard.guard(),
             },
             _ => return Ok(None),
         }))
@@ -567,12 +784,14 @@ async fn run(cli: Cli, request: Option<Request>) -> eyre::Result<()> {
         interval_seconds,
         acceptance_window,
         carbon_intensity,
+        amm_fee_bps,
     } = cli.command
     {
         let params = SuiteParams {
             interval_seconds,
             acceptance_window,
             carbon_intensity,
+            amm_fee_bps,
         };
         let deployment = deploy_suite(&provider, sender, params).await?;
         let path = cli
@@ -658,7 +877,10 @@ async fn run(cli: Cli, request: Option<Request>) -> eyre::Result<()> {
         | Command::Order { .. }
         | Command::Balance { .. }
         | Command::Bill(_)
-        | Command::Carbon { .. } => {
+        | Command::Carbon { .. }
+        | Command::Pool { .. }
+        | Command::Swap(_)
+        | Command::Liquidity { .. } => {
             unreachable!("handled above")
         }
     };
@@ -702,6 +924,190 @@ mod tests {
     #[test]
     fn cli_is_consistent() {
         Cli::command().debug_assert();
+    }
+
+    /// The request `cogrid ARGS` makes, or clap's message refusing it.
+    fn parse(args: &[&str]) -> Result<Option<Request>, String> {
+        let cli = Cli::try_parse_from(std::iter::once("cogrid").chain(args.iter().copied()))
+            .map_err(|error| error.to_string())?;
+        cli.command
+            .wallet_request()
+            .map_err(|error| error.to_string())
+    }
+
+    fn swap(args: &[&str]) -> Swap {
+        match parse(args) {
+            Ok(Some(Request::Swap(swap))) => swap,
+            other => panic!("{args:?}: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn swaps_cover_exact_in_and_exact_out_both_ways() {
+        let guard = Guard {
+            slippage_bps: 50,
+            deadline_seconds: 300,
+        };
+        assert_eq!(
+            swap(&["swap", "--buy-kwh", "1.5", "--max-pay", "0.40"]),
+            Swap {
+                sold: Asset::Usd,
+                exact: Exact::Out,
+                amount: 1_500,
+                limit: Some(400_000),
+                guard,
+            }
+        );
+        assert_eq!(
+            swap(&["swap", "--sell-kwh", "0.5"]),
+            Swap {
+                sold: Asset::Credits,
+                exact: Exact::In,
+                amount: 500,
+                limit: None,
+                guard,
+            }
+        );
+        assert_eq!(
+            swap(&["swap", "--spend", "0.25", "--min-kwh", "0"]),
+            Swap {
+                sold: Asset::Usd,
+                exact: Exact::In,
+                amount: 250_000,
+                limit: Some(0),
+                guard,
+            }
+        );
+        let receive = swap(&[
+            "swap",
+            "--receive",
+            "0.10",
+            "--max-sell-kwh",
+            "1",
+            "--slippage-bps",
+            "0",
+            "--deadline",
+            "60",
+        ]);
+        assert_eq!(
+            receive,
+            Swap {
+                sold: Asset::Credits,
+                exact: Exact::Out,
+                amount: 100_000,
+                limit: Some(1_000),
+                guard: Guard {
+                    slippage_bps: 0,
+                    deadline_seconds: 60,
+                },
+            }
+        );
+    }
+
+    #[test]
+    fn bad_pool_arguments_are_refused_with_the_reason() {
+        let cases: &[(&[&str], &str)] = &[
+            (
+                &["swap", "--buy-kwh", "0"],
+                "invalid value '0' for '--buy-kwh <KWH>': the amount must be more than zero",
+            ),
+            (
+                &["swap", "--sell-kwh", "-1"],
+                "invalid value '-1' for '--sell-kwh <KWH>': negative amounts are not allowed",
+            ),
+            (
+                &["swap", "--sell-kwh", "0.0001"],
+                "kWh takes at most 3 decimals (got 4)",
+            ),
+            (
+                &["swap", "--spend", "0.0000001"],
+                "USD takes at most 6 decimals (got 7)",
+            ),
+            (
+                &["swap", "--buy-kwh", "72057594037927.936"],
+                "above the most allowed here, 72057594037927.935 kWh",
+            ),
+            (
+                &["swap"],
+                "--buy-kwh <KWH>|--sell-kwh <KWH>|--spend <USD>|--receive <USD>",
+            ),
+            (
+                &["swap", "--buy-kwh", "1", "--sell-kwh", "1"],
+                "cannot be used with",
+            ),
+            (
+                &["swap", "--sell-kwh", "1", "--max-pay", "1"],
+                "'--sell-kwh <KWH>' cannot be used with '--max-pay <USD>'",
+            ),
+            (
+                &["swap", "--buy-kwh", "1", "--slippage-bps", "10001"],
+                "10001 is not in 0..=10000",
+            ),
+            (
+                &["swap", "--buy-kwh", "1", "--deadline", "0"],
+                "0 is not in 1..=86400",
+            ),
+            (
+                &["liquidity", "add", "--kwh", "10", "--amount", "0"],
+                "the amount must be more than zero",
+            ),
+            (
+                &["liquidity", "add", "--kwh", "1,5", "--amount", "2"],
+                "use a dot as the decimal separator",
+            ),
+            (
+                &["liquidity", "remove"],
+                "--shares <SHARES>|--percent <PERCENT>",
+            ),
+            (
+                &["liquidity", "remove", "--percent", "150"],
+                "above the most allowed here, 100 percent",
+            ),
+            (
+                &["liquidity", "remove", "--percent", "0"],
+                "the amount must be more than zero, e.g. 50",
+            ),
+            (
+                &["liquidity", "remove", "--percent", "12.345"],
+                "percent takes at most 2 decimals (got 3)",
+            ),
+            (
+                &["liquidity", "remove", "--shares", "1.5"],
+                "shares take whole numbers only (got 1 decimal)",
+            ),
+            (
+                &["deploy", "--amm-fee-bps", "1001"],
+                "1001 is not in 0..=1000",
+            ),
+        ];
+        for (args, expected) in cases {
+            let error = parse(args).unwrap_err();
+            assert!(error.contains(expected), "{args:?}: {error}");
+        }
+    }
+
+    #[test]
+    fn liquidity_is_removed_by_count_or_by_percent() {
+        match parse(&["liquidity", "remove", "--percent", "12.5"]) {
+            Ok(Some(Request::LiquidityRemove { shares, .. })) => {
+                assert_eq!(shares, SharesToBurn::Percent(1_250));
+            }
+            other => panic!("{other:?}"),
+        }
+        match parse(&["liquidity", "remove", "--shares", "70210"]) {
+            Ok(Some(Request::LiquidityRemove { shares, .. })) => {
+                assert_eq!(shares, SharesToBurn::Count(70_210));
+            }
+            other => panic!("{other:?}"),
+        }
+        match parse(&[
+            "pool",
+            "--account",
+            "0x0000000000000000000000000000000000000001",
+        ]) {
+            Ok(Some(request @ Request::PoolShow { .. })) => assert!(request.reads_without_key()),
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]

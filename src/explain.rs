@@ -3,12 +3,15 @@
 //! URL that did not answer.
 
 use alloy::primitives::{B256, keccak256};
-use cogrid_bindings::{CarbonCredit::CarbonCreditErrors, EnergyMarket::EnergyMarketErrors};
+use cogrid_bindings::{
+    CarbonCredit::CarbonCreditErrors, EnergyAmm::EnergyAmmErrors, EnergyMarket::EnergyMarketErrors,
+};
 use cogrid_chain::ChainError;
 use eyre::eyre;
 
 use crate::{
     cli::Asset,
+    time::rfc3339,
     units::{self, Unit},
 };
 
@@ -67,6 +70,105 @@ pub(crate) fn explain(
         });
     }
     eyre!(error)
+}
+
+/// Explains a failed call to the pool. The pool's own errors (and those of its LP share token)
+/// come first: its ABI shares the ERC-20 errors with the credit tokens, and a call to the pool
+/// means its shares. `sold` is the asset a swap sells, to show amounts in their units; what the
+/// market refuses inside the pool's call (a short vault) is explained as [`explain`] does.
+pub(crate) fn explain_pool(
+    error: alloy::contract::Error,
+    rpc_url: &str,
+    sold: Option<Asset>,
+) -> eyre::Report {
+    match error.as_decoded_interface_error::<EnergyAmmErrors>() {
+        Some(decoded) => match pool_hint(&decoded, sold) {
+            Some(hint) => eyre!("EnergyAmm refused: {decoded:?}\n  hint: {hint}"),
+            None => eyre!("EnergyAmm refused: {decoded:?}"),
+        },
+        None => explain(error, rpc_url, sold),
+    }
+}
+
+/// The asset a swap pays out when it sells `sold`.
+pub(crate) fn other_side(sold: Asset) -> Asset {
+    match sold {
+        Asset::Credits => Asset::Usd,
+        Asset::Usd | Asset::Carbon => Asset::Credits,
+    }
+}
+
+/// What to do about the pool's errors.
+fn pool_hint(error: &EnergyAmmErrors, sold: Option<Asset>) -> Option<String> {
+    let show = |value, asset: Option<Asset>| match asset {
+        Some(asset) => show_u256(value, asset.unit()),
+        None => format!("{value} base units"),
+    };
+    let bought = sold.map(other_side);
+    Some(match error {
+        EnergyAmmErrors::EnergyAmmExpired(e) => format!(
+            "the transaction was mined at {}, after its deadline {}: run the command again, or \
+             give it longer with --deadline SECONDS",
+            rfc3339(e.timestamp.saturating_to()),
+            rfc3339(e.deadline.saturating_to())
+        ),
+        EnergyAmmErrors::EnergyAmmZeroAmount(_) => "give an amount above zero".to_owned(),
+        EnergyAmmErrors::EnergyAmmInsufficientOutput(e) => format!(
+            "the swap would pay {}, less than the {} you asked for at least: the price moved or \
+             the limit is too tight (`cogrid pool` shows the price): lower --min-receive or \
+             --min-kwh, or leave it out to quote again with --slippage-bps",
+            show(e.amountOut, bought),
+            show(e.minOut, bought)
+        ),
+        EnergyAmmErrors::EnergyAmmExcessiveInput(e) => format!(
+            "the swap would take {}, more than the {} you allowed at most: the price moved or \
+             the limit is too tight (`cogrid pool` shows the price): raise --max-pay or \
+             --max-sell-kwh, or leave it out to quote again with --slippage-bps",
+            show(e.amountIn, sold),
+            show(e.maxIn, sold)
+        ),
+        EnergyAmmErrors::EnergyAmmInsufficientLiquidity(e) if e.reserveOut.is_zero() => {
+            "the pool holds no liquidity yet: add some with `cogrid liquidity add --kwh X \
+             --amount Y`"
+                .to_owned()
+        }
+        EnergyAmmErrors::EnergyAmmInsufficientLiquidity(e) => format!(
+            "the pool holds {}, not more than the {} asked for: ask for less (`cogrid pool` \
+             shows the reserves), or add liquidity first",
+            show(e.reserveOut, bought),
+            show(e.amountOut, bought)
+        ),
+        EnergyAmmErrors::EnergyAmmReserveOverflow(_) => {
+            "the pool would hold more than a market vault stores: swap or add less".to_owned()
+        }
+        EnergyAmmErrors::EnergyAmmBelowMinimum(e) => {
+            let asset = Asset::from_abi(e.asset);
+            format!(
+                "the pool would move only {} of {}, below the minimum {}: its price moved since \
+                 the quote; run the command again, or allow more with --slippage-bps",
+                show(e.amount, asset),
+                asset.map_or("that asset", Asset::name),
+                show(e.minimum, asset)
+            )
+        }
+        EnergyAmmErrors::EnergyAmmInsufficientInitialLiquidity(e) => format!(
+            "the first deposit is worth {} shares (the square root of Wh times stablecoin base \
+             units), not more than the {} locked forever: deposit more of both",
+            e.liquidity, e.minimum
+        ),
+        EnergyAmmErrors::EnergyAmmZeroShares(_) => {
+            "the deposit is worth less than one share: deposit more of both".to_owned()
+        }
+        EnergyAmmErrors::EnergyAmmInsufficientLiquidityBurned(e) => format!(
+            "burning {} shares would pay out nothing of one asset: burn more shares",
+            e.shares
+        ),
+        EnergyAmmErrors::ERC20InsufficientBalance(e) => format!(
+            "{} holds {} LP shares, fewer than the {} to burn: `cogrid pool` shows your shares",
+            e.sender, e.balance, e.needed
+        ),
+        _ => return None,
+    })
 }
 
 /// What to do about the market's common errors.
@@ -214,6 +316,63 @@ mod tests {
         let hint = market_hint(&error).unwrap();
         assert!(
             hint.contains("your vault holds 0.5 kWh of energy credits, less than the 3.2 kWh"),
+            "{hint}"
+        );
+    }
+
+    #[test]
+    fn the_pools_errors_name_amounts_in_the_swapped_assets_units() {
+        use cogrid_bindings::EnergyAmm;
+        let error = EnergyAmmErrors::EnergyAmmExcessiveInput(EnergyAmm::EnergyAmmExcessiveInput {
+            amountIn: U256::from(222_891),
+            maxIn: U256::from(10_000),
+        });
+        let hint = pool_hint(&error, Some(Asset::Usd)).unwrap();
+        assert!(
+            hint.starts_with("the swap would take 0.222891 USD, more than the 0.01 USD"),
+            "{hint}"
+        );
+        let error =
+            EnergyAmmErrors::EnergyAmmInsufficientOutput(EnergyAmm::EnergyAmmInsufficientOutput {
+                amountOut: U256::from(450),
+                minOut: U256::from(500),
+            });
+        let hint = pool_hint(&error, Some(Asset::Usd)).unwrap();
+        assert!(
+            hint.starts_with("the swap would pay 0.45 kWh, less than the 0.5 kWh"),
+            "{hint}"
+        );
+        let empty = EnergyAmmErrors::EnergyAmmInsufficientLiquidity(
+            EnergyAmm::EnergyAmmInsufficientLiquidity {
+                reserveOut: U256::ZERO,
+                amountOut: U256::ZERO,
+            },
+        );
+        let hint = pool_hint(&empty, None).unwrap();
+        assert!(hint.contains("cogrid liquidity add"), "{hint}");
+        let expired = EnergyAmmErrors::EnergyAmmExpired(EnergyAmm::EnergyAmmExpired {
+            deadline: U256::from(4_085_164_800u64),
+            timestamp: U256::from(4_085_164_801u64),
+        });
+        let hint = pool_hint(&expired, None).unwrap();
+        assert!(
+            hint.starts_with(
+                "the transaction was mined at 2099-06-15T00:00:01Z, after its deadline \
+                 2099-06-15T00:00:00Z"
+            ),
+            "{hint}"
+        );
+        assert!(hint.contains("--deadline"), "{hint}");
+        let below = EnergyAmmErrors::EnergyAmmBelowMinimum(EnergyAmm::EnergyAmmBelowMinimum {
+            asset: 0,
+            amount: U256::from(990_000),
+            minimum: U256::from(995_000),
+        });
+        let hint = pool_hint(&below, None).unwrap();
+        assert!(
+            hint.starts_with(
+                "the pool would move only 0.99 USD of stablecoin, below the minimum 0.995 USD"
+            ),
             "{hint}"
         );
     }

@@ -1,6 +1,7 @@
 //! The `cogrid` command-line tool: deploy the contracts to any RPC URL or a local devnet,
 //! administer participants and meters, settle residual volumes, the prosumer's wallet (deposit,
-//! withdraw, standing orders, balances, bills, carbon retirement), measure gas, and run the metering demo.
+//! withdraw, standing orders, balances, bills, carbon retirement, swaps and liquidity in the
+//! pool), measure gas, and run the metering demo.
 
 pub mod bill;
 mod carbon;
@@ -10,6 +11,7 @@ pub mod error;
 mod explain;
 pub mod gas;
 mod keys;
+mod pool;
 pub mod time;
 pub mod units;
 mod wallet;

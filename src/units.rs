@@ -22,6 +22,11 @@ pub enum Unit {
     Grams,
     /// Native gas token; the base unit is 1 wei.
     Eth,
+    /// The pool's LP shares, counted in the share token's base units: a share's worth is a
+    /// part of the reserves, so a whole number reads better than 18 decimals of tiny parts.
+    Shares,
+    /// A part of a whole in percent; the base unit is a basis point (0.01 %).
+    Percent,
 }
 
 impl Unit {
@@ -30,8 +35,9 @@ impl Unit {
         match self {
             Self::Usd | Self::UsdPerKwh => 6,
             Self::Kwh => 3,
-            Self::Grams => 0,
+            Self::Grams | Self::Shares => 0,
             Self::Eth => 18,
+            Self::Percent => 2,
         }
     }
 
@@ -39,7 +45,7 @@ impl Unit {
     const fn min_shown(self) -> usize {
         match self {
             Self::Usd | Self::UsdPerKwh => 2,
-            Self::Kwh | Self::Grams | Self::Eth => 0,
+            Self::Kwh | Self::Grams | Self::Eth | Self::Shares | Self::Percent => 0,
         }
     }
 
@@ -51,6 +57,8 @@ impl Unit {
             Self::Kwh => "kWh",
             Self::Grams => "g",
             Self::Eth => "ETH",
+            Self::Shares => "shares",
+            Self::Percent => "%",
         }
     }
 
@@ -62,6 +70,8 @@ impl Unit {
             Self::Kwh => "kWh",
             Self::Grams => "grams",
             Self::Eth => "ETH",
+            Self::Shares => "shares",
+            Self::Percent => "percent",
         }
     }
 
@@ -73,6 +83,8 @@ impl Unit {
             Self::Kwh => "3.2",
             Self::Grams => "250",
             Self::Eth => "0.01",
+            Self::Shares => "1000",
+            Self::Percent => "50",
         }
     }
 }
@@ -186,12 +198,14 @@ mod tests {
 
     use super::*;
 
-    const UNITS: [Unit; 5] = [
+    const UNITS: [Unit; 7] = [
         Unit::Usd,
         Unit::UsdPerKwh,
         Unit::Kwh,
         Unit::Grams,
         Unit::Eth,
+        Unit::Shares,
+        Unit::Percent,
     ];
 
     #[test]
@@ -204,6 +218,8 @@ mod tests {
         assert_eq!(parse("0", Unit::Usd), Ok(0));
         assert_eq!(parse(" 7 ", Unit::Usd), Ok(7_000_000));
         assert_eq!(parse("1", Unit::Eth), Ok(10u128.pow(18)));
+        assert_eq!(parse("12.5", Unit::Percent), Ok(1_250));
+        assert_eq!(parse("140421", Unit::Shares), Ok(140_421));
         // A float would make this 0.30000000000000004.
         assert_eq!(parse("0.3", Unit::Usd), Ok(300_000));
     }
@@ -301,6 +317,9 @@ mod tests {
         assert_eq!(format_fixed(140_000, Unit::Usd), "0.140000");
         assert_eq!(format_fixed(1_500, Unit::Kwh), "1.500");
         assert_eq!(format_fixed(60, Unit::Grams), "60");
+        assert_eq!(format(30, Unit::Percent), "0.3");
+        assert_eq!(format_fixed(9_929, Unit::Percent), "99.29");
+        assert_eq!(show(140_421, Unit::Shares), "140421 shares");
         assert_eq!(show(25_500_000, Unit::Usd), "25.50 USD");
         assert_eq!(
             format_u256(U256::from(10u128.pow(22)) + U256::from(1), Unit::Eth),

@@ -1,4 +1,5 @@
-//! The prosumer's wallet commands: deposit and withdraw, standing orders, balances and bills.
+//! The prosumer's wallet commands: deposit and withdraw, standing orders, balances and bills;
+//! the requests of the carbon and pool commands, which `carbon.rs` and `pool.rs` run.
 //!
 //! Every amount was parsed and checked before a request exists (see [`Request`]), so a typo
 //! never costs a transaction; what the chain refuses is explained by the contract's error name.
@@ -18,6 +19,7 @@ use crate::{
     bill::{self, MeterEvent},
     cli::Asset,
     explain::{Erc20, explain, market_hint},
+    pool::{Guard, SharesToBurn, Swap},
     time::{intervals_within, rfc3339},
     units::{self, Unit},
 };
@@ -92,6 +94,31 @@ pub(crate) enum Request {
         /// One certificate.
         id: Option<u64>,
     },
+    /// Print the pool and an account's part of it.
+    PoolShow {
+        /// Whose part; the sender when `None`.
+        account: Option<Address>,
+        /// The window of the time-weighted mean price, seconds.
+        twap_seconds: u64,
+    },
+    /// Swap with the pool.
+    Swap(Swap),
+    /// Add liquidity to the pool.
+    LiquidityAdd {
+        /// Wh of energy credits offered; not zero.
+        wh: u128,
+        /// Stablecoin base units offered; not zero.
+        amount: u128,
+        /// How far the pool's price may move before the transaction is mined.
+        guard: Guard,
+    },
+    /// Remove liquidity from the pool.
+    LiquidityRemove {
+        /// How many of the sender's shares to burn.
+        shares: SharesToBurn,
+        /// How far the pool's price may move before the transaction is mined.
+        guard: Guard,
+    },
 }
 
 impl Request {
@@ -101,11 +128,15 @@ impl Request {
             Self::OrderShow { meter } | Self::Bill { meter, .. } => meter.is_some(),
             Self::Balance { account } => account.is_some(),
             Self::CarbonShow { account, id } => account.is_some() || id.is_some(),
+            Self::PoolShow { account, .. } => account.is_some(),
             Self::CarbonRetire { .. }
             | Self::Deposit { .. }
             | Self::Withdraw { .. }
             | Self::OrderSet { .. }
-            | Self::OrderCancel { .. } => false,
+            | Self::OrderCancel { .. }
+            | Self::Swap(_)
+            | Self::LiquidityAdd { .. }
+            | Self::LiquidityRemove { .. } => false,
         }
     }
 }
@@ -168,6 +199,19 @@ pub(crate) async fn run(request: Request, session: &Session) -> eyre::Result<()>
                 .await
         }
         Request::CarbonShow { account, id } => session.show_carbon(account, id).await,
+        Request::PoolShow {
+            account,
+            twap_seconds,
+        } => {
+            session
+                .show_pool(account.unwrap_or(session.sender), twap_seconds)
+                .await
+        }
+        Request::Swap(swap) => session.swap(&swap).await,
+        Request::LiquidityAdd { wh, amount, guard } => {
+            session.add_liquidity(wh, amount, guard).await
+        }
+        Request::LiquidityRemove { shares, guard } => session.remove_liquidity(shares, guard).await,
     }
 }
 
@@ -200,16 +244,20 @@ impl Session {
         sent: Result<PendingTransactionBuilder<Ethereum>, alloy::contract::Error>,
         asset: Option<Asset>,
     ) -> eyre::Result<TransactionReceipt> {
-        let receipt = sent
-            .map_err(self.explained(asset))?
-            .get_receipt()
-            .await
-            .wrap_err_with(|| {
-                format!(
-                    "waiting for the transaction's receipt from {}",
-                    self.rpc_url
-                )
-            })?;
+        self.wait(sent.map_err(self.explained(asset))?).await
+    }
+
+    /// Waits for a sent transaction's receipt and fails when it reverted.
+    pub(crate) async fn wait(
+        &self,
+        pending: PendingTransactionBuilder<Ethereum>,
+    ) -> eyre::Result<TransactionReceipt> {
+        let receipt = pending.get_receipt().await.wrap_err_with(|| {
+            format!(
+                "waiting for the transaction's receipt from {}",
+                self.rpc_url
+            )
+        })?;
         eyre::ensure!(
             receipt.status(),
             "transaction {} reverted",
@@ -233,10 +281,11 @@ impl Session {
         ])
     }
 
-    async fn deposit(&self, asset: Asset, amount: u128) -> eyre::Result<()> {
+    /// Fails, saying who registers it, unless the sender has a vault in the market.
+    pub(crate) async fn require_participant(&self) -> eyre::Result<()> {
         let sender = self.sender;
-        let market = self.market();
-        let id = market
+        let id = self
+            .market()
             .participantId(sender)
             .call()
             .await
@@ -250,6 +299,13 @@ impl Session {
                 market_hint(&error).unwrap_or_default()
             );
         }
+        Ok(())
+    }
+
+    async fn deposit(&self, asset: Asset, amount: u128) -> eyre::Result<()> {
+        let sender = self.sender;
+        let market = self.market();
+        self.require_participant().await?;
         let token = self.token(asset);
         let wanted = U256::from(amount);
         let held = token

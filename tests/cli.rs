@@ -10,8 +10,10 @@ use alloy::{
     providers::{DynProvider, Provider},
     signers::local::PrivateKeySigner,
 };
+use cogrid::units::{self, Unit};
 use cogrid_bindings::{
-    CarbonCredit, EnergyCredit, EnergyMarket, IEnergyMarket, IMeterRegistry, MockStablecoin,
+    CarbonCredit, EnergyAmm, EnergyCredit, EnergyMarket, IEnergyMarket, IMeterRegistry,
+    MockStablecoin,
 };
 use cogrid_chain::{
     Deployment, Devnet, Fill, Reading, connect_lazily, reading_domain, sign_reading,
@@ -287,7 +289,8 @@ async fn deposit_and_withdraw_round_trip_to_the_base_unit() {
 
     let balance = stdout(&chain.run(&prosumer, &["balance"]));
     assert!(
-        balance.contains(&format!("account {account}: participant #1, active")),
+        // The pool is participant #1 (`deploy` registers it).
+        balance.contains(&format!("account {account}: participant #2, active")),
         "{balance}"
     );
     assert_eq!(
@@ -964,6 +967,425 @@ async fn a_bill_adds_up_what_the_readings_and_settlements_recorded() {
         ["0.3", "kWh", "0.2", "kWh"]
     );
     assert_eq!(row(&balance, "carbon credits"), ["600", "g", "0", "g"]);
+}
+
+/// The pool's fee as `deploy` sets it by default, in basis points.
+const FEE_BPS: u128 = 30;
+
+/// The constant product with the fee taken from the amount in: what the pool pays for
+/// `amount_in`, rounded down.
+fn pays(amount_in: u128, reserve_in: u128, reserve_out: u128) -> u128 {
+    let after_fee = amount_in * (10_000 - FEE_BPS);
+    after_fee * reserve_out / (reserve_in * 10_000 + after_fee)
+}
+
+/// What the pool takes for `amount_out`, rounded up.
+fn takes(amount_out: u128, reserve_in: u128, reserve_out: u128) -> u128 {
+    (reserve_in * amount_out * 10_000).div_ceil((reserve_out - amount_out) * (10_000 - FEE_BPS))
+}
+
+/// The pool's reserves (credits Wh, stablecoin base units) and LP share supply, as the test
+/// tracks them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Pool {
+    credits: u128,
+    stable: u128,
+    supply: u128,
+}
+
+impl Chain {
+    fn pool(&self) -> EnergyAmm::EnergyAmmInstance<DynProvider> {
+        EnergyAmm::new(self.deployment.energy_amm, self.devnet.admin.clone())
+    }
+
+    async fn pool_state(&self) -> Pool {
+        let reserves = self.pool().getReserves().call().await.unwrap();
+        Pool {
+            credits: reserves.reserveCredits.to(),
+            stable: reserves.reserveStable.to(),
+            supply: self.pool().totalSupply().call().await.unwrap().to(),
+        }
+    }
+
+    /// The timestamp of the pool's last change.
+    async fn changed_at(&self) -> u64 {
+        self.pool()
+            .getReserves()
+            .call()
+            .await
+            .unwrap()
+            .blockTimestampLast
+            .into()
+    }
+
+    async fn latest_time(&self) -> u64 {
+        self.devnet
+            .admin
+            .get_block_by_number(alloy::eips::BlockNumberOrTag::Latest)
+            .await
+            .unwrap()
+            .unwrap()
+            .header
+            .timestamp
+    }
+
+    async fn shares(&self, account: Address) -> u128 {
+        self.pool().balanceOf(account).call().await.unwrap().to()
+    }
+
+    /// `(stablecoin, credits)` in `account`'s vault.
+    async fn vault_pair(&self, account: Address) -> (u128, u128) {
+        let vault = self.vault(account).await;
+        (vault.stablecoin.to(), vault.creditsWh.to())
+    }
+}
+
+fn usd(value: u128) -> String {
+    units::show(value, Unit::Usd)
+}
+
+fn kwh(value: u128) -> String {
+    units::show(value, Unit::Kwh)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_pool_trades_vault_balances_at_the_constant_product_price() {
+    let chain = Chain::start();
+    let pool_address = chain.deployment.energy_amm;
+    assert_eq!(chain.market().amm().call().await.unwrap(), pool_address);
+    assert_eq!(
+        chain
+            .market()
+            .participantId(pool_address)
+            .call()
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(chain.pool().FEE_BPS().call().await.unwrap(), U256::from(30));
+
+    let lp = chain.prosumer(1, 3_000_000).await;
+    let buyer = chain.prosumer(2, 1_000_000).await;
+    let (lp_account, buyer_account) = (lp.address(), buyer.address());
+    // The admin mints credits as the market would, 12 kWh to the liquidity provider.
+    let credits = EnergyCredit::new(
+        chain.deployment.energy_credit,
+        chain.provider_of(chain.admin()),
+    );
+    let minter = credits.MINTER_ROLE().call().await.unwrap();
+    credits
+        .grantRole(minter, chain.admin().address())
+        .send()
+        .await
+        .unwrap()
+        .get_receipt()
+        .await
+        .unwrap();
+    credits
+        .mint(lp_account, U256::from(12_000))
+        .send()
+        .await
+        .unwrap()
+        .get_receipt()
+        .await
+        .unwrap();
+    stdout(&chain.run(&lp, &["deposit", "--asset", "credits", "12"]));
+    stdout(&chain.run(&lp, &["deposit", "3"]));
+    stdout(&chain.run(&buyer, &["deposit", "1"]));
+
+    // An empty pool: shown as such, and a swap is refused before anything is sent.
+    let shown = stdout(&chain.run_without_key(&["pool", "--account", &lp_account.to_string()]));
+    assert!(
+        shown.contains("reserves     none: the pool holds no liquidity yet"),
+        "{shown}"
+    );
+    assert!(
+        shown.contains("fee          0.3 % of the amount in"),
+        "{shown}"
+    );
+    let nonce = chain.nonce(buyer_account).await;
+    let empty = stderr(&chain.run(&buyer, &["swap", "--spend", "0.5"]));
+    assert!(
+        empty.contains(
+            "the pool holds no liquidity yet: add some from your vault with `cogrid liquidity add"
+        ),
+        "{empty}"
+    );
+    assert_eq!(chain.nonce(buyer_account).await, nonce);
+
+    // The first deposit sets the price, 0.20 USD/kWh, and mints sqrt(10,000 Wh x 2,000,000) less
+    // the 1,000 shares locked forever.
+    let added = stdout(&chain.run(&lp, &["liquidity", "add", "--kwh", "10", "--amount", "2"]));
+    assert!(
+        added.contains("the pool is empty: this first deposit sets its price, 0.20 USD/kWh"),
+        "{added}"
+    );
+    assert!(
+        added.contains(
+            "added 10 kWh of energy credits and 2.00 USD of stablecoin to the pool for 140421 shares"
+        ),
+        "{added}"
+    );
+    assert!(
+        added.contains("you hold 140421 shares, 99.29 % of the pool"),
+        "{added}"
+    );
+    let mut pool = Pool {
+        credits: 10_000,
+        stable: 2_000_000,
+        supply: 141_421,
+    };
+    assert_eq!(chain.pool_state().await, pool);
+    assert_eq!(chain.vault_pair(lp_account).await, (1_000_000, 2_000));
+
+    let shown = stdout(&chain.run_without_key(&["pool", "--account", &lp_account.to_string()]));
+    for expected in [
+        format!("pool {pool_address}"),
+        "reserves     10 kWh of energy credits, 2.00 USD of stablecoin".to_owned(),
+        "spot price   0.20 USD/kWh".to_owned(),
+        "LP shares    141421 shares (1000 locked forever".to_owned(),
+        format!("account {lp_account}: 140421 shares, 99.29 % of the pool"),
+        // 140421/141421 of each reserve, rounded down.
+        "its part     9.929 kWh of energy credits, 1.985857 USD of stablecoin".to_owned(),
+        "TWAP         none over the last 3600 s: the pool had no liquidity then".to_owned(),
+    ] {
+        assert!(shown.contains(&expected), "{expected:?} in {shown}");
+    }
+
+    // A registered account with an empty vault is told to deposit, before anything is sent.
+    let stranger = chain.prosumer(3, 0).await;
+    let short = stderr(&chain.run(&stranger, &["swap", "--buy-kwh", "1"]));
+    let cost = takes(1_000, pool.stable, pool.credits);
+    assert_eq!(cost, 222_891);
+    assert!(
+        short.contains(&format!(
+            "your vault holds 0.00 USD of stablecoin, less than the {} the swap takes: deposit \
+             first with `cogrid deposit {}`",
+            usd(cost),
+            units::format(cost, Unit::Usd)
+        )),
+        "{short}"
+    );
+    assert_eq!(chain.nonce(stranger.address()).await, 0);
+
+    // Exact out, quoted: 1 kWh for what the pool takes, paying at most the quote plus 0.5 %.
+    let bought = stdout(&chain.run(&buyer, &["swap", "--buy-kwh", "1"]));
+    assert!(
+        bought.contains(&format!(
+            "quote: 1 kWh of energy credits costs {} of stablecoin; paying at most {} (0.5 % \
+             slippage)",
+            usd(cost),
+            usd((cost * 10_050).div_ceil(10_000))
+        )),
+        "{bought}"
+    );
+    assert!(
+        bought.contains(&format!(
+            "bought 1 kWh of energy credits for {} of stablecoin ({}, fee included)",
+            usd(cost),
+            units::show(cost, Unit::UsdPerKwh)
+        )),
+        "{bought}"
+    );
+    let mut wallet = (1_000_000 - cost, 1_000);
+    assert_eq!(chain.vault_pair(buyer_account).await, wallet);
+    let k = pool.credits * pool.stable;
+    pool.credits -= 1_000;
+    pool.stable += cost;
+    assert_eq!(chain.pool_state().await, pool);
+    assert!(pool.credits * pool.stable >= k, "k never decreases");
+
+    // Limits too tight for the price: refused by name with what to do; nothing moves.
+    let nonce = chain.nonce(buyer_account).await;
+    let tight = stderr(&chain.run(&buyer, &["swap", "--buy-kwh", "0.1", "--max-pay", "0.01"]));
+    assert!(tight.contains("EnergyAmmExcessiveInput"), "{tight}");
+    assert!(
+        tight.contains(&format!(
+            "hint: the swap would take {}, more than the 0.01 USD you allowed at most",
+            usd(takes(100, pool.stable, pool.credits))
+        )),
+        "{tight}"
+    );
+    let tight = stderr(&chain.run(&buyer, &["swap", "--sell-kwh", "0.5", "--min-receive", "1"]));
+    assert!(tight.contains("EnergyAmmInsufficientOutput"), "{tight}");
+    assert!(
+        tight.contains(&format!(
+            "hint: the swap would pay {}, less than the 1.00 USD you asked for at least",
+            usd(pays(500, pool.credits, pool.stable))
+        )),
+        "{tight}"
+    );
+    assert_eq!(chain.nonce(buyer_account).await, nonce);
+    assert_eq!(chain.vault_pair(buyer_account).await, wallet);
+    assert_eq!(chain.pool_state().await, pool);
+
+    // Exact in: 0.5 kWh sold.
+    let paid = pays(500, pool.credits, pool.stable);
+    let sold = stdout(&chain.run(&buyer, &["swap", "--sell-kwh", "0.5"]));
+    assert!(
+        sold.contains(&format!(
+            "sold 0.5 kWh of energy credits for {} of stablecoin",
+            usd(paid)
+        )),
+        "{sold}"
+    );
+    wallet = (wallet.0 + paid, wallet.1 - 500);
+    pool.credits += 500;
+    pool.stable -= paid;
+    assert_eq!(chain.vault_pair(buyer_account).await, wallet);
+    assert_eq!(chain.pool_state().await, pool);
+
+    // Exact in the other way: 0.10 USD spent, with a limit met.
+    let got = pays(100_000, pool.stable, pool.credits);
+    let spent = stdout(&chain.run(&buyer, &["swap", "--spend", "0.10", "--min-kwh", "0.4"]));
+    assert!(
+        spent.contains(&format!(
+            "bought {} of energy credits for 0.10 USD of stablecoin",
+            kwh(got)
+        )),
+        "{spent}"
+    );
+    wallet = (wallet.0 - 100_000, wallet.1 + got);
+    pool.credits -= got;
+    pool.stable += 100_000;
+    assert_eq!(chain.vault_pair(buyer_account).await, wallet);
+    assert_eq!(chain.pool_state().await, pool);
+
+    // Exact out the other way: exactly 0.05 USD received for credits.
+    let given = takes(50_000, pool.credits, pool.stable);
+    let received = stdout(&chain.run(&buyer, &["swap", "--receive", "0.05"]));
+    assert!(
+        received.contains(&format!(
+            "sold {} of energy credits for 0.05 USD of stablecoin",
+            kwh(given)
+        )),
+        "{received}"
+    );
+    wallet = (wallet.0 + 50_000, wallet.1 - given);
+    pool.credits += given;
+    pool.stable -= 50_000;
+    assert_eq!(chain.vault_pair(buyer_account).await, wallet);
+    assert_eq!(chain.pool_state().await, pool);
+    assert!(pool.credits * pool.stable >= k, "k never decreases");
+
+    // A second provider offering more stablecoin than its credits are worth: the pool takes the
+    // credits and their worth, rounded up; the rest stays in the vault.
+    let stable_in = (100 * pool.stable).div_ceil(pool.credits);
+    let minted = (100 * pool.supply / pool.credits).min(stable_in * pool.supply / pool.stable);
+    let added = stdout(&chain.run(
+        &buyer,
+        &["liquidity", "add", "--kwh", "0.1", "--amount", "0.5"],
+    ));
+    assert!(
+        added.contains(&format!(
+            "added 0.1 kWh of energy credits and {} of stablecoin to the pool for {minted} shares",
+            usd(stable_in)
+        )),
+        "{added}"
+    );
+    assert!(added.contains("the rest stays in your vault"), "{added}");
+    wallet = (wallet.0 - stable_in, wallet.1 - 100);
+    pool.credits += 100;
+    pool.stable += stable_in;
+    pool.supply += minted;
+    assert_eq!(chain.vault_pair(buyer_account).await, wallet);
+    assert_eq!(chain.pool_state().await, pool);
+    assert_eq!(chain.shares(buyer_account).await, minted);
+
+    // Half the first provider's shares, then the rest, each for its part of both reserves.
+    let lp_vault = chain.vault_pair(lp_account).await;
+    let half = 140_421 / 2;
+    let (credits_out, stable_out) = (
+        half * pool.credits / pool.supply,
+        half * pool.stable / pool.supply,
+    );
+    let removed = stdout(&chain.run(&lp, &["liquidity", "remove", "--percent", "50"]));
+    assert!(
+        removed.contains(&format!(
+            "removed {half} shares for {} of energy credits and {} of stablecoin, paid into your vault",
+            kwh(credits_out),
+            usd(stable_out)
+        )),
+        "{removed}"
+    );
+    pool.credits -= credits_out;
+    pool.stable -= stable_out;
+    pool.supply -= half;
+    assert_eq!(chain.pool_state().await, pool);
+    assert_eq!(
+        chain.vault_pair(lp_account).await,
+        (lp_vault.0 + stable_out, lp_vault.1 + credits_out)
+    );
+    let rest = 140_421 - half;
+    let too_many = stderr(&chain.run(&lp, &["liquidity", "remove", "--shares", "99999999"]));
+    assert!(
+        too_many.contains(&format!(
+            "you hold {rest} shares, fewer than the 99999999 to burn"
+        )),
+        "{too_many}"
+    );
+    let removed = stdout(&chain.run(&lp, &["liquidity", "remove", "--shares", &rest.to_string()]));
+    assert!(
+        removed.contains(&format!("removed {rest} shares")),
+        "{removed}"
+    );
+    assert!(
+        removed.contains("you hold 0 shares, 0.00 % of the pool"),
+        "{removed}"
+    );
+    assert_eq!(chain.shares(lp_account).await, 0);
+    let none = stderr(&chain.run(&lp, &["liquidity", "remove", "--percent", "100"]));
+    assert!(none.contains("holds no LP shares of the pool"), "{none}");
+
+    // What is left belongs to the second provider and the locked shares.
+    let state = chain.pool_state().await;
+    assert_eq!(state.supply, 1_000 + minted);
+    let shown = stdout(&chain.run(&buyer, &["pool"]));
+    assert!(
+        shown.contains(&format!(
+            "LP shares    {} shares (1000 locked forever",
+            1_000 + minted
+        )),
+        "{shown}"
+    );
+    assert!(
+        shown.contains(&format!("account {buyer_account}: {minted} shares")),
+        "{shown}"
+    );
+
+    // The time-weighted mean price over a window holding three prices: the one before a swap,
+    // between two swaps 1,000 s apart, and after them. Each held for the seconds between the
+    // blocks that changed it, in Q64.64 base units per Wh.
+    let q64 = |pool: Pool| (U256::from(pool.stable) << 64_usize) / U256::from(pool.credits);
+    chain.devnet.advance_time(1_000).await.unwrap();
+    let start = chain.latest_time().await;
+    let before = chain.pool_state().await;
+    stdout(&chain.run(&buyer, &["swap", "--spend", "0.05"]));
+    let (between, first) = (chain.pool_state().await, chain.changed_at().await);
+    chain.devnet.advance_time(1_000).await.unwrap();
+    stdout(&chain.run(&buyer, &["swap", "--sell-kwh", "0.1"]));
+    let (after, second) = (chain.pool_state().await, chain.changed_at().await);
+    chain.devnet.advance_time(1_000).await.unwrap();
+    let end = chain.latest_time().await;
+    let window = end - start;
+    let sum = q64(before) * U256::from(first - start)
+        + q64(between) * U256::from(second - first)
+        + q64(after) * U256::from(end - second);
+    let mean: u128 = (sum * U256::from(1_000) / (U256::from(window) << 64_usize)).to();
+    let shown = stdout(&chain.run_without_key(&[
+        "pool",
+        "--account",
+        &buyer_account.to_string(),
+        "--twap-seconds",
+        &window.to_string(),
+    ]));
+    assert!(
+        shown.contains(&format!(
+            "TWAP         {} over the last {window} s",
+            units::show(mean, Unit::UsdPerKwh)
+        )),
+        "{shown}"
+    );
 }
 
 #[test]

@@ -6,11 +6,11 @@ use std::path::Path;
 use alloy::{
     network::{Ethereum, EthereumWallet},
     node_bindings::{Anvil, AnvilInstance},
-    primitives::{Address, aliases::U40},
+    primitives::{Address, U256, aliases::U40},
     providers::{DynProvider, PendingTransactionBuilder, Provider, ProviderBuilder},
     signers::local::PrivateKeySigner,
 };
-use cogrid_bindings::{CarbonCredit, EnergyCredit, EnergyMarket, MockStablecoin};
+use cogrid_bindings::{CarbonCredit, EnergyAmm, EnergyCredit, EnergyMarket, MockStablecoin};
 use serde::{Deserialize, Serialize};
 
 use crate::{ChainError, anvil_binary, oracle::deploy_oracle};
@@ -24,6 +24,8 @@ pub struct SuiteParams {
     pub acceptance_window: u64,
     /// Grid carbon intensity the co-op sets until the oracle provides it (gCO2e/kWh).
     pub carbon_intensity: u16,
+    /// The pool's swap fee in basis points of the amount in (at most 1000), fixed for its life.
+    pub amm_fee_bps: u16,
 }
 
 impl Default for SuiteParams {
@@ -32,6 +34,8 @@ impl Default for SuiteParams {
             interval_seconds: 900,
             acceptance_window: 2 * 86_400,
             carbon_intensity: 400,
+            // `script/Deploy.s.sol`'s `AMM_FEE_BPS` default, Uniswap v2's fee.
+            amm_fee_bps: 30,
         }
     }
 }
@@ -57,6 +61,9 @@ pub struct Deployment {
     /// An `OracleFeed` (Chainlink `AggregatorV3Interface`) over each of the hub's feeds, indexed
     /// by feed id: `SPOT_PRICE`, `SOLAR_IRRADIANCE`, `TEMPERATURE`, `CARBON_INTENSITY`.
     pub oracle_feeds: [Address; 4],
+    /// EnergyAmm: the constant-product pool of energy credits against the stablecoin, trading
+    /// vault balances of the market (a participant of it, and its `amm()`).
+    pub energy_amm: Address,
     /// Block the suite was deployed in; indexers start here.
     pub deployed_at_block: u64,
 }
@@ -90,7 +97,8 @@ impl Deployment {
 /// Deploys MockStablecoin, EnergyCredit, CarbonCredit and EnergyMarket from `provider`'s wallet,
 /// which must be `admin`'s (the co-op admin), and lets the market mint both credits; then
 /// OracleHub with its feeds configured ([`crate::FEED_RULES`]) and an `OracleFeed` per feed, as
-/// `script/Deploy.s.sol` does. The hub has no reporters yet: [`crate::grant_reporters`].
+/// `script/Deploy.s.sol` does, and the EnergyAmm pool, registered as a participant of the market
+/// and set as its pool. The hub has no reporters yet: [`crate::grant_reporters`].
 pub async fn deploy_suite(
     provider: &DynProvider,
     admin: Address,
@@ -159,6 +167,23 @@ pub async fn deploy_suite(
         carbon.grantRole(minter, *market.address()).send().await,
     )
     .await?;
+    let pool = EnergyAmm::deploy(
+        provider.clone(),
+        *market.address(),
+        U256::from(params.amm_fee_bps),
+    )
+    .await
+    .map_err(failed("EnergyAmm"))?;
+    confirm(
+        "EnergyMarket.registerParticipant(pool)",
+        market.registerParticipant(*pool.address()).send().await,
+    )
+    .await?;
+    confirm(
+        "EnergyMarket.setAmm",
+        market.setAmm(*pool.address()).send().await,
+    )
+    .await?;
     let (oracle_hub, oracle_feeds) = deploy_oracle(provider, admin).await?;
     Ok(Deployment {
         chain_id,
@@ -168,6 +193,7 @@ pub async fn deploy_suite(
         stablecoin: *stablecoin.address(),
         oracle_hub,
         oracle_feeds,
+        energy_amm: *pool.address(),
         deployed_at_block,
     })
 }
@@ -278,6 +304,7 @@ mod tests {
             stablecoin: Address::repeat_byte(4),
             oracle_hub: Address::repeat_byte(5),
             oracle_feeds: [6, 7, 8, 9].map(Address::repeat_byte),
+            energy_amm: Address::repeat_byte(10),
             deployed_at_block: 12,
         };
         let dir = tempfile::tempdir().unwrap();
@@ -288,6 +315,29 @@ mod tests {
             serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
         assert_eq!(json["oracleHub"], Address::repeat_byte(5).to_string());
         assert_eq!(json["oracleFeeds"][3], Address::repeat_byte(9).to_string());
+        assert_eq!(
+            json["energyAmm"].as_str().map(str::parse::<Address>),
+            Some(Ok(Address::repeat_byte(10)))
+        );
+    }
+
+    #[test]
+    fn a_deployment_file_from_before_the_pool_is_refused_naming_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("10.json");
+        let zero = Address::ZERO;
+        std::fs::write(
+            &path,
+            format!(
+                "{{\"chainId\": 10, \"market\": \"{zero}\", \"energyCredit\": \"{zero}\", \
+                 \"carbonCredit\": \"{zero}\", \"stablecoin\": \"{zero}\", \
+                 \"oracleHub\": \"{zero}\", \"oracleFeeds\": [\"{zero}\", \"{zero}\", \
+                 \"{zero}\", \"{zero}\"], \"deployedAtBlock\": 1}}"
+            ),
+        )
+        .unwrap();
+        let error = Deployment::load(&path).unwrap_err();
+        assert!(error.to_string().contains("energyAmm"), "{error}");
     }
 
     #[test]
