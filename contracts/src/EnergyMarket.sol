@@ -48,6 +48,16 @@ contract EnergyMarket is MeterRegistry, IEnergyMarket, ReentrancyGuardTransient 
         uint48 networkFee;
         uint16 keeperFeeBps;
         address gridOperator;
+        /// @dev Every interval before this one may overlap an island (all of them while a feeder is
+        /// islanded): a settlement of a later interval skips the island check.
+        uint32 islandedBefore;
+    }
+
+    /// @dev A feeder's latest island (unix s): from `since`, until `until` (`_ISLANDED` while it lasts; both
+    /// zero for a feeder never islanded, which no interval's start is before).
+    struct Island {
+        uint40 since;
+        uint40 until;
     }
 
     /// @dev Everything one `settle` or `finalize` works with, allocated once per call: what each fill reads
@@ -87,6 +97,8 @@ contract EnergyMarket is MeterRegistry, IEnergyMarket, ReentrancyGuardTransient 
     uint256 internal constant _SELLS = 1;
     uint256 internal constant _BUYS = 2;
     uint256 internal constant _COVER_FROM_CREDITS = 4;
+    /// @dev `Island.until` of a feeder islanded now: after every interval.
+    uint40 private constant _ISLANDED = type(uint40).max;
 
     // Bit offsets of the `Order` members in its storage word (`ownerId` at 0), for the settlement path,
     // which reads the word raw. They follow Solidity's packing of `Order` (first member in the lowest
@@ -162,6 +174,9 @@ contract EnergyMarket is MeterRegistry, IEnergyMarket, ReentrancyGuardTransient 
     /// @dev The pool (`setAmm`) in the low 160 bits and its participant id in the next 32: `ammTransfer`
     /// checks its caller and finds the pool's account with one SLOAD.
     uint256 private _amm;
+    mapping(uint32 feeder => Island island) private _islands;
+    /// @dev Feeders islanded now.
+    uint256 private _islandedFeeders;
 
     /// @param admin The co-op admin: `DEFAULT_ADMIN_ROLE` and `REGISTRAR_ROLE`; grants the keeper and
     /// grid-operator roles.
@@ -301,6 +316,7 @@ contract EnergyMarket is MeterRegistry, IEnergyMarket, ReentrancyGuardTransient 
         // seller was paid at most its exact share of `price`.
         uint256 networkFeePaid = batch.soldWh * batch.networkFee / 1000;
         uint256 keeperPaid = batch.paid - batch.sellersEarned - networkFeePaid;
+        if (batch.t < config.islandedBefore) _markUnserved(batch.records, config.islandedBefore);
         _emitMetersSettled(batch.records);
         emit IntervalSettled(t, msg.sender, price, batch.soldWh, networkFeePaid, keeperPaid, closing);
         _moveBatchTokens(batch, config.gridOperator, networkFeePaid, keeperPaid);
@@ -323,6 +339,8 @@ contract EnergyMarket is MeterRegistry, IEnergyMarket, ReentrancyGuardTransient 
         }
         settled = batch.settled;
         SettlementRecords.trim(batch.records, settled);
+        uint256 islandedBefore = _marketConfig.islandedBefore;
+        if (islandedBefore != 0) _markUnserved(batch.records, islandedBefore);
         _emitMetersSettled(batch.records);
         _moveBatchTokens(batch, address(0), 0, 0);
     }
@@ -353,6 +371,26 @@ contract EnergyMarket is MeterRegistry, IEnergyMarket, ReentrancyGuardTransient 
         _marketConfig.networkFee = _toPrice(feePerKwh);
         _marketConfig.gridOperator = msg.sender;
         emit NetworkFeeSet(msg.sender, feePerKwh);
+    }
+
+    /// @inheritdoc IEnergyMarket
+    function setIslanded(uint32 feeder, bool islanded) external onlyRole(GRID_OPERATOR_ROLE) {
+        Island storage island = _islands[feeder];
+        if ((island.until == _ISLANDED) == islanded) revert MarketIslandUnchanged(feeder, islanded);
+        // Cannot truncate before the year 36812 (40 bits of seconds) and 4 billion intervals (32 bits).
+        // forge-lint: disable-next-item(unsafe-typecast)
+        if (islanded) {
+            (island.since, island.until) = (uint40(block.timestamp), _ISLANDED);
+            ++_islandedFeeders;
+            _marketConfig.islandedBefore = type(uint32).max;
+        } else {
+            island.until = uint40(block.timestamp);
+            // The last island ended: intervals from the next one on never overlap one.
+            if (--_islandedFeeders == 0) {
+                _marketConfig.islandedBefore = uint32(block.timestamp / INTERVAL_SECONDS + 1);
+            }
+        }
+        emit FeederIslanded(feeder, islanded, block.timestamp);
     }
 
     /// @inheritdoc IEnergyMarket
@@ -860,6 +898,39 @@ contract EnergyMarket is MeterRegistry, IEnergyMarket, ReentrancyGuardTransient 
         }
         if (overflow != 0) revert SafeCast.SafeCastOverflowedUintDowncast(56, overflow);
         return account;
+    }
+
+    /// @dev Flags `FLAG_UNSERVED` on each record whose import left to the grid falls in its interval (the
+    /// last one it covers) before `islandedBefore` and in the latest island of the meter's feeder: the
+    /// grid supplied nothing then. An interval that overlaps an island at all counts as islanded, as the
+    /// keepers clear it.
+    function _markUnserved(bytes32[] memory records, uint256 islandedBefore) private view {
+        uint256 length = records.length;
+        for (uint256 i; i < length; i += 2) {
+            uint256 meterWord;
+            uint256 volumesWord;
+            // Cannot read past the array: records come in pairs, so `i + 1 < length`.
+            assembly ("memory-safe") {
+                let at := add(add(records, 0x20), shl(5, i))
+                meterWord := mload(at)
+                volumesWord := mload(add(at, 0x20))
+            }
+            // Truncating is the point: each cast keeps exactly the bits of one field.
+            // forge-lint: disable-next-line(unsafe-typecast)
+            uint256 t = uint40(meterWord >> _RECORD_INTERVAL_SHIFT);
+            // forge-lint: disable-next-line(unsafe-typecast)
+            if (uint32(volumesWord >> _RECORD_GRID_SUPPLIED_SHIFT) == 0 || t >= islandedBefore) continue;
+            // forge-lint: disable-next-line(unsafe-typecast)
+            Island memory latest = _islands[_meterInfos[address(uint160(meterWord))].feeder];
+            // Cannot overflow: `t` is below 2^32 (`islandedBefore`), the interval length a uint32.
+            uint256 start = t * INTERVAL_SECONDS;
+            if (latest.since < start + INTERVAL_SECONDS && latest.until > start) {
+                uint256 marked = volumesWord | (SettlementRecords.FLAG_UNSERVED << _RECORD_FLAGS_SHIFT);
+                assembly ("memory-safe") {
+                    mstore(add(add(records, 0x40), shl(5, i)), marked)
+                }
+            }
+        }
     }
 
     /// @dev Emits `MetersSettled` straight from the records' memory, unless the batch settled no meter.

@@ -34,7 +34,8 @@ contract SettlementLibrariesTest is Test {
         uint96 amount,
         uint32 creditedWh,
         uint32 coveredWh,
-        uint32 gridSuppliedWh
+        uint32 gridSuppliedWh,
+        bool unserved
     ) public pure {
         SettlementRecords.Record memory record = SettlementRecords.Record({
             meter: meter,
@@ -45,7 +46,8 @@ contract SettlementLibrariesTest is Test {
             amount: amount,
             creditedWh: creditedWh,
             coveredWh: coveredWh,
-            gridSuppliedWh: gridSuppliedWh
+            gridSuppliedWh: gridSuppliedWh,
+            unserved: unserved
         });
         (bytes32 word0, bytes32 word1) = SettlementRecords.encode(record);
         assertEq(
@@ -57,10 +59,10 @@ contract SettlementLibrariesTest is Test {
             uint256(word1),
             uint256(tradedWh) | (uint256(creditedWh) << 32) | (uint256(coveredWh) << 64)
                 | (uint256(gridSuppliedWh) << 96) | (uint256(amount) << 128)
-                | (bought ? uint256(1) << 224 : 0),
+                | (bought ? uint256(1) << 224 : 0) | (unserved ? uint256(1) << 225 : 0),
             "word 1"
         );
-        assertEq(uint256(word1) >> 225, 0, "bits 225-255 zero");
+        assertEq(uint256(word1) >> 226, 0, "bits 226-255 zero");
         assertEq(abi.encode(SettlementRecords.decode(word0, word1)), abi.encode(record), "round trip");
     }
 

@@ -123,7 +123,9 @@ interface IEnergyMarket {
     /// - bits 128-223 `amount` (uint96): stablecoin earned net of the keeper fee (sold) or paid including the
     ///   network fee (bought); zero without a trade;
     /// - bits 224-231 `flags`: bit 0 set = `tradedWh` was bought; clear = sold, or no trade (`tradedWh`
-    ///   zero); the other flag bits are zero;
+    ///   zero); bit 1 set = unserved: the meter's feeder was islanded in `interval` (`setIslanded`), so the
+    ///   grid supplied none of `gridSuppliedWh` (the retailer bills none of it; it is the energy the
+    ///   island could not serve); the other flag bits are zero;
     /// - bits 232-255: zero.
     ///
     /// Per meter: export = tradedWh (when sold) + creditedWh; import = tradedWh (when bought) + coveredWh +
@@ -137,6 +139,9 @@ interface IEnergyMarket {
     event MetersSettled(bytes32[] records);
     /// @notice The grid operator `operator` set the network fee it is paid per kWh bought.
     event NetworkFeeSet(address indexed operator, uint64 feePerKwh);
+    /// @notice A grid operator islanded `feeder` (`islanded`) or reconnected it, at `at` (unix s). An
+    /// interval that overlaps an island at all counts as islanded.
+    event FeederIslanded(uint32 indexed feeder, bool islanded, uint256 at);
     /// @notice The keeper fee, in basis points of the traded value, was set.
     event KeeperFeeSet(uint16 bps);
     /// @notice A settlement or finalization held the carbon of `exportWh` it settled: the carbon
@@ -151,6 +156,8 @@ interface IEnergyMarket {
     /// and credits changed by the deltas (positive: credited to `account`), the pool's by their opposites.
     event AmmTransferred(address indexed account, int256 stablecoinDelta, int256 creditsDeltaWh);
 
+    /// @notice `feeder` already is islanded (`islanded`) or already is connected (not `islanded`).
+    error MarketIslandUnchanged(uint32 feeder, bool islanded);
     /// @notice A zero amount was given.
     error MarketZeroAmount();
     /// @notice Held carbon waits for a fresh intensity: `hub`'s `CARBON_INTENSITY` feed is stale.
@@ -278,6 +285,16 @@ interface IEnergyMarket {
 
     /// @notice Sets the network fee per kWh bought, paid to the caller; only `GRID_OPERATOR_ROLE`.
     function setNetworkFee(uint64 feePerKwh) external;
+
+    /// @notice Islands `feeder` (no grid supply: it runs on its own generation and storage) or connects it
+    /// back; only `GRID_OPERATOR_ROLE`. While a feeder is islanded, import that neither the market nor
+    /// credits cover is recorded as unserved (`MetersSettled` flag bit 1) instead of grid-supplied, for
+    /// every interval that overlaps the island at all, and keepers clear its critical loads first; the
+    /// market, the pool and the credits keep working.
+    /// @dev The market keeps each feeder's latest island only: an interval of an earlier island settled
+    /// after the feeder was islanded again counts as grid-supplied. Reverts with `MarketIslandUnchanged`
+    /// when the feeder already is in that state.
+    function setIslanded(uint32 feeder, bool islanded) external;
 
     /// @notice Sets the keeper fee in basis points of each sale's value; only `DEFAULT_ADMIN_ROLE`.
     function setKeeperFee(uint16 bps) external;

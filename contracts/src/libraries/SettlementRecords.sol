@@ -10,12 +10,13 @@ import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
 /// Word 0: bits 0-159 `meter` | 160-199 `interval` (uint40) | 200-255 `carbonGrams` (uint56).
 ///
 /// Word 1: bits 0-31 `tradedWh` | 32-63 `creditedWh` | 64-95 `coveredWh` | 96-127 `gridSuppliedWh` (each
-/// uint32) | 128-223 `amount` (uint96) | 224-231 `flags` (bit 0: bought) | 232-255 zero.
+/// uint32) | 128-223 `amount` (uint96) | 224-231 `flags` (bit 0: bought; bit 1: unserved) | 232-255 zero.
 ///
 /// The market writes the words of a batch into one array allocated up front (`allocate`, `store`) and
 /// logs that memory as the event's data; off chain, `decode` is the reference for decoders.
 library SettlementRecords {
     /// @notice One meter's settlement, unpacked. `tradedWh` was bought when `bought`, else sold (or zero).
+    /// `gridSuppliedWh` was not supplied at all when `unserved` (the meter's feeder was islanded).
     struct Record {
         address meter;
         uint64 interval;
@@ -26,6 +27,7 @@ library SettlementRecords {
         uint256 creditedWh;
         uint256 coveredWh;
         uint256 gridSuppliedWh;
+        bool unserved;
     }
 
     // Word 0.
@@ -46,6 +48,8 @@ library SettlementRecords {
     uint256 internal constant FLAGS_SHIFT = 224;
     /// @notice The flag of a meter that bought `tradedWh`.
     uint256 internal constant FLAG_BOUGHT = 1;
+    /// @notice The flag of a meter whose `gridSuppliedWh` fell in an island of its feeder: unserved.
+    uint256 internal constant FLAG_UNSERVED = 2;
 
     // ---------------------------------------------------------------- packing (market hot path)
 
@@ -124,6 +128,7 @@ library SettlementRecords {
         record.gridSuppliedWh = uint32(b >> GRID_SUPPLIED_SHIFT);
         record.amount = uint96(b >> AMOUNT_SHIFT);
         record.bought = isBought(b);
+        record.unserved = (b >> FLAGS_SHIFT) & FLAG_UNSERVED != 0;
     }
 
     /// @notice Every record of a `MetersSettled` event.
@@ -147,7 +152,7 @@ library SettlementRecords {
                 SafeCast.toUint32(record.creditedWh),
                 SafeCast.toUint32(record.coveredWh),
                 SafeCast.toUint32(record.gridSuppliedWh)
-            )
+            ) | (record.unserved ? FLAG_UNSERVED << FLAGS_SHIFT : 0)
         );
     }
 }

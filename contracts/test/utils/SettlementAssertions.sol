@@ -30,7 +30,8 @@ abstract contract SettlementAssertions is Test {
             amount: amount,
             creditedWh: creditedWh,
             coveredWh: coveredWh,
-            gridSuppliedWh: gridSuppliedWh
+            gridSuppliedWh: gridSuppliedWh,
+            unserved: false
         });
     }
 
