@@ -61,6 +61,13 @@ pub mod amm {
 }
 pub use amm::EnergyAmm;
 
+alloy::sol!(
+    #[sol(rpc)]
+    #[derive(Debug, PartialEq, Eq)]
+    VppDispatch,
+    "artifacts/VppDispatch.json"
+);
+
 /// Declares [`RejectReason`] and its decoder from one list, so the names and their positions
 /// cannot disagree with each other.
 macro_rules! reject_reasons {

@@ -8,6 +8,7 @@ import {EnergyMarket} from "../src/EnergyMarket.sol";
 import {MockStablecoin} from "../src/MockStablecoin.sol";
 import {OracleFeed} from "../src/OracleFeed.sol";
 import {OracleHub} from "../src/OracleHub.sol";
+import {VppDispatch} from "../src/VppDispatch.sol";
 import {Feeds} from "../src/libraries/Feeds.sol";
 import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
@@ -17,7 +18,8 @@ import {Script, console} from "forge-std/Script.sol";
 /// market is also the meter registry: participants, meters and readings live in it, at its address. Also
 /// deploys the EnergyAmm pool of credits against the stablecoin, registers it as a participant of the market
 /// and sets it as the market's pool (its reserves are its vault balances there); it starts empty and has no
-/// roles: any participant may add the first liquidity, which sets its price.
+/// roles: any participant may add the first liquidity, which sets its price. Then deploys VppDispatch on the
+/// market and its stablecoin; it has no roles of its own: the market's grid operators create its events.
 /// Parameters come from the environment, with defaults:
 /// - `INTERVAL_SECONDS` (900), `ACCEPTANCE_WINDOW` (2 days), `CARBON_INTENSITY` (400 g CO2e/kWh);
 /// - `ADMIN` (the broadcaster): the co-op admin; when it is not the broadcaster, every role the
@@ -45,6 +47,7 @@ contract Deploy is Script {
         /// @dev The market, which is also the meter registry.
         EnergyMarket energyMarket;
         EnergyAmm energyAmm;
+        VppDispatch vppDispatch;
         OracleHub oracleHub;
         /// @dev Indexed by feed id (`Feeds`).
         OracleFeed[4] oracleFeeds;
@@ -96,6 +99,7 @@ contract Deploy is Script {
         d.energyAmm = new EnergyAmm(d.energyMarket, config.ammFeeBps);
         d.energyMarket.registerParticipant(address(d.energyAmm));
         d.energyMarket.setAmm(address(d.energyAmm));
+        d.vppDispatch = new VppDispatch(d.energyMarket, IERC20(d.stablecoin));
         d.energyCredit.grantRole(d.energyCredit.MINTER_ROLE(), address(d.energyMarket));
         d.carbonCredit.grantRole(d.carbonCredit.MINTER_ROLE(), address(d.energyMarket));
         d.oracleHub = new OracleHub(deployer);
@@ -162,6 +166,7 @@ contract Deploy is Script {
         console.log("EnergyMarket  ", address(d.energyMarket));
         console.log("MeterRegistry ", address(d.energyMarket), "(the market is the registry: same address)");
         console.log("EnergyAmm     ", address(d.energyAmm));
+        console.log("VppDispatch   ", address(d.vppDispatch));
         console.log("OracleHub     ", address(d.oracleHub));
         for (uint256 feed; feed < 4; ++feed) {
             console.log("OracleFeed    ", address(d.oracleFeeds[feed]), d.oracleFeeds[feed].description());

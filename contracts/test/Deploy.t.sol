@@ -6,6 +6,7 @@ import {MockStablecoin} from "../src/MockStablecoin.sol";
 import {IEnergyMarket} from "../src/interfaces/IEnergyMarket.sol";
 import {IMeterRegistry} from "../src/interfaces/IMeterRegistry.sol";
 import {IOracleHub} from "../src/interfaces/IOracleHub.sol";
+import {IVppDispatch} from "../src/interfaces/IVppDispatch.sol";
 import {Feeds} from "../src/libraries/Feeds.sol";
 import {ObservationSigning} from "./utils/ObservationSigning.sol";
 import {ReadingSigning} from "./utils/ReadingSigning.sol";
@@ -53,9 +54,14 @@ contract DeployTest is Test {
         assertEq(d.energyAmm.FEE_BPS(), 30);
         assertEq(d.energyMarket.amm(), address(d.energyAmm));
         assertTrue(d.energyMarket.isParticipant(address(d.energyAmm)));
+        assertEq(d.vppDispatch.MARKET(), address(d.energyMarket));
+        assertEq(d.vppDispatch.STABLECOIN(), d.stablecoin);
+        assertEq(d.vppDispatch.INTERVAL_SECONDS(), 900);
+        assertEq(d.vppDispatch.GRACE_SECONDS(), 1800);
 
         // End to end: a signed reading becomes credits in its owner's vault, then wallet.
         _exercise(d);
+        _exerciseVpp(d);
     }
 
     function test_DeployHandsRolesToSeparateAdmin() public {
@@ -81,6 +87,7 @@ contract DeployTest is Test {
         // Nobody held the keeper and grid-operator roles, so nobody was handed them: the admin grants them.
         _assertNoOperationalRoles(d, coop);
         _exercise(d);
+        _exerciseVpp(d);
     }
 
     function test_DeployKeepsNoOperationalRolesForDeployer() public {
@@ -178,6 +185,23 @@ contract DeployTest is Test {
         vm.stopPrank();
         assertEq(d.energyCredit.balanceOf(owner), 400 + bought);
         assertEq(d.carbonCredit.balanceOf(owner), 400);
+    }
+
+    /// @dev The admin makes a grid operator, who funds and opens a dispatch event on the deployed
+    /// VppDispatch: the market's role and the market's stablecoin are the ones it uses.
+    function _exerciseVpp(Deploy.Deployment memory d) internal {
+        address operator = makeAddr("deployed grid operator");
+        vm.startPrank(d.admin);
+        d.energyMarket.grantRole(GRID_OPERATOR_ROLE, operator);
+        MockStablecoin(d.stablecoin).mint(operator, 6e6);
+        vm.stopPrank();
+        uint40 start = uint40((block.timestamp / 900 + 2) * 900);
+        vm.startPrank(operator);
+        MockStablecoin(d.stablecoin).approve(address(d.vppDispatch), 6e6);
+        uint256 id = d.vppDispatch.create(1, start, start + 3600, 20_000, 300_000, 6e6, 0, "deployed");
+        vm.stopPrank();
+        assertEq(uint8(d.vppDispatch.eventOf(id).status), uint8(IVppDispatch.EventStatus.Open));
+        assertEq(MockStablecoin(d.stablecoin).balanceOf(address(d.vppDispatch)), 6e6);
     }
 
     function _config(address admin, address stablecoin) internal pure returns (Deploy.Config memory) {

@@ -27,6 +27,7 @@ const DEPLOYABLE: &[&str] = &[
     "OracleHub",
     "OracleFeed",
     "EnergyAmm",
+    "VppDispatch",
 ];
 
 #[derive(Deserialize)]
