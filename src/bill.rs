@@ -42,6 +42,8 @@ pub enum MeterEvent {
         covered_wh: u64,
         /// Import supplied by the grid, Wh.
         grid_supplied_wh: u64,
+        /// Import the grid could not supply: the meter's feeder was islanded, Wh.
+        unserved_wh: u64,
         /// Carbon credits earned, g CO2e.
         carbon_grams: u128,
     },
@@ -68,6 +70,8 @@ pub struct BillLine {
     pub credits_used_wh: u64,
     /// Import left to the grid (billed by the retailer).
     pub grid_supplied_wh: u64,
+    /// Import nobody supplied: the feeder was islanded (not billed).
+    pub unserved_wh: u64,
     /// Carbon credits earned by the export.
     pub carbon_grams: u128,
 }
@@ -90,6 +94,7 @@ impl BillLine {
                 credited_wh,
                 covered_wh,
                 grid_supplied_wh,
+                unserved_wh,
                 carbon_grams,
                 ..
             } => {
@@ -105,6 +110,7 @@ impl BillLine {
                 self.credited_wh += credited_wh;
                 self.credits_used_wh += covered_wh;
                 self.grid_supplied_wh += grid_supplied_wh;
+                self.unserved_wh += unserved_wh;
                 self.carbon_grams += carbon_grams;
             }
         }
@@ -120,6 +126,7 @@ impl BillLine {
         self.credited_wh += other.credited_wh;
         self.credits_used_wh += other.credits_used_wh;
         self.grid_supplied_wh += other.grid_supplied_wh;
+        self.unserved_wh += other.unserved_wh;
         self.carbon_grams += other.carbon_grams;
         self
     }
@@ -148,9 +155,9 @@ impl Bill {
         let export = total
             .exported_wh
             .saturating_sub(total.sold_wh + total.credited_wh);
-        let import = total
-            .imported_wh
-            .saturating_sub(total.bought_wh + total.credits_used_wh + total.grid_supplied_wh);
+        let import = total.imported_wh.saturating_sub(
+            total.bought_wh + total.credits_used_wh + total.grid_supplied_wh + total.unserved_wh,
+        );
         (export, import)
     }
 }
@@ -206,6 +213,7 @@ pub fn render(bill: &Bill) -> String {
         "credited kWh",
         "credits used kWh",
         "grid kWh",
+        "unserved kWh",
         "carbon g",
     ];
     let mut rows = vec![header.map(str::to_owned)];
@@ -222,6 +230,7 @@ pub fn render(bill: &Bill) -> String {
             kwh(line.credited_wh),
             kwh(line.credits_used_wh),
             kwh(line.grid_supplied_wh),
+            kwh(line.unserved_wh),
             format_fixed(line.carbon_grams, Unit::Grams),
         ]
     };
@@ -295,6 +304,7 @@ mod tests {
             credited_wh,
             covered_wh,
             grid_supplied_wh,
+            unserved_wh: 0,
             carbon_grams,
         }
     }
@@ -350,10 +360,30 @@ mod tests {
                 credited_wh: 650,
                 credits_used_wh: 150,
                 grid_supplied_wh: 350,
+                unserved_wh: 0,
                 carbon_grams: 860,
             }
         );
         assert_eq!(bill.unsettled_wh(), (0, 0));
+    }
+
+    #[test]
+    fn an_islanded_feeders_import_is_unserved_not_grid_supplied() {
+        let islanded = MeterEvent::Settled {
+            interval: T0 + 40,
+            sold_wh: 0,
+            bought_wh: 600,
+            amount: 84_000,
+            credited_wh: 0,
+            covered_wh: 0,
+            grid_supplied_wh: 0,
+            unserved_wh: 400,
+            carbon_grams: 0,
+        };
+        let bill = bill(&[reading(T0 + 40, 1_000, 0), islanded], 900, T0..T0 + 96);
+        assert_eq!(bill.total.grid_supplied_wh, 0);
+        assert_eq!(bill.total.unserved_wh, 400);
+        assert_eq!(bill.unsettled_wh(), (0, 0), "import = bought + unserved");
     }
 
     #[test]
@@ -401,7 +431,7 @@ mod tests {
         };
         let expected = [
             "1.500", "0.000", "1.000", "0.000", "0.118800", "0.000000", "0.500", "0.000", "0.000",
-            "600",
+            "0.000", "600",
         ];
         assert_eq!(words(lines[2])[0], "2025-06-15");
         assert_eq!(words(lines[2])[1..], expected);

@@ -653,7 +653,17 @@ fn settlement_events(log: &Log, meter: Address) -> Vec<MeterEvent> {
             amount: record.amount,
             credited_wh: record.credited_wh.into(),
             covered_wh: record.covered_wh.into(),
-            grid_supplied_wh: record.grid_supplied_wh.into(),
+            // An islanded feeder's import left to the grid was never supplied.
+            grid_supplied_wh: if record.unserved {
+                0
+            } else {
+                record.grid_supplied_wh.into()
+            },
+            unserved_wh: if record.unserved {
+                record.grid_supplied_wh.into()
+            } else {
+                0
+            },
             carbon_grams: record.carbon_grams.into(),
         })
         .collect()

@@ -45,6 +45,9 @@ pub struct SettlementRecord {
     pub amount: u128,
     /// Whether `traded_wh` was bought (else sold, or nothing traded).
     pub bought: bool,
+    /// Whether the meter's feeder was islanded in `interval`: then the grid supplied none of
+    /// `grid_supplied_wh`, which is the energy the island could not serve.
+    pub unserved: bool,
 }
 
 impl SettlementRecord {
@@ -69,7 +72,7 @@ impl SettlementRecord {
 
     /// Decodes one record: word 0 = meter (bits 0-159) | interval (160-199) | carbon (200-255);
     /// word 1 = traded (0-31) | credited (32-63) | covered (64-95) | grid supplied (96-127) |
-    /// amount (128-223) | flags (224-231, bit 0 = bought).
+    /// amount (128-223) | flags (224-231, bit 0 = bought, bit 1 = unserved).
     pub fn decode(first: B256, second: B256) -> Self {
         let first = U256::from_be_bytes(first.0);
         let second = U256::from_be_bytes(second.0);
@@ -87,6 +90,7 @@ impl SettlementRecord {
             grid_supplied_wh: bits(second, 96, 32).to(),
             amount: bits(second, 128, 96).to(),
             bought: bits(second, 224, 1) == U256::from(1),
+            unserved: bits(second, 225, 1) == U256::from(1),
         }
     }
 }
@@ -127,7 +131,7 @@ mod tests {
             | (U256::from(20u32) << 64)
             | (U256::from(30u32) << 96)
             | (U256::from(98_000u64) << 128)
-            | (U256::from(1u8) << 224);
+            | (U256::from(3u8) << 224);
         let record = SettlementRecord::decode(
             B256::from(first.to_be_bytes::<32>()),
             B256::from(second.to_be_bytes::<32>()),
@@ -144,6 +148,7 @@ mod tests {
                 grid_supplied_wh: 30,
                 amount: 98_000,
                 bought: true,
+                unserved: true,
             }
         );
         assert_eq!((record.sold_wh(), record.bought_wh()), (0, 700));

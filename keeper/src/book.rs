@@ -34,6 +34,41 @@ pub struct IntervalInputs {
     pub islanded: BTreeSet<u32>,
 }
 
+/// A grid operator islanded a feeder or connected it back (`FeederIslanded`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IslandChange {
+    /// The feeder.
+    pub feeder: u32,
+    /// Islanded (else connected back).
+    pub islanded: bool,
+    /// When, unix seconds.
+    pub at: u64,
+}
+
+/// The feeders islanded at any moment of `[start, end)`, from every change in chain order: an
+/// interval that overlaps an island at all is cleared as islanded, as the market records it.
+pub fn islanded_feeders(changes: &[IslandChange], start: u64, end: u64) -> BTreeSet<u32> {
+    let mut since: BTreeMap<u32, u64> = BTreeMap::new();
+    let mut islanded = BTreeSet::new();
+    for change in changes {
+        if change.islanded {
+            since.entry(change.feeder).or_insert(change.at);
+        } else if let Some(from) = since.remove(&change.feeder)
+            && from < end
+            && change.at > start
+        {
+            islanded.insert(change.feeder);
+        }
+    }
+    islanded.extend(
+        since
+            .into_iter()
+            .filter(|&(_, from)| from < end)
+            .map(|(feeder, _)| feeder),
+    );
+    islanded
+}
+
 /// The clearing book of the interval `[start, end)`, leaving out the meters in `excluded` (those
 /// whose fills the settlement simulation showed would revert).
 pub fn book(inputs: &IntervalInputs, start: u64, end: u64, excluded: &BTreeSet<Address>) -> Book {
@@ -166,6 +201,36 @@ mod tests {
             network_fee: 20_000,
             islanded: BTreeSet::new(),
         }
+    }
+
+    #[test]
+    fn an_interval_that_overlaps_an_island_is_islanded() {
+        let change = |feeder, islanded, at| IslandChange {
+            feeder,
+            islanded,
+            at,
+        };
+        let changes = [
+            change(3, true, 1_000),
+            change(3, false, 1_950),
+            change(4, true, 2_000),
+            change(5, true, 500),
+            change(5, false, 800),
+        ];
+        assert_eq!(islanded_feeders(&changes, 900, 1_800), BTreeSet::from([3]));
+        assert_eq!(
+            islanded_feeders(&changes, 1_800, 2_700),
+            BTreeSet::from([3, 4])
+        );
+        assert_eq!(
+            islanded_feeders(&changes, 2_700, 3_600),
+            BTreeSet::from([4])
+        );
+        assert_eq!(islanded_feeders(&changes, 0, 900), BTreeSet::from([5]));
+        assert!(
+            islanded_feeders(&changes, 1_950, 2_000).is_empty(),
+            "between islands"
+        );
     }
 
     #[test]

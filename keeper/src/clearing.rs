@@ -171,6 +171,67 @@ pub fn clear(book: &Book) -> Clearing {
     SCRATCH.with_borrow_mut(|scratch| scratch.clear(book))
 }
 
+/// The interval's trades at **one** price, as the market settles them (`settle` takes one clearing
+/// price per interval): the grid market's price, or, when only islands traded, the price of the
+/// first island (by feeder id) that did. Each island that traded is matched again at that price
+/// alone, with its critical loads first: its asks with a floor at or below the price against its
+/// bids whose ceiling covers the price and the network fee, each buyer's balance less what its
+/// grid fills cost. An island whose own price the one price does not suit trades less, or nothing.
+pub fn at_one_price(book: &Book, clearing: &Clearing) -> Outcome {
+    let traded = |outcome: &Outcome| match outcome {
+        Outcome::Traded(trade) => Some(trade.clone()),
+        Outcome::NoTrade => None,
+    };
+    let Some(mut trade) = traded(&clearing.grid)
+        .or_else(|| clearing.islands.values().find_map(traded))
+        .map(|trade| Trade {
+            price: trade.price,
+            fills: Vec::new(),
+        })
+    else {
+        return Outcome::NoTrade;
+    };
+    let price = trade.price;
+    let mut balances = book.balances.clone();
+    if let Some(grid) = traded(&clearing.grid) {
+        for fill in grid.fills.iter().filter(|fill| fill.side == Side::Buy) {
+            let owner = book.orders.iter().find(|order| order.id == fill.order);
+            if let Some(balance) = owner.and_then(|order| balances.get_mut(&order.participant)) {
+                *balance = balance.saturating_sub(buyer_cost(price + book.network_fee, fill.wh));
+            }
+        }
+        trade.fills = grid.fills;
+    }
+    for (&feeder, outcome) in &clearing.islands {
+        if matches!(outcome, Outcome::NoTrade) {
+            continue;
+        }
+        let island = Book {
+            orders: book
+                .orders
+                .iter()
+                .filter(|order| order.feeder == feeder)
+                .map(|order| Order {
+                    sell_floor: order.sell_floor.filter(|floor| *floor <= price),
+                    buy_ceiling: order
+                        .buy_ceiling
+                        .filter(|ceiling| *ceiling >= price.saturating_add(book.network_fee)),
+                    ..order.clone()
+                })
+                .collect(),
+            volumes: book.volumes.clone(),
+            balances: balances.clone(),
+            network_fee: book.network_fee,
+            islanded: BTreeSet::from([feeder]),
+        };
+        if let Some(Outcome::Traded(matched)) = clear(&island).islands.remove(&feeder) {
+            trade.fills.extend(matched.fills);
+        }
+    }
+    trade.fills.sort_by_key(|fill| fill.order);
+    Outcome::Traded(trade)
+}
+
 /// The buffers one clearing works in, emptied at the start of each.
 #[derive(Default)]
 struct Scratch {
@@ -1272,6 +1333,85 @@ mod tests {
                 (5, Side::Buy, 300)
             ]
         );
+    }
+
+    #[test]
+    fn an_island_trades_at_the_grids_price_with_its_critical_loads_first() {
+        let island = |o: Order| Order { feeder: 7, ..o };
+        let mut book = book(
+            vec![
+                island(sell(1, 1, 100)),
+                island(buy(2, 2, 400)),
+                island(Order {
+                    placed_at: 9,
+                    critical: true,
+                    ..buy(3, 3, 200)
+                }),
+                // Asks only the island's own price suits.
+                island(sell(6, 6, 190)),
+                sell(4, 4, 150),
+                buy(5, 5, 160),
+            ],
+            &[
+                (1, 800, 0),
+                (2, 0, 500),
+                (3, 0, 600),
+                (4, 2_000, 0),
+                (5, 0, 300),
+                (6, 400, 0),
+            ],
+        );
+        book.islanded.insert(7);
+        let cleared = clear(&book);
+        assert_eq!(traded(&cleared.grid).price, 155);
+        let Outcome::Traded(trade) = at_one_price(&book, &cleared) else {
+            panic!("the grid traded")
+        };
+        assert_eq!(trade.price, 155, "the grid's price");
+        assert_eq!(
+            fills(&trade),
+            [
+                // The island's 100 floor suits 155, its 190 floor does not; the critical bid buys
+                // all it needs first, the 400 bid the rest.
+                (1, Side::Sell, 800),
+                (2, Side::Buy, 200),
+                (3, Side::Buy, 600),
+                (4, Side::Sell, 300),
+                (5, Side::Buy, 300),
+            ]
+        );
+    }
+
+    #[test]
+    fn only_islands_trading_set_the_one_price() {
+        let island = |feeder: u32, o: Order| Order { feeder, ..o };
+        let mut book = book(
+            vec![
+                island(7, sell(1, 1, 100)),
+                island(7, buy(2, 2, 200)),
+                island(8, sell(3, 3, 120)),
+                island(8, buy(4, 4, 300)),
+            ],
+            &[(1, 500, 0), (2, 0, 500), (3, 500, 0), (4, 0, 200)],
+        );
+        book.islanded.extend([7, 8]);
+        let cleared = clear(&book);
+        assert_eq!(cleared.grid, Outcome::NoTrade);
+        let Outcome::Traded(trade) = at_one_price(&book, &cleared) else {
+            panic!("the islands traded")
+        };
+        assert_eq!(trade.price, 150, "feeder 7's own price");
+        assert_eq!(
+            fills(&trade),
+            [
+                (1, Side::Sell, 500),
+                (2, Side::Buy, 500),
+                (3, Side::Sell, 200),
+                (4, Side::Buy, 200)
+            ]
+        );
+        let empty = Book::default();
+        assert_eq!(at_one_price(&empty, &clear(&empty)), Outcome::NoTrade);
     }
 
     #[test]

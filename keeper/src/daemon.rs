@@ -20,7 +20,7 @@ use alloy::{
     network::{EthereumWallet, TransactionBuilder},
     primitives::{Address, Bytes, U256},
     providers::{DynProvider, Provider},
-    rpc::types::TransactionRequest,
+    rpc::types::{Filter, TransactionRequest},
     sol_types::{SolCall, SolEvent},
 };
 use cogrid_bindings::{
@@ -34,8 +34,8 @@ use tracing::{info, warn};
 
 use crate::{
     batch::{BatchFill, split_balanced},
-    book::{IntervalInputs, book},
-    clearing::{Outcome, Side, clear},
+    book::{IntervalInputs, IslandChange, book, islanded_feeders},
+    clearing::{Outcome, Side, at_one_price, clear},
     config::{Config, SettlementConfig},
     error::{KeeperError, rpc},
     http::{
@@ -151,6 +151,7 @@ pub async fn run(config: Config, cancel: CancellationToken) -> Result<(), Keeper
     let first_interval = first_interval(&provider, &store, &deployment, interval_seconds).await?;
     let mut daemon = Daemon {
         provider,
+        deployed_at_block: deployment.deployed_at_block,
         market,
         pool,
         keeper,
@@ -206,6 +207,8 @@ async fn first_interval(
 /// The keeper's state between rounds.
 struct Daemon {
     provider: DynProvider,
+    /// Where the market's events start.
+    deployed_at_block: u64,
     market: EnergyMarketInstance<DynProvider>,
     /// The market's pool, which covers short intervals' buyers; `None` when the market has none.
     pool: Option<Pool>,
@@ -415,16 +418,16 @@ impl Daemon {
     /// Clears `t`, simulating each batch; drops the meters whose fills would revert and clears
     /// again without them. `None` when the simulation shows another keeper got there first.
     async fn plan(&self, t: u64, volumes: &[MeterVolume]) -> Result<Option<Plan>, KeeperError> {
-        let inputs = self.inputs(volumes).await?;
         let start = t * self.interval_seconds;
         let end = start + self.interval_seconds;
+        let inputs = self.inputs(volumes, start, end).await?;
         let mut simulator = Simulator::fork_latest(self.provider.clone()).await?;
         let mut excluded = BTreeSet::new();
         let mut dropped = Vec::new();
         let mut max_fills = self.settlement.batch_size;
         'replan: for _ in 0..MAX_PLANNING_ROUNDS {
-            let clearing = clear(&book(&inputs, start, end, &excluded));
-            let (price, fills) = match clearing.grid {
+            let book = book(&inputs, start, end, &excluded);
+            let (price, fills) = match at_one_price(&book, &clear(&book)) {
                 Outcome::Traded(trade) => (trade.price, trade.fills),
                 Outcome::NoTrade => (0, Vec::new()),
             };
@@ -526,9 +529,15 @@ impl Daemon {
         })
     }
 
-    /// The clearing's inputs: the index's orders, meters and participants, the interval's
-    /// volumes, and the chain's balances (of buyers) and network fee.
-    async fn inputs(&self, volumes: &[MeterVolume]) -> Result<IntervalInputs, KeeperError> {
+    /// The clearing's inputs for the interval `[start, end)`: the index's orders, meters and
+    /// participants, the interval's volumes, and the chain's balances (of buyers), network fee
+    /// and islanded feeders.
+    async fn inputs(
+        &self,
+        volumes: &[MeterVolume],
+        start: u64,
+        end: u64,
+    ) -> Result<IntervalInputs, KeeperError> {
         let orders = self.store.live_orders().await?;
         let importing: BTreeSet<Address> = volumes
             .iter()
@@ -556,8 +565,31 @@ impl Daemon {
             balances,
             credits_wh,
             network_fee: fee.feePerKwh,
-            islanded: BTreeSet::new(),
+            islanded: islanded_feeders(&self.island_changes().await?, start, end),
         })
+    }
+
+    /// Every `FeederIslanded` of the market, in chain order. Islands are rare: the whole history
+    /// is one `eth_getLogs` per interval.
+    async fn island_changes(&self) -> Result<Vec<IslandChange>, KeeperError> {
+        let filter = Filter::new()
+            .address(*self.market.address())
+            .event_signature(EnergyMarket::FeederIslanded::SIGNATURE_HASH)
+            .from_block(self.deployed_at_block);
+        let logs = self
+            .provider
+            .get_logs(&filter)
+            .await
+            .map_err(rpc("eth_getLogs"))?;
+        Ok(logs
+            .iter()
+            .filter_map(|log| EnergyMarket::FeederIslanded::decode_log_data(log.data()).ok())
+            .map(|event| IslandChange {
+                feeder: event.feeder,
+                islanded: event.islanded,
+                at: event.at.saturating_to(),
+            })
+            .collect())
     }
 
     /// Buys pool credits for `shortfalls` of interval `t`, before its settlement. A failure is

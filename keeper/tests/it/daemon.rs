@@ -204,7 +204,9 @@ async fn the_indexer_rewinds_a_reorg() {
         .unwrap();
     register(lost).await;
     indexer.catch_up().await.unwrap();
-    assert_eq!(participants().await, [first, lost]);
+    // The deployment registered the pool first.
+    let pool = fixture.deployment.energy_amm;
+    assert_eq!(participants().await, [pool, first, lost]);
 
     // The block that registered `lost` is replaced by another at the same height.
     let reverted: bool = fixture
@@ -217,7 +219,7 @@ async fn the_indexer_rewinds_a_reorg() {
     register(replacement).await;
     let outcome = indexer.catch_up().await.unwrap();
     assert!(outcome.rewound >= 1, "{outcome:?}");
-    assert_eq!(participants().await, [first, replacement]);
+    assert_eq!(participants().await, [pool, first, replacement]);
 }
 
 #[tokio::test]

@@ -6,5 +6,8 @@
 
 mod backends;
 mod daemon;
+mod island;
 mod market;
+mod routing;
 mod store;
+mod street;

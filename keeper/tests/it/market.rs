@@ -101,7 +101,7 @@ fn home_profile(index: usize) -> (HomeProfile, IEnergyMarket::OrderParams, bool)
     (profile, order, index % 10 == 7)
 }
 
-async fn confirm(
+pub(crate) async fn confirm(
     sent: Result<
         alloy::providers::PendingTransactionBuilder<alloy::network::Ethereum>,
         alloy::contract::Error,
@@ -111,7 +111,7 @@ async fn confirm(
     assert!(receipt.status(), "setup transaction reverted");
 }
 
-fn wallet_provider(devnet: &Devnet, key: PrivateKeySigner) -> DynProvider {
+pub(crate) fn wallet_provider(devnet: &Devnet, key: PrivateKeySigner) -> DynProvider {
     ProviderBuilder::new()
         .wallet(EthereumWallet::from(key))
         .connect_http(devnet.rpc_url().parse().unwrap())
@@ -397,7 +397,7 @@ impl Market {
     }
 }
 
-async fn wait_until(what: &str, mut check: impl AsyncFnMut() -> bool) {
+pub(crate) async fn wait_until(what: &str, mut check: impl AsyncFnMut() -> bool) {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(90);
     while !check().await {
         assert!(
@@ -408,7 +408,7 @@ async fn wait_until(what: &str, mut check: impl AsyncFnMut() -> bool) {
     }
 }
 
-fn spawn_keeper(config: Config) -> (CancellationToken, tokio::task::JoinHandle<()>) {
+pub(crate) fn spawn_keeper(config: Config) -> (CancellationToken, tokio::task::JoinHandle<()>) {
     let cancel = CancellationToken::new();
     let token = cancel.clone();
     let handle = tokio::spawn(async move {

@@ -146,6 +146,7 @@ fn meter_settled(meter: u8, interval: u64, sold_wh: u32, amount: u128) -> Event 
             grid_supplied_wh: 0,
             amount,
             bought: false,
+            unserved: false,
         }],
     }
 }
