@@ -858,26 +858,27 @@ async fn a_bill_adds_up_what_the_readings_and_settlements_recorded() {
         ),
         "{bill}"
     );
-    // exported, imported, sold, bought, earned, paid, credited, credits used, grid, carbon.
+    // exported, imported, sold, bought, earned, paid, credited, credits used, grid, unserved,
+    // carbon.
     assert_eq!(
         row(&bill, "2099-06-15"),
         [
             "0.000", "1.200", "0.000", "1.000", "0.000000", "0.140000", "0.000", "0.000", "0.200",
-            "0"
+            "0.000", "0"
         ]
     );
     assert_eq!(
         row(&bill, "2099-06-16"),
         [
             "0.150", "0.300", "0.000", "0.000", "0.000000", "0.000000", "0.150", "0.150", "0.150",
-            "60"
+            "0.000", "60"
         ]
     );
     assert_eq!(
         row(&bill, "total"),
         [
             "0.150", "1.500", "0.000", "1.000", "0.000000", "0.140000", "0.150", "0.150", "0.350",
-            "60"
+            "0.000", "60"
         ]
     );
     assert!(!bill.contains("not settled yet"), "{bill}");
@@ -891,7 +892,7 @@ async fn a_bill_adds_up_what_the_readings_and_settlements_recorded() {
         row(&sold, "total"),
         [
             "1.500", "0.000", "1.000", "0.000", "0.118800", "0.000000", "0.500", "0.000", "0.000",
-            "600"
+            "0.000", "600"
         ]
     );
     let json = stdout(&chain.run(
