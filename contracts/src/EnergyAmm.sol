@@ -107,6 +107,9 @@ contract EnergyAmm is IEnergyAmm, ERC20, ReentrancyGuardTransient {
             address meter = shortfalls[i].meter;
             (bool covered, ShortfallSkip skip, address owner, uint256 wh, uint256 cost) =
                 _quoteShortfall(meter, shortfalls[i].wh, start, start + intervalSeconds, slot0);
+            if (covered && cost > shortfalls[i].maxCost) {
+                (covered, skip) = (false, ShortfallSkip.AboveMaxCost);
+            }
             if (!covered) {
                 emit ShortfallSkipped(t, meter, skip);
                 continue;

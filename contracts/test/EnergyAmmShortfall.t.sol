@@ -46,7 +46,7 @@ contract EnergyAmmShortfallTest is MarketFixture {
         returns (IEnergyAmm.Shortfall[] memory list)
     {
         list = new IEnergyAmm.Shortfall[](1);
-        list[0] = IEnergyAmm.Shortfall({meter: meter, wh: wh});
+        list[0] = IEnergyAmm.Shortfall({meter: meter, wh: wh, maxCost: type(uint256).max});
     }
 
     function _cover(IEnergyAmm.Shortfall[] memory list) internal returns (uint256 boughtWh, uint256 paid) {
@@ -131,8 +131,8 @@ contract EnergyAmmShortfallTest is MarketFixture {
         _attest(daveHome, T1, 2400, 0);
         _attest(erinEv, T1, 3000, 0);
         IEnergyAmm.Shortfall[] memory list = new IEnergyAmm.Shortfall[](2);
-        list[0] = IEnergyAmm.Shortfall({meter: erinEv, wh: 3000});
-        list[1] = IEnergyAmm.Shortfall({meter: daveHome, wh: 2400});
+        list[0] = IEnergyAmm.Shortfall({meter: erinEv, wh: 3000, maxCost: type(uint256).max});
+        list[1] = IEnergyAmm.Shortfall({meter: daveHome, wh: 2400, maxCost: type(uint256).max});
         // Served as given: erin first at the pool's price, dave (2,000 Wh beyond his credits) after her.
         uint256 erinCost = amm.getAmountIn(false, 3000);
         (uint256 reserveCredits, uint256 reserveStable,) = amm.getReserves();
@@ -232,6 +232,37 @@ contract EnergyAmmShortfallTest is MarketFixture {
         _cover(_shortfalls(daveHome, 5000));
     }
 
+    /// @dev A trade between the keeper's quote and its call moved the price: the buyer is skipped, not charged
+    /// up to its ceiling.
+    function test_SkipWhen_PriceMovedAboveMaxCost() public {
+        _seedPool(POOL_CREDITS, POOL_STABLE);
+        _attest(daveHome, T1, 2000, 0);
+        uint256 quoted = amm.getAmountIn(false, 1600);
+        _fund(lp, 1e6);
+        vm.prank(lp);
+        amm.swapExactIn(false, 1e6, 0, block.timestamp);
+        IEnergyAmm.Shortfall[] memory list = new IEnergyAmm.Shortfall[](1);
+        list[0] = IEnergyAmm.Shortfall({meter: daveHome, wh: 2000, maxCost: quoted});
+        assertGt(amm.getAmountIn(false, 1600), quoted, "the price moved");
+        assertLe(
+            amm.getAmountIn(false, 1600) * 1000, 1600 * uint256(DAVE_CEILING), "still within the ceiling"
+        );
+        _expectSkipped(daveHome, IEnergyAmm.ShortfallSkip.AboveMaxCost);
+        (uint256 boughtWh,) = _cover(list);
+        assertEq(boughtWh, 0);
+        assertEq(_vault(dave), FUNDS, "dave paid nothing");
+    }
+
+    /// @dev At exactly the quote, the purchase goes through.
+    function test_CoverAtTheQuotedMaxCost() public {
+        _seedPool(POOL_CREDITS, POOL_STABLE);
+        _attest(daveHome, T1, 2000, 0);
+        IEnergyAmm.Shortfall[] memory list = new IEnergyAmm.Shortfall[](1);
+        list[0] = IEnergyAmm.Shortfall({meter: daveHome, wh: 2000, maxCost: amm.getAmountIn(false, 1600)});
+        (uint256 boughtWh,) = _cover(list);
+        assertEq(boughtWh, 1600);
+    }
+
     function test_SkipWhen_VaultCannotPay() public {
         _seedPool(POOL_CREDITS, POOL_STABLE);
         _attest(daveHome, T1, 2000, 0);
@@ -247,8 +278,8 @@ contract EnergyAmmShortfallTest is MarketFixture {
         _attest(carolHome, T1, 2000, 0);
         _attest(daveHome, T1, 2000, 0);
         IEnergyAmm.Shortfall[] memory list = new IEnergyAmm.Shortfall[](2);
-        list[0] = IEnergyAmm.Shortfall({meter: carolHome, wh: 2000});
-        list[1] = IEnergyAmm.Shortfall({meter: daveHome, wh: 2000});
+        list[0] = IEnergyAmm.Shortfall({meter: carolHome, wh: 2000, maxCost: type(uint256).max});
+        list[1] = IEnergyAmm.Shortfall({meter: daveHome, wh: 2000, maxCost: type(uint256).max});
         _expectSkipped(carolHome, IEnergyAmm.ShortfallSkip.NotCovering);
         (uint256 boughtWh,) = _cover(list);
         assertEq(boughtWh, 1600);

@@ -173,63 +173,83 @@ pub fn clear(book: &Book) -> Clearing {
 
 /// The interval's trades at **one** price, as the market settles them (`settle` takes one clearing
 /// price per interval): the grid market's price, or, when only islands traded, the price of the
-/// first island (by feeder id) that did. Each island that traded is matched again at that price
-/// alone, with its critical loads first: its asks with a floor at or below the price against its
-/// bids whose ceiling covers the price and the network fee, each buyer's balance less what its
-/// grid fills cost. An island whose own price the one price does not suit trades less, or nothing.
+/// first island (by feeder id) that did. The islands that traded are matched again together at
+/// that price alone, with their critical loads first: their asks with a floor at or below the
+/// price against their bids whose ceiling covers the price and the network fee, each buyer's
+/// balance less what its grid fills cost, and no participant on the side opposite to the one it
+/// traded on the grid. An island whose own price the one price does not suit trades less, or
+/// nothing.
 pub fn at_one_price(book: &Book, clearing: &Clearing) -> Outcome {
     let traded = |outcome: &Outcome| match outcome {
         Outcome::Traded(trade) => Some(trade.clone()),
         Outcome::NoTrade => None,
     };
-    let Some(mut trade) = traded(&clearing.grid)
+    let Some(price) = traded(&clearing.grid)
         .or_else(|| clearing.islands.values().find_map(traded))
-        .map(|trade| Trade {
-            price: trade.price,
-            fills: Vec::new(),
-        })
+        .map(|trade| trade.price)
     else {
         return Outcome::NoTrade;
     };
-    let price = trade.price;
+    let participant = |id: u64| {
+        book.orders
+            .iter()
+            .find(|order| order.id == id)
+            .map(|order| order.participant)
+    };
+    let mut fills = Vec::new();
     let mut balances = book.balances.clone();
+    let mut grid_sides = BTreeMap::new();
     if let Some(grid) = traded(&clearing.grid) {
-        for fill in grid.fills.iter().filter(|fill| fill.side == Side::Buy) {
-            let owner = book.orders.iter().find(|order| order.id == fill.order);
-            if let Some(balance) = owner.and_then(|order| balances.get_mut(&order.participant)) {
-                *balance = balance.saturating_sub(buyer_cost(price + book.network_fee, fill.wh));
+        for fill in &grid.fills {
+            let Some(owner) = participant(fill.order) else {
+                continue;
+            };
+            grid_sides.insert(owner, fill.side);
+            if let (Side::Buy, Some(balance)) = (fill.side, balances.get_mut(&owner)) {
+                let cost = buyer_cost(price.saturating_add(book.network_fee), fill.wh);
+                *balance = balance.saturating_sub(cost);
             }
         }
-        trade.fills = grid.fills;
+        fills = grid.fills;
     }
-    for (&feeder, outcome) in &clearing.islands {
-        if matches!(outcome, Outcome::NoTrade) {
-            continue;
-        }
-        let island = Book {
+    let islands: BTreeSet<u32> = clearing
+        .islands
+        .iter()
+        .filter(|(_, outcome)| matches!(outcome, Outcome::Traded(_)))
+        .map(|(&feeder, _)| feeder)
+        .collect();
+    if !islands.is_empty() {
+        let opposite =
+            |owner: &Address, side: Side| grid_sides.get(owner).is_some_and(|s| *s != side);
+        let at_price = Book {
             orders: book
                 .orders
                 .iter()
-                .filter(|order| order.feeder == feeder)
+                .filter(|order| islands.contains(&order.feeder))
                 .map(|order| Order {
-                    sell_floor: order.sell_floor.filter(|floor| *floor <= price),
-                    buy_ceiling: order
-                        .buy_ceiling
-                        .filter(|ceiling| *ceiling >= price.saturating_add(book.network_fee)),
+                    sell_floor: order.sell_floor.filter(|floor| {
+                        *floor <= price && !opposite(&order.participant, Side::Sell)
+                    }),
+                    buy_ceiling: order.buy_ceiling.filter(|ceiling| {
+                        *ceiling >= price.saturating_add(book.network_fee)
+                            && !opposite(&order.participant, Side::Buy)
+                    }),
                     ..order.clone()
                 })
                 .collect(),
             volumes: book.volumes.clone(),
-            balances: balances.clone(),
+            balances,
             network_fee: book.network_fee,
-            islanded: BTreeSet::from([feeder]),
+            islanded: islands,
         };
-        if let Some(Outcome::Traded(matched)) = clear(&island).islands.remove(&feeder) {
-            trade.fills.extend(matched.fills);
+        for outcome in clear(&at_price).islands.into_values() {
+            if let Outcome::Traded(trade) = outcome {
+                fills.extend(trade.fills);
+            }
         }
     }
-    trade.fills.sort_by_key(|fill| fill.order);
-    Outcome::Traded(trade)
+    fills.sort_by_key(|fill| fill.order);
+    Outcome::Traded(Trade { price, fills })
 }
 
 /// The buffers one clearing works in, emptied at the start of each.
@@ -1412,6 +1432,82 @@ mod tests {
         );
         let empty = Book::default();
         assert_eq!(at_one_price(&empty, &clear(&empty)), Outcome::NoTrade);
+    }
+
+    #[test]
+    fn a_participant_on_the_grid_keeps_its_side_in_an_island() {
+        let island = |o: Order| Order { feeder: 7, ..o };
+        // Participant 5 buys 600 Wh on the grid and has 400 Wh of PV on the island (it keeps
+        // its larger side, the grid purchase); participant 2 buys on both islands 7 and 8 with a
+        // balance for one purchase.
+        let mut book = book(
+            vec![
+                sell(1, 1, 50),
+                buy(2, 5, 300),
+                island(Order {
+                    meter: meter_of(5, 1),
+                    ..sell(3, 5, 100)
+                }),
+                island(buy(4, 6, 400)),
+                island(sell(5, 7, 100)),
+                island(Order {
+                    meter: meter_of(2, 1),
+                    ..buy(6, 2, 400)
+                }),
+                Order {
+                    feeder: 8,
+                    ..sell(7, 8, 100)
+                },
+                Order {
+                    feeder: 8,
+                    ..buy(8, 2, 400)
+                },
+            ],
+            &[
+                (1, 1_000, 0),
+                (5, 0, 600),
+                (6, 0, 200),
+                (7, 500, 0),
+                (8, 500, 0),
+                (2, 0, 500),
+            ],
+        );
+        book.volumes.insert(
+            meter_of(5, 1),
+            Volumes {
+                export_wh: 400,
+                import_wh: 0,
+            },
+        );
+        book.volumes.insert(
+            meter_of(2, 1),
+            Volumes {
+                export_wh: 0,
+                import_wh: 500,
+            },
+        );
+        // Enough for 500 Wh at its 0.40 ceiling: one island's purchase, not both.
+        book.balances.insert(addr(2), 200);
+        book.islanded.extend([7, 8]);
+        let cleared = clear(&book);
+        let Outcome::Traded(trade) = at_one_price(&book, &cleared) else {
+            panic!("the grid traded")
+        };
+        let sides: Vec<(u64, Side)> = fills(&trade).iter().map(|f| (f.0, f.1)).collect();
+        assert!(
+            !sides.contains(&(3, Side::Sell)),
+            "participant 5 bought on the grid, so it does not sell on the island: {trade:?}"
+        );
+        let bought_by_2: u64 = trade
+            .fills
+            .iter()
+            .filter(|fill| [6, 8].contains(&fill.order))
+            .map(|fill| fill.wh)
+            .sum();
+        assert!(
+            buyer_cost(400, bought_by_2) <= 200,
+            "participant 2's one balance pays for all it buys on both islands: {trade:?}"
+        );
     }
 
     #[test]

@@ -638,6 +638,8 @@ impl Daemon {
                 .map(|shortfall| IEnergyAmm::Shortfall {
                     meter: shortfall.meter,
                     wh: U256::from(shortfall.unbought_wh),
+                    // The quote exactly: a price moved since costs a skip, never the buyer.
+                    maxCost: U256::from(shortfall.expected_cost),
                 })
                 .collect(),
             // Within the interval that follows: the settlement it precedes is due by then.

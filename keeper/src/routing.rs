@@ -22,13 +22,14 @@ use crate::{
 const BPS: u128 = 10_000;
 /// `IEnergyAmm.ShortfallSkip`, in the contract's order (a JSON ABI carries an enum as a bare
 /// `uint8`).
-const SKIP_REASONS: [&str; 6] = [
+const SKIP_REASONS: [&str; 7] = [
     "the order does not cover import from credits in the interval, or its owner is inactive",
     "no import pending for the interval",
     "the owner's credits already cover it",
     "the pool holds too few credits",
     "the pool's price is above the order's ceiling",
     "the owner's vault cannot pay",
+    "the pool's price moved above the keeper's quote",
 ];
 /// The widest stablecoin reserve the pool holds (a market vault balance is 96 bits).
 const MAX_STABLE: u128 = (1 << 96) - 1;

@@ -31,9 +31,12 @@ interface IEnergyAmm is IERC20Metadata {
     /// to cover (`coverShortfalls`).
     /// @param meter The buying meter.
     /// @param wh The Wh it imported and did not buy in the interval market.
+    /// @param maxCost The most stablecoin the keeper's quote lets the purchase cost: a trade between the
+    /// quote and the call that moved the price costs a skip, never the buyer.
     struct Shortfall {
         address meter;
         uint256 wh;
+        uint256 maxCost;
     }
 
     /// @notice Why `coverShortfalls` bought nothing for a meter.
@@ -51,7 +54,9 @@ interface IEnergyAmm is IERC20Metadata {
         /// The credits would cost more per kWh, fee and price impact included, than the order's ceiling.
         AboveCeiling,
         /// The owner's vault stablecoin does not pay for them.
-        InsufficientBalance
+        InsufficientBalance,
+        /// They would cost more than the shortfall's `maxCost`: the price moved since the keeper's quote.
+        AboveMaxCost
     }
 
     /// @notice `account` sold `amountIn` of one asset for `amountOut` of the other, vault to vault.
@@ -197,8 +202,8 @@ interface IEnergyAmm is IERC20Metadata {
     /// `min(wh, pending import) - the owner's credits` Wh, and only when the meter's owner is an active
     /// participant whose order buys in interval `t` with `coverFromCredits`, the meter's last reading is
     /// `t`'s and its import is pending (marketable), the pool holds more credits than that, the cost per
-    /// kWh (fee and price impact included) is at most the order's `buyCeiling`, and the owner's vault
-    /// stablecoin pays it. Otherwise it emits `ShortfallSkipped` with the first unmet rule and goes on: a
+    /// kWh (fee and price impact included) is at most the order's `buyCeiling`, the owner's vault
+    /// stablecoin pays it, and it is at most the shortfall's `maxCost`. Otherwise it emits `ShortfallSkipped` with the first unmet rule and goes on: a
     /// trade between the keeper's quote and this call moves the price, and the shortfalls after it still
     /// get what they can. So the pool never buys more than a meter imported, nor at a price its owner did
     /// not accept. A keeper is trusted as it is with `settle`: it chooses which shortfalls to cover.
