@@ -190,18 +190,17 @@ pub fn at_one_price(book: &Book, clearing: &Clearing) -> Outcome {
     else {
         return Outcome::NoTrade;
     };
-    let participant = |id: u64| {
-        book.orders
-            .iter()
-            .find(|order| order.id == id)
-            .map(|order| order.participant)
-    };
+    let participants: BTreeMap<u64, Address> = book
+        .orders
+        .iter()
+        .map(|order| (order.id, order.participant))
+        .collect();
     let mut fills = Vec::new();
     let mut balances = book.balances.clone();
     let mut grid_sides = BTreeMap::new();
     if let Some(grid) = traded(&clearing.grid) {
         for fill in &grid.fills {
-            let Some(owner) = participant(fill.order) else {
+            let Some(&owner) = participants.get(&fill.order) else {
                 continue;
             };
             grid_sides.insert(owner, fill.side);

@@ -285,7 +285,7 @@ impl Daemon {
                 .await?;
             let mut filled = BTreeSet::new();
             if !volumes.is_empty() {
-                match self.settle_interval(t, &volumes).await? {
+                match self.settle_interval(t, &volumes, now).await? {
                     Settled::Waiting => return Ok(()),
                     Settled::ByOther => {
                         Metrics::add(&self.metrics.intervals_lost_race, 1);
@@ -311,11 +311,12 @@ impl Daemon {
         }
     }
 
-    /// Clears, simulates and settles interval `t`.
+    /// Clears, simulates and settles interval `t`; `now` is the chain's time at the round's start.
     async fn settle_interval(
         &self,
         t: u64,
         volumes: &[MeterVolume],
+        now: u64,
     ) -> Result<Settled, KeeperError> {
         if self.sender.reconcile(t).await? {
             return Ok(Settled::Waiting);
@@ -355,7 +356,7 @@ impl Daemon {
             outcome: "settled".into(),
         };
         if !plan.shortfalls.is_empty() {
-            report.pool_cover = self.cover_shortfalls(t, &plan.shortfalls).await;
+            report.pool_cover = self.cover_shortfalls(t, &plan.shortfalls, now).await;
         }
         let batches: Vec<&[BatchFill]> = if plan.batches.is_empty() {
             vec![&[]]
@@ -594,10 +595,15 @@ impl Daemon {
 
     /// Buys pool credits for `shortfalls` of interval `t`, before its settlement. A failure is
     /// logged and counted, never fatal: the interval still settles, and the shortfalls go to grid
-    /// supply as they would without a pool.
-    async fn cover_shortfalls(&self, t: u64, shortfalls: &[Shortfall]) -> Option<PoolCover> {
+    /// supply as they would without a pool. The purchase's deadline is one interval after `now`.
+    async fn cover_shortfalls(
+        &self,
+        t: u64,
+        shortfalls: &[Shortfall],
+        now: u64,
+    ) -> Option<PoolCover> {
         let pool = self.pool.as_ref()?;
-        match self.send_cover(pool, t, shortfalls).await {
+        match self.send_cover(pool, t, shortfalls, now).await {
             Ok(cover) => {
                 let bought: u64 = cover.covered.iter().map(|covered| covered.wh).sum();
                 Metrics::add(&self.metrics.shortfalls_covered, cover.covered.len() as u64);
@@ -624,13 +630,8 @@ impl Daemon {
         pool: &Pool,
         t: u64,
         shortfalls: &[Shortfall],
+        now: u64,
     ) -> Result<PoolCover, KeeperError> {
-        let now = self
-            .provider
-            .get_block_by_number(BlockNumberOrTag::Latest)
-            .await
-            .map_err(rpc("eth_getBlockByNumber"))?
-            .map_or(0, |block| block.header.timestamp);
         let cover = EnergyAmm::coverShortfallsCall {
             t,
             shortfalls: shortfalls

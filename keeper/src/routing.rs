@@ -160,13 +160,16 @@ pub fn plan_cover(
         })
         .collect();
     // What each buyer's fills will take from its vault, so that the pool never takes it first.
+    let owners: BTreeMap<Address, Address> = inputs
+        .orders
+        .iter()
+        .map(|order| (order.meter, order.owner))
+        .collect();
     for fill in fills.iter().filter(|fill| fill.side == Side::Buy) {
-        let owner = inputs
-            .orders
-            .iter()
-            .find(|order| order.meter == fill.meter)
-            .map(|order| order.owner);
-        if let Some(vault) = owner.and_then(|owner| vaults.get_mut(&owner)) {
+        if let Some(vault) = owners
+            .get(&fill.meter)
+            .and_then(|owner| vaults.get_mut(owner))
+        {
             let cost = buyer_cost(price.saturating_add(inputs.network_fee), fill.wh);
             vault.stablecoin = vault.stablecoin.saturating_sub(cost);
         }
