@@ -478,7 +478,14 @@ impl Session {
         let credits_in = swap.sold == Asset::Credits;
         let bought = other_side(swap.sold);
         let amount = U256::from(swap.amount);
-        let slippage = units::format(swap.guard.slippage_bps.into(), Unit::Percent);
+        // A limit given on the command line is taken as it is; without one, the quote's slippage.
+        let slippage_note = match swap.limit {
+            Some(_) => String::new(),
+            None => format!(
+                " ({} % slippage)",
+                units::format(swap.guard.slippage_bps.into(), Unit::Percent)
+            ),
+        };
         let (limit, takes) = match swap.exact {
             Exact::In => {
                 let quote: u128 = pool
@@ -497,11 +504,7 @@ impl Session {
                     show(quote, bought),
                     bought.name(),
                     show(limit, bought),
-                    if swap.limit.is_some() {
-                        String::new()
-                    } else {
-                        format!(" ({slippage} % slippage)")
-                    }
+                    slippage_note,
                 );
                 (limit, swap.amount)
             }
@@ -522,11 +525,7 @@ impl Session {
                     show(quote, swap.sold),
                     swap.sold.name(),
                     show(limit, swap.sold),
-                    if swap.limit.is_some() {
-                        String::new()
-                    } else {
-                        format!(" ({slippage} % slippage)")
-                    }
+                    slippage_note,
                 );
                 (limit, quote)
             }
