@@ -9,14 +9,19 @@ use cogrid_chain::{Deployment, SuiteParams, connect, deploy_suite};
 use eyre::{WrapErr, eyre};
 
 use crate::{
-    carbon,
+    admin, carbon,
     error::AmountError,
     explain::explain,
     keys::KeyArgs,
     pool::{Exact, Guard, SharesToBurn, Swap},
     time::{Moment, parse_moment},
     units::{self, Unit},
+    vpp,
     wallet::{self, Request, Session},
+};
+pub use crate::{
+    admin::{AdminAction, FeeAction, FeeSetArgs, RegisterMeterArgs, Role, Switch},
+    vpp::{VppAction, VppCallArgs},
 };
 
 /// cogrid: a neighbourhood energy market on an Ethereum L2.
@@ -61,17 +66,38 @@ pub enum Command {
         #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u16).range(..=1_000))]
         amm_fee_bps: u16,
     },
-    /// Participants (co-op admin).
-    Participant {
-        /// What to do with them.
+    /// Co-op administration: participants, meters and roles.
+    Admin {
+        /// What to do.
         #[command(subcommand)]
-        action: ParticipantAction,
+        action: AdminAction,
     },
-    /// Meters (co-op admin).
+    /// Shows a meter's registration and state.
     Meter {
-        /// What to do with them.
+        /// What to do with it.
         #[command(subcommand)]
         action: MeterAction,
+    },
+    /// Virtual power plant events: grid operators call and settle them, battery and EV owners
+    /// enrol and claim their pay.
+    Vpp {
+        /// What to do.
+        #[command(subcommand)]
+        action: VppAction,
+    },
+    /// Islands a feeder (no grid supply) or brings it back on the grid (grid operator).
+    Island {
+        /// `on` islands the feeder, `off` ends the island.
+        switch: Switch,
+        /// The feeder.
+        #[arg(long)]
+        feeder: u32,
+    },
+    /// The network fee (grid operator) and the keeper fee (co-op admin).
+    Fee {
+        /// What to do.
+        #[command(subcommand)]
+        action: FeeAction,
     },
     /// Settles meters' pending volumes that no settlement may trade any more; anyone may run it.
     ///
@@ -488,7 +514,7 @@ pub struct BillArgs {
 }
 
 /// A price or fee in USD per kWh, as stablecoin base units per kWh (48 bits on chain).
-fn price_arg(text: &str) -> Result<u64, AmountError> {
+pub(crate) fn price_arg(text: &str) -> Result<u64, AmountError> {
     let value = units::parse_bounded(text, Unit::UsdPerKwh, true, (1 << 48) - 1)?;
     Ok(u64::try_from(value).expect("bounded to 48 bits"))
 }
@@ -515,8 +541,14 @@ fn credits_limit_arg(text: &str) -> Result<u128, AmountError> {
 }
 
 /// Stablecoin in USD, as base units: more than zero and what a vault stores (96 bits).
-fn stable_arg(text: &str) -> Result<u128, AmountError> {
+pub(crate) fn stable_arg(text: &str) -> Result<u128, AmountError> {
     units::parse_bounded(text, Unit::Usd, false, (1 << 96) - 1)
+}
+
+/// A power in kW, as W: more than zero and what the contracts store (32 bits).
+pub(crate) fn kw_arg(text: &str) -> Result<u32, AmountError> {
+    let watts = units::parse_bounded(text, Unit::Kw, false, u32::MAX.into())?;
+    Ok(u32::try_from(watts).expect("bounded to 32 bits"))
 }
 
 /// A least amount of stablecoin in USD, as base units; zero accepts any amount.
@@ -653,21 +685,6 @@ impl Command {
     }
 }
 
-/// Participant commands.
-#[derive(Debug, Subcommand)]
-pub enum ParticipantAction {
-    /// Lets an account own meters and trade.
-    Register {
-        /// The account.
-        account: Address,
-    },
-    /// Stops an account from trading.
-    Deactivate {
-        /// The account.
-        account: Address,
-    },
-}
-
 /// What a meter is connected to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum MeterKind {
@@ -682,7 +699,8 @@ pub enum MeterKind {
 }
 
 impl MeterKind {
-    fn flag(self) -> u8 {
+    /// The kind's bit in the registry's meter kinds.
+    pub(crate) fn flag(self) -> u8 {
         match self {
             Self::Solar => 1,
             Self::Battery => 2,
@@ -695,29 +713,6 @@ impl MeterKind {
 /// Meter commands.
 #[derive(Debug, Subcommand)]
 pub enum MeterAction {
-    /// Registers a meter by its signing-key address (`meter-signer keygen` prints it).
-    Register {
-        /// The meter's signing-key address.
-        #[arg(long)]
-        meter: Address,
-        /// The participant who owns it.
-        #[arg(long)]
-        owner: Address,
-        /// The feeder (low-voltage line) it is connected to.
-        #[arg(long)]
-        feeder: u32,
-        /// What is behind the meter (comma separated).
-        #[arg(long, value_delimiter = ',')]
-        kinds: Vec<MeterKind>,
-        /// Connection capacity in W.
-        #[arg(long)]
-        capacity_w: u32,
-    },
-    /// Stops accepting a meter's readings.
-    Deactivate {
-        /// The meter.
-        meter: Address,
-    },
     /// Prints a meter's registration and state.
     Show {
         /// The meter.
@@ -771,12 +766,25 @@ async fn run(cli: Cli, request: Option<Request>) -> eyre::Result<()> {
         Command::BenchGas => return crate::gas::run().await,
         _ => {}
     }
-    let signer = match &request {
-        // A read-only look at a named account or meter needs no key: nothing is signed.
-        Some(request) if request.reads_without_key() && !cli.key.is_given() => {
-            PrivateKeySigner::random()
-        }
-        _ => cli.key.signer()?,
+    // A read-only look at a named account, meter, event or the fees needs no key: nothing is
+    // signed.
+    let reads_only = match &request {
+        Some(request) => request.reads_without_key(),
+        None => matches!(
+            cli.command,
+            Command::Meter { .. }
+                | Command::Vpp {
+                    action: VppAction::Status { .. }
+                }
+                | Command::Fee {
+                    action: FeeAction::Show
+                }
+        ),
+    };
+    let signer = if reads_only && !cli.key.is_given() {
+        PrivateKeySigner::random()
+    } else {
+        cli.key.signer()?
     };
     let sender = signer.address();
     let provider = connect(&cli.rpc_url, signer, None).await?;
@@ -805,43 +813,30 @@ async fn run(cli: Cli, request: Option<Request>) -> eyre::Result<()> {
         return Ok(());
     }
     let deployment = load_deployment(cli.deployment, &provider).await?;
+    let session = Session {
+        provider: provider.clone(),
+        rpc_url: cli.rpc_url.clone(),
+        deployment,
+        sender,
+    };
     if let Some(request) = request {
-        let session = Session {
-            provider,
-            rpc_url: cli.rpc_url,
-            deployment,
-            sender,
-        };
         return wallet::run(request, &session).await;
+    }
+    match cli.command {
+        Command::Admin { action } => return admin::run(action, &session).await,
+        Command::Vpp { action } => return vpp::run(action, &session).await,
+        Command::Island { switch, feeder } => return session.island(feeder, switch).await,
+        Command::Fee {
+            action: FeeAction::Set(args),
+        } => return session.set_fees(&args).await,
+        Command::Fee {
+            action: FeeAction::Show,
+        } => return session.show_fees().await,
+        _ => {}
     }
     let explained = |error: alloy::contract::Error| explain(error, &cli.rpc_url, None);
     let registry = EnergyMarket::new(deployment.market, provider.clone());
     let receipt = match cli.command {
-        Command::Participant {
-            action: ParticipantAction::Register { account },
-        } => registry.registerParticipant(account).send().await,
-        Command::Participant {
-            action: ParticipantAction::Deactivate { account },
-        } => registry.deactivateParticipant(account).send().await,
-        Command::Meter {
-            action:
-                MeterAction::Register {
-                    meter,
-                    owner,
-                    feeder,
-                    kinds,
-                    capacity_w,
-                },
-        } => {
-            let flags = kinds.iter().fold(0u8, |flags, kind| flags | kind.flag());
-            registry
-                .registerMeter(meter, owner, feeder, flags, capacity_w)
-                .send()
-                .await
-        }
-        Command::Meter {
-            action: MeterAction::Deactivate { meter },
-        } => registry.deactivateMeter(meter).send().await,
         Command::Meter {
             action: MeterAction::Show { meter },
         } => {
@@ -870,6 +865,10 @@ async fn run(cli: Cli, request: Option<Request>) -> eyre::Result<()> {
         }
         Command::Finalize { meters } => registry.finalize(meters).send().await,
         Command::Deploy { .. }
+        | Command::Admin { .. }
+        | Command::Vpp { .. }
+        | Command::Island { .. }
+        | Command::Fee { .. }
         | Command::Demo { .. }
         | Command::BenchGas
         | Command::Deposit(_)

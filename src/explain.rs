@@ -204,13 +204,13 @@ pub(crate) fn market_hint(error: &EnergyMarketErrors) -> Option<String> {
         ),
         EnergyMarketErrors::MarketParticipantNotActive(e) => format!(
             "the owner of meter {} is not an active participant, so its orders cannot trade: the \
-             co-op admin reactivates it with `cogrid participant register OWNER`; balances stay \
+             co-op admin reactivates it with `cogrid admin register-participant OWNER`; balances stay \
              withdrawable meanwhile",
             e.meter
         ),
         EnergyMarketErrors::MarketUnknownParticipant(e) => format!(
             "{} is not registered with the co-op and has no vault: ask the co-op admin to run \
-             `cogrid participant register {}`",
+             `cogrid admin register-participant {}`",
             e.account, e.account
         ),
         EnergyMarketErrors::MarketNoOrder(e) => format!(

@@ -1,8 +1,10 @@
 //! The `cogrid` command-line tool: deploy the contracts to any RPC URL or a local devnet,
-//! administer participants and meters, settle residual volumes, the prosumer's wallet (deposit,
-//! withdraw, standing orders, balances, bills, carbon retirement, swaps and liquidity in the
-//! pool), measure gas, and run the metering demo.
+//! administer participants, meters and roles, settle residual volumes, the prosumer's wallet
+//! (deposit, withdraw, standing orders, balances, bills, carbon retirement, swaps and liquidity in
+//! the pool, VPP enrolment and pay), the grid operator's commands (VPP events, islanding, the
+//! network fee), measure gas, and run the metering demo.
 
+mod admin;
 pub mod bill;
 mod carbon;
 pub mod cli;
@@ -14,4 +16,5 @@ mod keys;
 mod pool;
 pub mod time;
 pub mod units;
+mod vpp;
 mod wallet;

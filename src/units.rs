@@ -18,6 +18,8 @@ pub enum Unit {
     UsdPerKwh,
     /// Energy in kWh; the base unit is 1 Wh (also one energy credit base unit).
     Kwh,
+    /// Power in kW; the base unit is 1 W.
+    Kw,
     /// Carbon credits in grams CO2e; the base unit is 1 g.
     Grams,
     /// Native gas token; the base unit is 1 wei.
@@ -34,7 +36,7 @@ impl Unit {
     pub const fn decimals(self) -> usize {
         match self {
             Self::Usd | Self::UsdPerKwh => 6,
-            Self::Kwh => 3,
+            Self::Kwh | Self::Kw => 3,
             Self::Grams | Self::Shares => 0,
             Self::Eth => 18,
             Self::Percent => 2,
@@ -45,7 +47,7 @@ impl Unit {
     const fn min_shown(self) -> usize {
         match self {
             Self::Usd | Self::UsdPerKwh => 2,
-            Self::Kwh | Self::Grams | Self::Eth | Self::Shares | Self::Percent => 0,
+            Self::Kwh | Self::Kw | Self::Grams | Self::Eth | Self::Shares | Self::Percent => 0,
         }
     }
 
@@ -55,6 +57,7 @@ impl Unit {
             Self::Usd => "USD",
             Self::UsdPerKwh => "USD/kWh",
             Self::Kwh => "kWh",
+            Self::Kw => "kW",
             Self::Grams => "g",
             Self::Eth => "ETH",
             Self::Shares => "shares",
@@ -68,6 +71,7 @@ impl Unit {
             Self::Usd => "USD",
             Self::UsdPerKwh => "USD per kWh",
             Self::Kwh => "kWh",
+            Self::Kw => "kW",
             Self::Grams => "grams",
             Self::Eth => "ETH",
             Self::Shares => "shares",
@@ -81,6 +85,7 @@ impl Unit {
             Self::Usd => "25.50",
             Self::UsdPerKwh => "0.12",
             Self::Kwh => "3.2",
+            Self::Kw => "2.5",
             Self::Grams => "250",
             Self::Eth => "0.01",
             Self::Shares => "1000",

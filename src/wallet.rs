@@ -216,7 +216,7 @@ pub(crate) async fn run(request: Request, session: &Session) -> eyre::Result<()>
 }
 
 impl Session {
-    fn market(&self) -> EnergyMarket::EnergyMarketInstance<DynProvider> {
+    pub(crate) fn market(&self) -> EnergyMarket::EnergyMarketInstance<DynProvider> {
         EnergyMarket::new(self.deployment.market, self.provider.clone())
     }
 
@@ -549,7 +549,7 @@ impl Session {
     }
 
     /// The meter given, or the sender's only meter.
-    async fn meter_or_only(&self, meter: Option<Address>) -> eyre::Result<Address> {
+    pub(crate) async fn meter_or_only(&self, meter: Option<Address>) -> eyre::Result<Address> {
         if let Some(meter) = meter {
             return Ok(meter);
         }
@@ -570,7 +570,7 @@ impl Session {
             [meter] => Ok(*meter),
             [] => bail!(
                 "{owner} owns no meter in this deployment: pass --meter ADDR (the co-op admin \
-                 registers meters with `cogrid meter register`)"
+                 registers meters with `cogrid admin register-meter`)"
             ),
             several => bail!(
                 "{owner} owns {} meters ({}): pick one with --meter",
@@ -584,43 +584,15 @@ impl Session {
         }
     }
 
-    /// The logs matching `filter` from the deployment block to the latest. A node that refuses a
-    /// range (too many blocks or results) gets it in halves, until it answers.
+    /// The logs matching `filter` from the deployment block to the latest.
     pub(crate) async fn logs(&self, filter: Filter) -> eyre::Result<Vec<Log>> {
-        let unreachable = |error: alloy::transports::TransportError| {
-            eyre::Report::new(cogrid_chain::ChainError::RpcUnreachable {
-                url: self.rpc_url.clone(),
-                message: error.to_string(),
-            })
-        };
-        let latest = self
-            .provider
-            .get_block_number()
-            .await
-            .map_err(unreachable)?;
-        let mut ranges = vec![(self.deployment.deployed_at_block, latest)];
-        let mut logs = Vec::new();
-        while let Some((first, last)) = ranges.pop() {
-            if first > last {
-                continue;
-            }
-            let range = filter.clone().from_block(first).to_block(last);
-            match self.provider.get_logs(&range).await {
-                Ok(found) => logs.extend(found),
-                Err(error) if error.is_error_resp() && first < last => {
-                    let middle = first + (last - first) / 2;
-                    ranges.push((middle + 1, last));
-                    ranges.push((first, middle));
-                }
-                Err(error) => {
-                    return Err(eyre!(
-                        "fetching the market's events of blocks {first}..={last} from {}: {error}",
-                        self.rpc_url
-                    ));
-                }
-            }
-        }
-        Ok(logs)
+        Ok(cogrid_chain::logs_since(
+            &self.provider,
+            &self.rpc_url,
+            &filter,
+            self.deployment.deployed_at_block,
+        )
+        .await?)
     }
 }
 

@@ -9,11 +9,12 @@ use alloy::{
     primitives::{Address, U256, aliases::U40},
     providers::{DynProvider, Provider},
     signers::local::PrivateKeySigner,
+    sol_types::SolEvent,
 };
 use cogrid::units::{self, Unit};
 use cogrid_bindings::{
     CarbonCredit, EnergyAmm, EnergyCredit, EnergyMarket, IEnergyMarket, IMeterRegistry,
-    MockStablecoin,
+    MockStablecoin, VppDispatch,
 };
 use cogrid_chain::{
     Deployment, Devnet, Fill, Reading, connect_lazily, reading_domain, sign_reading,
@@ -131,7 +132,7 @@ impl Chain {
     async fn prosumer(&self, index: usize, usd: u64) -> PrivateKeySigner {
         let key = self.devnet.funded_key(index);
         let account = key.address().to_string();
-        stdout(&self.run(self.admin(), &["participant", "register", &account]));
+        stdout(&self.run(self.admin(), &["admin", "register-participant", &account]));
         if usd > 0 {
             self.stablecoin()
                 .mint(key.address(), U256::from(usd))
@@ -145,22 +146,27 @@ impl Chain {
         key
     }
 
-    /// A new meter registered to `owner`.
+    /// A new solar meter registered to `owner`.
     fn meter(&self, owner: &PrivateKeySigner) -> PrivateKeySigner {
+        self.meter_of_kind(owner, "solar")
+    }
+
+    /// A new meter of `kind` on feeder 1 registered to `owner`.
+    fn meter_of_kind(&self, owner: &PrivateKeySigner, kind: &str) -> PrivateKeySigner {
         let meter = PrivateKeySigner::random();
         stdout(&self.run(
             self.admin(),
             &[
-                "meter",
-                "register",
-                "--meter",
+                "admin",
+                "register-meter",
+                "--address",
                 &meter.address().to_string(),
                 "--owner",
                 &owner.address().to_string(),
                 "--feeder",
                 "1",
-                "--kinds",
-                "solar",
+                "--kind",
+                kind,
                 "--capacity-w",
                 "10000",
             ],
@@ -192,18 +198,19 @@ fn deploy_register_show_and_refuse_a_second_registration() {
 
     let owner = PrivateKeySigner::random().address().to_string();
     let meter = PrivateKeySigner::random().address().to_string();
-    stdout(&chain.run(chain.admin(), &["participant", "register", &owner]));
+    stdout(&chain.run(chain.admin(), &["admin", "register-participant", &owner]));
     let register = [
-        "meter",
-        "register",
-        "--meter",
+        "admin",
+        "register-meter",
+        "--address",
         &meter,
         "--owner",
         &owner,
         "--feeder",
         "12",
-        "--kinds",
+        "--kind",
         "solar,battery",
+        "--critical",
         "--capacity-w",
         "7000",
     ];
@@ -212,7 +219,7 @@ fn deploy_register_show_and_refuse_a_second_registration() {
     let shown = stdout(&chain.run(chain.admin(), &["meter", "show", &meter]));
     assert!(shown.contains(&format!("owner {owner}")), "{shown}");
     assert!(shown.contains("feeder 12"), "{shown}");
-    assert!(shown.contains("kinds 0b0011"), "{shown}");
+    assert!(shown.contains("kinds 0b1011"), "{shown}");
     assert!(shown.contains("status active"), "{shown}");
 
     let again = stderr(&chain.run(chain.admin(), &register));
@@ -225,14 +232,16 @@ fn deploy_register_show_and_refuse_a_second_registration() {
     let refused = stderr(&chain.run(
         chain.admin(),
         &[
-            "meter",
-            "register",
-            "--meter",
+            "admin",
+            "register-meter",
+            "--address",
             &unknown_owner,
             "--owner",
             &unknown_owner,
             "--feeder",
             "1",
+            "--kind",
+            "battery",
             "--capacity-w",
             "1",
         ],
@@ -352,7 +361,7 @@ async fn deposit_and_withdraw_round_trip_to_the_base_unit() {
     assert!(refused.contains("MarketUnknownParticipant"), "{refused}");
     assert!(
         refused.contains(&format!(
-            "cogrid participant register {}",
+            "cogrid admin register-participant {}",
             stranger.address()
         )),
         "{refused}"
@@ -1401,6 +1410,8 @@ fn an_unreachable_rpc_is_named() {
         ][..],
         &["balance"],
         &["deposit", "1"],
+        &["vpp", "status"],
+        &["island", "on", "--feeder", "1"],
     ] {
         let refused = stderr(&cogrid("http://127.0.0.1:9", dir.path(), Some(&key), args));
         assert!(
@@ -1415,12 +1426,13 @@ fn a_missing_key_says_how_to_give_one() {
     let dir = tempfile::tempdir().unwrap();
     for args in [
         &[
-            "meter",
-            "show",
+            "admin",
+            "register-participant",
             "0x0000000000000000000000000000000000000001",
         ][..],
         &["deposit", "1"],
         &["balance"],
+        &["vpp", "claim"],
     ] {
         let refused = stderr(&cogrid("http://127.0.0.1:9", dir.path(), None, args));
         assert!(refused.contains("--keystore"), "{args:?}: {refused}");
@@ -1442,5 +1454,421 @@ fn the_demo_mints_what_the_meters_measured() {
     assert!(
         report.contains("CC BY 4.0"),
         "the data is attributed: {report}"
+    );
+}
+
+impl Chain {
+    /// The VPP contract, sending as `key`.
+    fn vpp(&self, key: &PrivateKeySigner) -> VppDispatch::VppDispatchInstance<DynProvider> {
+        VppDispatch::new(self.deployment.vpp_dispatch, self.provider_of(key))
+    }
+
+    /// Moves the chain's clock to just after `time`.
+    async fn advance_to(&self, time: u64) {
+        let now = self.latest_time().await;
+        if now <= time {
+            self.devnet.advance_time(time + 1 - now).await.unwrap();
+        }
+    }
+}
+
+/// One home battery of the VPP test: its meter, its owner and its registers.
+struct Battery {
+    meter: PrivateKeySigner,
+    owner: PrivateKeySigner,
+    seq: u32,
+    import_wh: u64,
+    export_wh: u64,
+}
+
+impl Battery {
+    /// The next reading at `end`, after the registers grew by `import` and `export` Wh.
+    fn read(
+        &mut self,
+        end: u64,
+        import: u64,
+        export: u64,
+    ) -> (&PrivateKeySigner, u32, u64, u64, u64) {
+        self.seq += 1;
+        self.import_wh += import;
+        self.export_wh += export;
+        (&self.meter, self.seq, end, self.import_wh, self.export_wh)
+    }
+}
+
+/// A grid operator calls a 100 kW hour on feeder 1 and 20 batteries enrol 5 kW each: 15 deliver
+/// fully, 3 partly and 2 not at all (one exports only its baseline, one's gateway never posts the
+/// reading at the end). Settling pays each exactly what its readings prove, closing refunds the
+/// rest to the operator, and the owners' claims empty the contract.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_vpp_event_pays_twenty_batteries_exactly_what_their_readings_prove() {
+    let chain = Chain::start();
+    let operator = chain.devnet.funded_key(1);
+    let operator_account = operator.address().to_string();
+    const BUDGET: u64 = 30_000_000;
+    chain
+        .stablecoin()
+        .mint(operator.address(), U256::from(BUDGET))
+        .send()
+        .await
+        .unwrap()
+        .get_receipt()
+        .await
+        .unwrap();
+
+    // Four owners with five batteries each.
+    let mut batteries = Vec::new();
+    for index in 2..6 {
+        let owner = chain.prosumer(index, 0).await;
+        for _ in 0..5 {
+            let meter = chain.meter_of_kind(&owner, "battery");
+            batteries.push(Battery {
+                meter,
+                owner: owner.clone(),
+                seq: 0,
+                import_wh: 10_000,
+                export_wh: 20_000,
+            });
+        }
+    }
+
+    let now = chain.latest_time().await;
+    let start = (now + 2 * 3_600).div_ceil(900) * 900;
+    let end = start + 3_600;
+    let baseline_start = start - 3_600;
+    let call = [
+        "vpp",
+        "call",
+        "--feeder",
+        "1",
+        "--start",
+        &start.to_string(),
+        "--duration",
+        "1h",
+        "--kw",
+        "100",
+        "--price",
+        "0.30",
+        "--program",
+        "evening-peak",
+    ];
+
+    // Without the role nothing is sent, and the message names the role and who grants it.
+    let nonce = chain.nonce(operator.address()).await;
+    let refused = stderr(&chain.run(&operator, &call));
+    assert!(
+        refused.contains("lacks GRID_OPERATOR_ROLE of the market"),
+        "{refused}"
+    );
+    assert!(
+        refused.contains(&format!(
+            "cogrid admin grant grid-operator {operator_account}"
+        )),
+        "{refused}"
+    );
+    assert_eq!(chain.nonce(operator.address()).await, nonce);
+    let granted = stdout(&chain.run(
+        chain.admin(),
+        &["admin", "grant", "grid-operator", &operator_account],
+    ));
+    assert!(
+        granted.contains("now holds GRID_OPERATOR_ROLE"),
+        "{granted}"
+    );
+
+    let called = stdout(&chain.run(&operator, &call));
+    assert!(called.contains("called event 1 on feeder 1"), "{called}");
+    assert!(called.contains("30.00 USD escrowed"), "{called}");
+    assert_eq!(chain.wallet_usd(operator.address()).await, U256::ZERO);
+
+    // A second event overlapping the first on the same feeder is refused before anything is sent.
+    let overlapping = stderr(&chain.run(&operator, &call));
+    assert!(overlapping.contains("VppFeederBusy"), "{overlapping}");
+    assert!(overlapping.contains("one event at a time"), "{overlapping}");
+
+    for battery in &batteries {
+        let enrolled = stdout(&chain.run(
+            &battery.owner,
+            &[
+                "vpp",
+                "enroll",
+                "1",
+                "--meter",
+                &battery.meter.address().to_string(),
+                "--kw",
+                "5",
+            ],
+        ));
+        assert!(
+            enrolled.contains("enrolled in event 1 with 5 kW"),
+            "{enrolled}"
+        );
+    }
+    // The target is fully committed: another battery's kilowatt is refused with what is left,
+    // and an enrolled battery cannot enrol twice.
+    let spare = chain.meter_of_kind(&batteries[0].owner, "battery");
+    for (meter, error) in [
+        (&spare, "VppTargetExceeded"),
+        (&batteries[0].meter, "VppAlreadyEnrolled"),
+    ] {
+        let refused = stderr(&chain.run(
+            &batteries[0].owner,
+            &[
+                "vpp",
+                "enroll",
+                "1",
+                "--meter",
+                &meter.address().to_string(),
+                "--kw",
+                "1",
+            ],
+        ));
+        assert!(refused.contains(error), "{refused}");
+    }
+
+    // What each battery's registers do over the baseline hour and the event hour, in Wh:
+    // (baseline import, baseline export, event import, event export).
+    let mut plan: Vec<(u64, u64, u64, u64)> = vec![(500, 0, 0, 4_800); 12];
+    plan.extend([(0, 0, 0, 5_000), (0, 1_000, 0, 6_000), (200, 0, 100, 5_100)]);
+    plan.extend([(0, 0, 0, 2_000), (300, 0, 0, 3_033), (0, 0, 1, 5_000)]);
+    plan.extend([(0, 1_000, 0, 1_000), (0, 0, 0, 5_000)]);
+    // Pay = min(delivered, 5 kWh) x 0.30 USD/kWh, rounded down to the base unit.
+    let delivered: Vec<u64> = plan
+        .iter()
+        .map(|(bi, be, ei, ee)| (ee + bi).saturating_sub(ei + be))
+        .collect();
+    let mut owed: Vec<u64> = delivered
+        .iter()
+        .map(|wh| (*wh).min(5_000) * 300_000 / 1_000)
+        .collect();
+    // The last battery delivers, but its gateway never posts the reading at the end: it cannot
+    // prove anything and is paid nothing.
+    owed[19] = 0;
+    assert_eq!(owed.iter().filter(|pay| **pay == 1_500_000).count(), 15);
+    assert_eq!(&owed[15..18], &[600_000, 999_900, 1_499_700]);
+
+    chain.advance_to(baseline_start).await;
+    let readings: Vec<_> = batteries
+        .iter_mut()
+        .map(|battery| battery.read(baseline_start, 0, 0))
+        .collect();
+    submit(&chain, &readings).await;
+    chain.advance_to(start).await;
+    let readings: Vec<_> = batteries
+        .iter_mut()
+        .zip(&plan)
+        .map(|(battery, (import, export, _, _))| battery.read(start, *import, *export))
+        .collect();
+    submit(&chain, &readings).await;
+    chain.advance_to(end).await;
+    // The last battery's gateway is offline: no reading at the end.
+    let readings: Vec<_> = batteries[..19]
+        .iter_mut()
+        .zip(&plan)
+        .map(|(battery, (_, _, import, export))| battery.read(end, *import, *export))
+        .collect();
+    submit(&chain, &readings).await;
+
+    // Anyone settles, from two intervals after the end.
+    let settler = chain.devnet.funded_key(6);
+    let early = stderr(&chain.run(&settler, &["vpp", "settle", "1"]));
+    assert!(early.contains("VppSettlementNotOpen"), "{early}");
+    chain.advance_to(end + 1_800).await;
+    let settled = stdout(&chain.run(&settler, &["vpp", "settle", "1"]));
+    assert!(settled.contains("19 enrolments settled"), "{settled}");
+    assert!(
+        settled.contains(&format!(
+            "meter {}: no accepted reading at {}",
+            batteries[19].meter.address(),
+            cogrid::time::rfc3339(end)
+        )),
+        "{settled}"
+    );
+    let vpp = chain.vpp(&settler);
+    for (battery, pay) in batteries.iter().zip(&owed) {
+        let enrolment = vpp
+            .enrolmentOf(U256::from(1), battery.meter.address())
+            .call()
+            .await
+            .unwrap();
+        assert_eq!(
+            enrolment.owed.to::<u64>(),
+            *pay,
+            "{}",
+            battery.meter.address()
+        );
+    }
+    let paid: u64 = owed.iter().sum();
+    assert_eq!(paid, 25_599_600);
+
+    // Closing waits for the proof window, then refunds the rest to the operator.
+    let early = stderr(&chain.run(&settler, &["vpp", "settle", "1", "--close"]));
+    assert!(early.contains("VppClosingTooEarly"), "{early}");
+    chain.advance_to(end + 1_800 + 86_400).await;
+    let closed = stdout(&chain.run(&settler, &["vpp", "settle", "1", "--close"]));
+    assert!(
+        closed.contains("25.5996 USD paid in all, 4.4004 USD refunded"),
+        "{closed}"
+    );
+    let event = vpp.eventOf(U256::from(1)).call().await.unwrap();
+    assert_eq!(event.paid, U256::from(paid));
+    assert_eq!(event.refunded, U256::from(BUDGET - paid));
+    assert_eq!(event.escrowed, U256::ZERO);
+    assert_eq!(
+        chain.wallet_usd(operator.address()).await,
+        U256::from(BUDGET - paid)
+    );
+    let status = stdout(&chain.run_without_key(&["vpp", "status", "1"]));
+    assert!(status.contains("event 1: closed"), "{status}");
+    assert!(status.contains("committed 100 kW"), "{status}");
+
+    // Each owner claims its five batteries' pay in one transfer; the contract is left empty.
+    for index in 2..6 {
+        let owner = chain.devnet.funded_key(index);
+        let expected: u64 = batteries
+            .iter()
+            .zip(&owed)
+            .filter(|(battery, _)| battery.owner.address() == owner.address())
+            .map(|(_, pay)| pay)
+            .sum();
+        // The battery without a reading at the end was never settled, so it has nothing to claim.
+        let settled = batteries[..19]
+            .iter()
+            .filter(|battery| battery.owner.address() == owner.address())
+            .count();
+        let claimed = stdout(&chain.run(&owner, &["vpp", "claim"]));
+        assert!(
+            claimed.contains(&format!("for {settled} enrolments")),
+            "{claimed}"
+        );
+        assert_eq!(
+            chain.wallet_usd(owner.address()).await,
+            U256::from(expected)
+        );
+        let again = stdout(&chain.run(&owner, &["vpp", "claim"]));
+        assert!(again.contains("nothing to claim"), "{again}");
+    }
+    assert_eq!(
+        chain.wallet_usd(chain.deployment.vpp_dispatch).await,
+        U256::ZERO
+    );
+}
+
+/// The grid operator's and the co-op admin's commands check the sender's role first and name the
+/// missing one; with it they island a feeder and set the fees.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn grid_operator_and_admin_commands_name_a_missing_role() {
+    let chain = Chain::start();
+    let operator = chain.devnet.funded_key(1);
+    let account = operator.address().to_string();
+
+    for args in [
+        &["island", "on", "--feeder", "2"][..],
+        &["fee", "set", "--network", "0.04"],
+    ] {
+        let refused = stderr(&chain.run(&operator, args));
+        assert!(
+            refused.contains("lacks GRID_OPERATOR_ROLE of the market"),
+            "{args:?}: {refused}"
+        );
+    }
+    for args in [
+        &["admin", "grant", "keeper", &account][..],
+        &["admin", "register-participant", &account],
+    ] {
+        let refused = stderr(&chain.run(&operator, args));
+        assert!(
+            refused.contains("lacks DEFAULT_ADMIN_ROLE of the market")
+                || refused.contains("lacks REGISTRAR_ROLE of the market"),
+            "{args:?}: {refused}"
+        );
+    }
+    assert_eq!(chain.nonce(operator.address()).await, 0);
+
+    stdout(&chain.run(
+        chain.admin(),
+        &["admin", "grant", "grid-operator", &account],
+    ));
+    let islanded = stdout(&chain.run(&operator, &["island", "on", "--feeder", "2"]));
+    assert!(islanded.contains("feeder 2 islanded"), "{islanded}");
+    let again = stderr(&chain.run(&operator, &["island", "on", "--feeder", "2"]));
+    assert!(again.contains("MarketIslandUnchanged"), "{again}");
+    let back = stdout(&chain.run(&operator, &["island", "off", "--feeder", "2"]));
+    assert!(back.contains("feeder 2 back on the grid"), "{back}");
+    let islands = chain
+        .devnet
+        .admin
+        .get_logs(
+            &alloy::rpc::types::Filter::new()
+                .address(chain.deployment.market)
+                .event_signature(EnergyMarket::FeederIslanded::SIGNATURE_HASH)
+                .from_block(0),
+        )
+        .await
+        .unwrap();
+    let switches: Vec<(u32, bool)> = islands
+        .iter()
+        .map(|log| {
+            let data = log
+                .log_decode::<EnergyMarket::FeederIslanded>()
+                .unwrap()
+                .inner
+                .data;
+            (data.feeder, data.islanded)
+        })
+        .collect();
+    assert_eq!(switches, [(2, true), (2, false)]);
+
+    // The operator sets the network fee; the keeper fee needs the admin.
+    stdout(&chain.run(&operator, &["fee", "set", "--network", "0.04"]));
+    let refused = stderr(&chain.run(&operator, &["fee", "set", "--keeper-bps", "50"]));
+    assert!(
+        refused.contains("lacks DEFAULT_ADMIN_ROLE of the market"),
+        "{refused}"
+    );
+    stdout(&chain.run(chain.admin(), &["fee", "set", "--keeper-bps", "50"]));
+    let fees = stdout(&chain.run_without_key(&["fee", "show"]));
+    assert!(
+        fees.contains(&format!(
+            "network fee 0.04 USD/kWh bought, paid to {account}"
+        )),
+        "{fees}"
+    );
+    assert!(
+        fees.contains("keeper fee 0.5 % of each sale's value"),
+        "{fees}"
+    );
+
+    // Granting the oracle role goes to the OracleHub; a keeper and a second grant are reported.
+    let reporter = PrivateKeySigner::random().address().to_string();
+    let granted = stdout(&chain.run(chain.admin(), &["admin", "grant", "oracle", &reporter]));
+    assert!(
+        granted.contains("now holds REPORTER_ROLE of the OracleHub"),
+        "{granted}"
+    );
+    let again = stdout(&chain.run(chain.admin(), &["admin", "grant", "oracle", &reporter]));
+    assert!(again.contains("already holds REPORTER_ROLE"), "{again}");
+    stdout(&chain.run(chain.admin(), &["admin", "grant", "keeper", &reporter]));
+
+    // Deactivating finds out whether the address is a meter or a participant.
+    let owner = chain.prosumer(3, 0).await;
+    let meter = chain.meter_of_kind(&owner, "battery");
+    let meter_account = meter.address().to_string();
+    let owner_account = owner.address().to_string();
+    let deactivated = stdout(&chain.run(chain.admin(), &["admin", "deactivate", &meter_account]));
+    assert!(
+        deactivated.contains(&format!("meter {meter_account} deactivated")),
+        "{deactivated}"
+    );
+    let deactivated = stdout(&chain.run(chain.admin(), &["admin", "deactivate", &owner_account]));
+    assert!(
+        deactivated.contains(&format!("participant {owner_account} deactivated")),
+        "{deactivated}"
+    );
+    let stranger = PrivateKeySigner::random().address().to_string();
+    let refused = stderr(&chain.run(chain.admin(), &["admin", "deactivate", &stranger]));
+    assert!(
+        refused.contains("neither a registered meter nor an active participant"),
+        "{refused}"
     );
 }

@@ -10,7 +10,9 @@ use alloy::{
     providers::{DynProvider, PendingTransactionBuilder, Provider, ProviderBuilder},
     signers::local::PrivateKeySigner,
 };
-use cogrid_bindings::{CarbonCredit, EnergyAmm, EnergyCredit, EnergyMarket, MockStablecoin};
+use cogrid_bindings::{
+    CarbonCredit, EnergyAmm, EnergyCredit, EnergyMarket, MockStablecoin, VppDispatch,
+};
 use serde::{Deserialize, Serialize};
 
 use crate::{ChainError, anvil_binary, oracle::deploy_oracle};
@@ -64,6 +66,9 @@ pub struct Deployment {
     /// EnergyAmm: the constant-product pool of energy credits against the stablecoin, trading
     /// vault balances of the market (a participant of it, and its `amm()`).
     pub energy_amm: Address,
+    /// VppDispatch: the market's grid operators' virtual power plant events, paid from escrowed
+    /// stablecoin for the delivery meters' signed readings prove.
+    pub vpp_dispatch: Address,
     /// Block the suite was deployed in; indexers start here.
     pub deployed_at_block: u64,
 }
@@ -98,7 +103,8 @@ impl Deployment {
 /// which must be `admin`'s (the co-op admin), and lets the market mint both credits; then
 /// OracleHub with its feeds configured ([`crate::FEED_RULES`]) and an `OracleFeed` per feed, as
 /// `script/Deploy.s.sol` does, and the EnergyAmm pool, registered as a participant of the market
-/// and set as its pool. The hub has no reporters yet: [`crate::grant_reporters`].
+/// and set as its pool, and VppDispatch over the market. The hub has no reporters yet:
+/// [`crate::grant_reporters`].
 pub async fn deploy_suite(
     provider: &DynProvider,
     admin: Address,
@@ -184,6 +190,9 @@ pub async fn deploy_suite(
         market.setAmm(*pool.address()).send().await,
     )
     .await?;
+    let vpp = VppDispatch::deploy(provider.clone(), *market.address(), *stablecoin.address())
+        .await
+        .map_err(failed("VppDispatch"))?;
     let (oracle_hub, oracle_feeds) = deploy_oracle(provider, admin).await?;
     Ok(Deployment {
         chain_id,
@@ -194,6 +203,7 @@ pub async fn deploy_suite(
         oracle_hub,
         oracle_feeds,
         energy_amm: *pool.address(),
+        vpp_dispatch: *vpp.address(),
         deployed_at_block,
     })
 }
@@ -295,7 +305,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_deployment_file_round_trips_and_names_the_hub_and_feeds() {
+    fn a_deployment_file_round_trips_and_names_every_contract() {
         let deployment = Deployment {
             chain_id: 10,
             market: Address::repeat_byte(1),
@@ -305,6 +315,7 @@ mod tests {
             oracle_hub: Address::repeat_byte(5),
             oracle_feeds: [6, 7, 8, 9].map(Address::repeat_byte),
             energy_amm: Address::repeat_byte(10),
+            vpp_dispatch: Address::repeat_byte(11),
             deployed_at_block: 12,
         };
         let dir = tempfile::tempdir().unwrap();
@@ -318,6 +329,10 @@ mod tests {
         assert_eq!(
             json["energyAmm"].as_str().map(str::parse::<Address>),
             Some(Ok(Address::repeat_byte(10)))
+        );
+        assert_eq!(
+            json["vppDispatch"].as_str().map(str::parse::<Address>),
+            Some(Ok(Address::repeat_byte(11)))
         );
     }
 
@@ -346,6 +361,16 @@ mod tests {
              \"{zero}\"],"
         ));
         assert!(error.contains("energyAmm"), "{error}");
+    }
+
+    #[test]
+    fn a_deployment_file_from_before_vpp_dispatch_is_refused_naming_it() {
+        let zero = Address::ZERO;
+        let error = load_error(&format!(
+            "\"oracleHub\": \"{zero}\", \"oracleFeeds\": [\"{zero}\", \"{zero}\", \"{zero}\", \
+             \"{zero}\"], \"energyAmm\": \"{zero}\","
+        ));
+        assert!(error.contains("vppDispatch"), "{error}");
     }
 
     #[test]

@@ -76,6 +76,14 @@ pub enum ChainError {
         /// The node's answer.
         message: String,
     },
+    /// A read from the chain failed (the node refused it or did not answer).
+    #[error("reading {what} from the chain failed: {message}")]
+    Read {
+        /// The call or the RPC method.
+        what: &'static str,
+        /// The node's answer.
+        message: String,
+    },
     /// anvil did not start.
     #[error("anvil did not start: {message}")]
     AnvilStart {

@@ -12,6 +12,7 @@ mod oracle;
 mod provider;
 mod reading;
 mod telemetry;
+mod vpp;
 
 pub use anvil::{anvil_binary, workspace_root};
 pub use config::{BrokenRule, KeyConfig, http_url, load_toml, rule};
@@ -20,6 +21,9 @@ pub use error::ChainError;
 pub use keys::{create_keystore, load_keystore, password_from_env};
 pub use market::{Fill, SettlementRecord};
 pub use oracle::{FEED_RULES, FeedRules, grant_reporters, hub_domain};
-pub use provider::{check_chain, connect, connect_lazily};
+pub use provider::{check_chain, connect, connect_lazily, logs_since};
 pub use reading::{Reading, SignedReading, reading_domain, sign_reading};
 pub use telemetry::{init_tracing, run_until_shutdown, shutdown_signal};
+pub use vpp::{
+    VppEnrolmentStatus, VppEventStatus, VppProofs, vpp_boundaries, vpp_enrolments, vpp_proofs,
+};

@@ -1,6 +1,7 @@
 use alloy::{
     network::EthereumWallet,
     providers::{DynProvider, Provider, ProviderBuilder},
+    rpc::types::{Filter, Log},
     signers::local::PrivateKeySigner,
     transports::http::reqwest::Url,
 };
@@ -66,6 +67,47 @@ fn parse_url(rpc_url: &str) -> Result<Url, ChainError> {
             url: rpc_url.to_owned(),
             message: error.to_string(),
         })
+}
+
+/// The logs matching `filter` from block `first` to the latest. A node that refuses a range (public
+/// L2 endpoints cap the blocks or the results of one `eth_getLogs`) gets it in halves, until it
+/// answers; `rpc_url` names the node in errors.
+pub async fn logs_since(
+    provider: &DynProvider,
+    rpc_url: &str,
+    filter: &Filter,
+    first: u64,
+) -> Result<Vec<Log>, ChainError> {
+    let latest = provider
+        .get_block_number()
+        .await
+        .map_err(|error| ChainError::RpcUnreachable {
+            url: rpc_url.to_owned(),
+            message: error.to_string(),
+        })?;
+    let mut ranges = vec![(first, latest)];
+    let mut logs = Vec::new();
+    while let Some((first, last)) = ranges.pop() {
+        if first > last {
+            continue;
+        }
+        let range = filter.clone().from_block(first).to_block(last);
+        match provider.get_logs(&range).await {
+            Ok(found) => logs.extend(found),
+            Err(error) if error.is_error_resp() && first < last => {
+                let middle = first + (last - first) / 2;
+                ranges.push((middle + 1, last));
+                ranges.push((first, middle));
+            }
+            Err(error) => {
+                return Err(ChainError::Read {
+                    what: "eth_getLogs",
+                    message: format!("blocks {first}..={last} from {rpc_url}: {error}"),
+                });
+            }
+        }
+    }
+    Ok(logs)
 }
 
 #[cfg(test)]

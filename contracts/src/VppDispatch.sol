@@ -43,6 +43,8 @@ contract VppDispatch is IVppDispatch, ReentrancyGuardTransient {
         // Slot 2: written when the budget is escrowed or refunded.
         uint56 budget;
         uint56 refunded;
+        /// @dev The feeder's `feederBusyUntil` before this event took it over, restored when it is cancelled.
+        uint40 feederBusyBefore;
     }
 
     /// @dev What every proof of one `settle` call is checked against, in memory once per call.
@@ -112,6 +114,9 @@ contract VppDispatch is IVppDispatch, ReentrancyGuardTransient {
     uint256 private _eventCount;
     mapping(uint256 id => Event) private _events;
     mapping(uint256 id => mapping(address meter => Enrolment)) private _enrolments;
+    /// @dev The end of the latest event created on each feeder that is not cancelled (or was cancelled after
+    /// a later one took the feeder): events of one feeder never overlap.
+    mapping(uint32 feeder => uint40 busyUntil) private _feederBusyUntil;
 
     /// @param market The EnergyMarket: its grid operators create events, it is the meter registry, and its
     /// EIP-712 domain (ERC-5267 `eip712Domain`) is the readings'.
@@ -160,6 +165,11 @@ contract VppDispatch is IVppDispatch, ReentrancyGuardTransient {
         uint256 required = Math.ceilDiv(uint256(targetW) * (end - start) * pricePerKwh, _W_SECONDS_PER_KWH);
         if (budget < required) revert VppBudgetTooSmall(budget, required);
         if (budget > _MAX_AMOUNT) revert VppBudgetTooLarge(budget, _MAX_AMOUNT);
+        // A meter belongs to one feeder for good, so one event at a time per feeder is what stops a meter from
+        // being paid twice, by two overlapping events, for the same delivered energy.
+        uint40 busyUntil = _feederBusyUntil[feeder];
+        if (start < busyUntil) revert VppFeederBusy(feeder, start, busyUntil);
+        _feederBusyUntil[feeder] = end;
 
         id = ++_eventCount;
         // Cannot truncate: `budget <= type(uint56).max` was checked above.
@@ -177,7 +187,8 @@ contract VppDispatch is IVppDispatch, ReentrancyGuardTransient {
             operator: msg.sender,
             escrowed: amount,
             budget: amount,
-            refunded: 0
+            refunded: 0,
+            feederBusyBefore: busyUntil
         });
         IERC20(STABLECOIN).safeTransferFrom(msg.sender, address(this), budget);
         emit EventCreated(
@@ -242,6 +253,9 @@ contract VppDispatch is IVppDispatch, ReentrancyGuardTransient {
         // forge-lint: disable-next-line(block-timestamp)
         if (block.timestamp >= start) revert VppEventStarted(id, start, block.timestamp);
 
+        // The feeder is free again for this window unless a later event was created after this one.
+        uint32 feeder = stored.feeder;
+        if (_feederBusyUntil[feeder] == stored.end) _feederBusyUntil[feeder] = stored.feederBusyBefore;
         // Nothing can be paid before the end: the escrow is the whole budget.
         uint56 refund = stored.escrowed;
         stored.status = EventStatus.Cancelled;
@@ -380,6 +394,11 @@ contract VppDispatch is IVppDispatch, ReentrancyGuardTransient {
     /// @inheritdoc IVppDispatch
     function eventCount() external view returns (uint256) {
         return _eventCount;
+    }
+
+    /// @inheritdoc IVppDispatch
+    function feederBusyUntil(uint32 feeder) external view returns (uint40) {
+        return _feederBusyUntil[feeder];
     }
 
     /// @dev Settles the enrolment of the proof at calldata offset `proof` and returns what it is owed. The

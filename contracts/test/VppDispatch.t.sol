@@ -58,7 +58,12 @@ contract VppDispatchTest is VppFixture {
         assertEq(ev.escrowed, BUDGET);
         assertEq(ev.paid, 0);
         assertEq(ev.refunded, 0);
-        assertEq(_createEvent(), 2, "the next id");
+        vm.prank(gridOperator);
+        assertEq(
+            vpp.create(FEEDER + 1, START, END, TARGET_W, VPP_PRICE, BUDGET, PRIORITY, PROGRAM),
+            2,
+            "the next id"
+        );
     }
 
     function test_RevertWhen_CreateByNonOperator() public {
@@ -227,6 +232,48 @@ contract VppDispatchTest is VppFixture {
             )
         );
         _enroll(id, bobPv, 1000);
+    }
+
+    /// @dev One event at a time per feeder: an overlapping event there is refused, one back to back or on
+    /// another feeder is not. Without it, a meter enrolled in two overlapping events would prove the same
+    /// export to both and be paid twice.
+    function test_RevertWhen_CreateOverlapsFeederEvent() public {
+        _createEvent();
+        assertEq(vpp.feederBusyUntil(FEEDER), END);
+        vm.startPrank(gridOperator);
+        vm.expectRevert(
+            abi.encodeWithSelector(IVppDispatch.VppFeederBusy.selector, FEEDER, END - INTERVAL, END)
+        );
+        vpp.create(FEEDER, END - INTERVAL, END + INTERVAL, TARGET_W, VPP_PRICE, BUDGET, PRIORITY, PROGRAM);
+        uint256 next = vpp.create(FEEDER, END, END + DURATION, TARGET_W, VPP_PRICE, BUDGET, PRIORITY, PROGRAM);
+        uint256 elsewhere = vpp.create(FEEDER + 1, START, END, TARGET_W, VPP_PRICE, BUDGET, PRIORITY, PROGRAM);
+        vm.stopPrank();
+        assertEq(vpp.eventOf(next).start, END);
+        assertEq(vpp.eventOf(elsewhere).feeder, FEEDER + 1);
+        assertEq(vpp.feederBusyUntil(FEEDER), END + DURATION);
+        assertEq(vpp.feederBusyUntil(FEEDER + 1), END);
+    }
+
+    /// @dev Cancelling the feeder's latest event frees its window; cancelling an earlier one does not free
+    /// the feeder past the later event.
+    function test_CancelFreesFeederOnlyForTheLatestEvent() public {
+        uint256 first = _createEvent();
+        vm.startPrank(gridOperator);
+        uint256 second =
+            vpp.create(FEEDER, END, END + DURATION, TARGET_W, VPP_PRICE, BUDGET, PRIORITY, PROGRAM);
+        vpp.cancel(first);
+        assertEq(vpp.feederBusyUntil(FEEDER), END + DURATION);
+        vm.expectRevert(
+            abi.encodeWithSelector(IVppDispatch.VppFeederBusy.selector, FEEDER, START, END + DURATION)
+        );
+        vpp.create(FEEDER, START, END, TARGET_W, VPP_PRICE, BUDGET, PRIORITY, PROGRAM);
+
+        vpp.cancel(second);
+        assertEq(vpp.feederBusyUntil(FEEDER), END);
+        uint256 third =
+            vpp.create(FEEDER, END, END + DURATION, TARGET_W, VPP_PRICE, BUDGET, PRIORITY, PROGRAM);
+        vm.stopPrank();
+        assertEq(vpp.eventOf(third).start, END);
     }
 
     // ---------------------------------------------------------------- cancel
@@ -563,14 +610,17 @@ contract VppDispatchTest is VppFixture {
     function test_ClaimSeveralEnrolmentsInOneTransfer() public {
         address erinPvBattery = _addMeter(erin, "erin-battery", MeterKinds.BATTERY);
         uint256 first = _createEvent();
-        uint256 second = _createEvent();
+        // The feeder's next event, back to back with the first.
+        vm.prank(gridOperator);
+        uint256 second =
+            vpp.create(FEEDER, END, END + DURATION, TARGET_W, VPP_PRICE, BUDGET, PRIORITY, PROGRAM);
         _enroll(first, erinEv, 5000);
         _enroll(first, erinPvBattery, 5000);
         _enroll(second, erinEv, 5000);
         IVppDispatch.Proof memory a = _proof(erinEv, 0, 0, 0, 1000);
         IVppDispatch.Proof memory b = _proof(erinPvBattery, 0, 0, 0, 2000);
-        IVppDispatch.Proof memory c = _proof(erinEv, 0, 0, 0, 3000);
-        vm.warp(_opensAt());
+        IVppDispatch.Proof memory c = _proofAt(erinEv, [START, END, END + DURATION], 0, 0, 0, 3000);
+        vm.warp(_opensAt() + DURATION);
         vpp.settle(first, _proofs(a, b), false);
         vpp.settle(second, _proofs(c), false);
 

@@ -58,7 +58,7 @@ pub enum SignerError {
     /// The meter is not registered on chain.
     #[error(
         "meter {meter} is not registered in the meter registry of EnergyMarket {registry}: ask the co-op admin to run \
-         `cogrid meter register --meter {meter} ...`"
+         `cogrid admin register-meter --address {meter} ...`"
     )]
     MeterNotRegistered {
         /// The meter's address.

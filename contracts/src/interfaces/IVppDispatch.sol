@@ -13,7 +13,9 @@ pragma solidity ^0.8.24;
 ///
 /// Life of an event (times in unix seconds, all multiples of the market's `INTERVAL_SECONDS`):
 /// 1. `create`: the operator opens it for a feeder and escrows `budget`, at least what full delivery of
-///    `targetW` over the window costs at `pricePerKwh`.
+///    `targetW` over the window costs at `pricePerKwh`. One feeder has one event at a time: an event starts
+///    at or after the end of the feeder's latest one (`feederBusyUntil`), since a meter proving the same
+///    export to two overlapping events would be paid twice for it.
 /// 2. `enroll`, before `start`: the owner of a battery or EV meter on that feeder commits some watts; the
 ///    commitments of an event add up to at most `targetW`. `cancel`, before `start`: the operator takes
 ///    the whole budget back and the enrolments are void.
@@ -210,6 +212,10 @@ interface IVppDispatch {
     error VppWrongFeeder(address meter, uint32 meterFeeder, uint32 eventFeeder);
     /// @notice `committedW` is zero or above `meter`'s connection capacity `capacityW`.
     error VppCommitmentOutOfRange(address meter, uint32 committedW, uint32 capacityW);
+    /// @notice `feeder` has an event until `busyUntil`, so a new one there may start at `busyUntil` at the
+    /// earliest, not at `start`: the events of one feeder never overlap, so that no meter is paid twice for
+    /// the same energy.
+    error VppFeederBusy(uint32 feeder, uint40 start, uint40 busyUntil);
     /// @notice `meter` is already enrolled in event `id`.
     error VppAlreadyEnrolled(uint256 id, address meter);
     /// @notice Committing `committedW` to event `id` would pass its target: only `remainingW` is left.
@@ -303,6 +309,10 @@ interface IVppDispatch {
 
     /// @notice How many events were created; the last id.
     function eventCount() external view returns (uint256);
+
+    /// @notice When the latest event on `feeder` ends (zero when there has been none): a new event there may
+    /// start at this time at the earliest. Cancelling the latest event frees its window again.
+    function feederBusyUntil(uint32 feeder) external view returns (uint40);
 
     /// @notice The EnergyMarket: the grid-operator role, the meter registry and the readings' EIP-712
     /// domain are its.

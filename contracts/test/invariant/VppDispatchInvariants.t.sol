@@ -92,6 +92,20 @@ contract VppDispatchInvariantsTest is Test {
         assertEq(stablecoin.balanceOf(address(vpp)), owed, "escrow + unclaimed");
     }
 
+    /// @dev The events of the feeder that are not cancelled never overlap, so no meter's export is proved to
+    /// two events. Events are created in time order on the feeder (each starts at or after the latest end), so
+    /// comparing each live event with the live one created before it is enough.
+    function invariant_FeederEventsNeverOverlap() public view {
+        uint256[] memory ids = handler.eventIds();
+        uint256 previousEnd;
+        for (uint256 i; i < ids.length; ++i) {
+            IVppDispatch.EventView memory ev = vpp.eventOf(ids[i]);
+            if (ev.status == IVppDispatch.EventStatus.Cancelled) continue;
+            assertGe(ev.start, previousEnd, "overlapping events");
+            previousEnd = ev.end;
+        }
+    }
+
     /// @dev Each run must exercise the whole life of an event, or the invariants above prove little.
     function afterInvariant() external view {
         console.log("events", handler.eventIds().length);

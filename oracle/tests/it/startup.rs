@@ -95,6 +95,7 @@ async fn the_deployment_files_hub_is_the_one_checked() {
         oracle_hub: Address::with_last_byte(0xcc),
         oracle_feeds: [Address::with_last_byte(5); 4],
         energy_amm: Address::with_last_byte(6),
+        vpp_dispatch: Address::with_last_byte(7),
         deployed_at_block: 1,
     }
     .save(&path)

@@ -1,0 +1,766 @@
+//! Virtual power plant commands (VppDispatch): grid operators call, cancel, settle and close
+//! dispatch events; battery and EV owners enrol their meters and claim their pay.
+//!
+//! What an enrolment is paid is proved by the meter's own signed readings at the event's three
+//! boundaries, which `settle` finds on chain (`cogrid_chain::vpp_proofs`): nobody has to trust the
+//! settler, and anyone may settle.
+
+use alloy::{
+    primitives::{Address, U256, aliases::U40},
+    providers::DynProvider,
+    rpc::types::{Filter, TransactionReceipt},
+    sol_types::SolEvent,
+};
+use clap::{Args, Subcommand};
+use cogrid_bindings::{
+    IVppDispatch::{EnrolmentKey, EventView},
+    VppDispatch::{self, VppDispatchErrors},
+};
+use cogrid_chain::{VppEnrolmentStatus, VppEventStatus};
+use eyre::{bail, eyre};
+
+use crate::{
+    admin::Role,
+    cli::{Asset, kw_arg, price_arg, stable_arg},
+    explain::{Erc20, explain},
+    time::{Moment, parse_moment, rfc3339},
+    units::{self, Unit},
+    wallet::{Session, done},
+};
+
+/// The most proofs one `settle` transaction carries: 25,000 gas each keeps a batch near 1.3 M gas,
+/// well under any L2's per-transaction cap.
+const PROOFS_PER_TRANSACTION: usize = 50;
+
+/// Watt-seconds per kWh: what turns W x s x (base units per kWh) into base units.
+const WATT_SECONDS_PER_KWH: u128 = 3_600_000;
+
+/// VPP commands.
+#[derive(Debug, Subcommand)]
+pub enum VppAction {
+    /// Calls a dispatch event on a feeder and escrows its budget (grid operator).
+    ///
+    /// `cogrid vpp call --feeder 3 --start 2026-12-01T17:00:00Z --duration 1h --kw 50 --price
+    /// 0.30` asks the feeder's batteries and EVs for 50 kW from 17:00 to 18:00 UTC at 0.30 USD
+    /// per kWh delivered, escrowing the cost of full delivery (15.00 USD).
+    Call(VppCallArgs),
+    /// Shows an event with its enrolments and what they were paid, or lists every event.
+    Status {
+        /// The event's id; every event when left out.
+        event: Option<u64>,
+    },
+    /// Enrols your battery or EV meter in an event with the power it commits to export.
+    Enroll {
+        /// The event's id.
+        event: u64,
+        /// The meter; your only meter by default.
+        #[arg(long)]
+        meter: Option<Address>,
+        /// The power committed, kW (e.g. 2.5); at most the meter's registered capacity.
+        #[arg(long, value_name = "KW", value_parser = kw_arg, allow_hyphen_values = true)]
+        kw: u32,
+    },
+    /// Cancels an event before it starts and takes its budget back (the grid operator that
+    /// called it).
+    Cancel {
+        /// The event's id.
+        event: u64,
+    },
+    /// Settles an event's enrolments from the readings their meters posted (anyone).
+    ///
+    /// Each enrolled meter is paid for the delivery its signed readings at the baseline start,
+    /// the start and the end prove. Settling opens two intervals after the end; --close, a day
+    /// after that, also closes the event and refunds what was not paid to its operator.
+    Settle {
+        /// The event's id.
+        event: u64,
+        /// Also close the event and refund the rest of the budget.
+        #[arg(long)]
+        close: bool,
+    },
+    /// Collects what your settled enrolments earned, in one transfer to your wallet.
+    Claim,
+}
+
+/// `vpp call` arguments.
+#[derive(Debug, Clone, Args)]
+pub struct VppCallArgs {
+    /// The feeder whose batteries and EVs are called.
+    #[arg(long)]
+    pub feeder: u32,
+    /// Start of the window: an RFC 3339 time or unix seconds, on an interval boundary.
+    #[arg(long, value_name = "TIME", value_parser = parse_moment)]
+    pub start: Moment,
+    /// Length of the window, whole intervals: 15m, 1h, 1h30m, 5400s or ISO-8601 PT1H30M.
+    #[arg(long, value_parser = duration_arg)]
+    pub duration: u64,
+    /// The power asked for, kW (the OpenADR DISPATCH_SETPOINT).
+    #[arg(long, value_name = "KW", value_parser = kw_arg, allow_hyphen_values = true)]
+    pub kw: u32,
+    /// The pay per kWh delivered, USD per kWh.
+    #[arg(long, value_name = "USD/kWh", value_parser = price_arg, allow_hyphen_values = true)]
+    pub price: u64,
+    /// The budget escrowed, USD: at least the cost of full delivery, which is the default.
+    #[arg(long, value_name = "USD", value_parser = stable_arg, allow_hyphen_values = true)]
+    pub budget: Option<u128>,
+    /// The OpenADR 3 priority, 0 the highest.
+    #[arg(long, default_value_t = 0)]
+    pub priority: u8,
+    /// The OpenADR 3 program the event belongs to.
+    #[arg(long, default_value = "cogrid-vpp")]
+    pub program: String,
+}
+
+/// An event to call, in the contract's units.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct EventCall {
+    /// The feeder.
+    pub(crate) feeder: u32,
+    /// Start of the window, unix seconds.
+    pub(crate) start: u64,
+    /// Length of the window, seconds.
+    pub(crate) duration: u64,
+    /// The power asked for, W.
+    pub(crate) target_w: u32,
+    /// Stablecoin base units per kWh delivered.
+    pub(crate) price_per_kwh: u64,
+    /// Stablecoin base units escrowed; the cost of full delivery when `None`.
+    pub(crate) budget: Option<u128>,
+    /// OpenADR 3 priority.
+    pub(crate) priority: u8,
+    /// OpenADR 3 program.
+    pub(crate) program: String,
+}
+
+impl From<VppCallArgs> for EventCall {
+    fn from(args: VppCallArgs) -> Self {
+        Self {
+            feeder: args.feeder,
+            start: args.start.start(),
+            duration: args.duration,
+            target_w: args.kw,
+            price_per_kwh: args.price,
+            budget: args.budget,
+            priority: args.priority,
+            program: args.program,
+        }
+    }
+}
+
+impl EventCall {
+    /// What delivering the whole target over the whole window costs, rounded up as the contract
+    /// does: the least budget it escrows.
+    pub(crate) fn full_delivery_cost(&self) -> u128 {
+        (u128::from(self.target_w) * u128::from(self.duration) * u128::from(self.price_per_kwh))
+            .div_ceil(WATT_SECONDS_PER_KWH)
+    }
+}
+
+/// A window length: `15m`, `1h`, `1h30m`, `5400s` or an ISO-8601 duration (`PT1H30M`).
+fn duration_arg(text: &str) -> Result<u64, String> {
+    let text = text.trim();
+    let upper = text.to_ascii_uppercase();
+    let body = upper
+        .strip_prefix("PT")
+        .map(str::to_owned)
+        .unwrap_or_else(|| upper.clone());
+    let mut seconds = 0u64;
+    let mut digits = String::new();
+    let mut units_seen = String::new();
+    for character in body.chars() {
+        if character.is_ascii_digit() {
+            digits.push(character);
+            continue;
+        }
+        let scale = match character {
+            'H' => 3_600,
+            'M' => 60,
+            'S' => 1,
+            _ => 0,
+        };
+        if scale == 0 || digits.is_empty() || units_seen.contains(character) {
+            return Err(format!(
+                "`{text}` is not a duration: write hours, minutes and seconds such as 15m, 1h, \
+                 1h30m or 5400s, or ISO-8601 PT1H30M"
+            ));
+        }
+        units_seen.push(character);
+        let count: u64 = digits
+            .parse()
+            .map_err(|_| format!("`{text}` is too long"))?;
+        seconds = count
+            .checked_mul(scale)
+            .and_then(|part| seconds.checked_add(part))
+            .ok_or_else(|| format!("`{text}` is too long"))?;
+        digits.clear();
+    }
+    if !digits.is_empty() || units_seen.is_empty() {
+        return Err(format!(
+            "`{text}` has no unit: write 15m, 1h, 1h30m or 5400s, or ISO-8601 PT1H30M"
+        ));
+    }
+    if seconds == 0 {
+        return Err("the window must last more than zero seconds, e.g. 1h".to_owned());
+    }
+    Ok(seconds)
+}
+
+/// Runs a VPP command.
+pub(crate) async fn run(action: VppAction, session: &Session) -> eyre::Result<()> {
+    match action {
+        VppAction::Call(args) => session.call_event(&EventCall::from(args)).await,
+        VppAction::Status { event: Some(id) } => session.show_event(id).await,
+        VppAction::Status { event: None } => session.list_events().await,
+        VppAction::Enroll { event, meter, kw } => session.enroll(event, meter, kw).await,
+        VppAction::Cancel { event } => session.cancel_event(event).await,
+        VppAction::Settle { event, close } => session.settle_event(event, close).await,
+        VppAction::Claim => session.claim_vpp_pay().await,
+    }
+}
+
+impl Session {
+    fn vpp(&self) -> VppDispatch::VppDispatchInstance<DynProvider> {
+        VppDispatch::new(self.deployment.vpp_dispatch, self.provider.clone())
+    }
+
+    /// Maps a failed VppDispatch call to its explanation.
+    fn vpp_explained(&self) -> impl Fn(alloy::contract::Error) -> eyre::Report {
+        let url = self.rpc_url.clone();
+        move |error| match error.as_decoded_interface_error::<VppDispatchErrors>() {
+            Some(decoded) => match vpp_hint(&decoded) {
+                Some(hint) => eyre!("VppDispatch refused: {decoded:?}\n  hint: {hint}"),
+                None => eyre!("VppDispatch refused: {decoded:?}"),
+            },
+            None => explain(error, &url, Some(Asset::Usd)),
+        }
+    }
+
+    /// Fails before anything is sent with what VppDispatch would refuse.
+    fn refuse(error: VppDispatchErrors) -> eyre::Report {
+        match vpp_hint(&error) {
+            Some(hint) => {
+                eyre!("not sent: VppDispatch would refuse with {error:?}\n  hint: {hint}")
+            }
+            None => eyre!("not sent: VppDispatch would refuse with {error:?}"),
+        }
+    }
+
+    /// Calls `call` as a new event: checks what the contract would refuse, approves the budget
+    /// when the allowance is short, creates the event and prints it.
+    pub(crate) async fn call_event(&self, call: &EventCall) -> eyre::Result<()> {
+        let sender = self.sender;
+        let vpp = self.vpp();
+        self.require_role(Role::GridOperator).await?;
+        let start = call.start;
+        let end = start
+            .checked_add(call.duration)
+            .ok_or_else(|| eyre!("the window ends past the year 36812"))?;
+        let (Ok(start40), Ok(end40)) = (U40::try_from(start), U40::try_from(end)) else {
+            bail!("the window ends past the year 36812, the latest the contract stores");
+        };
+        let busy_until = vpp
+            .feederBusyUntil(call.feeder)
+            .call()
+            .await
+            .map_err(self.vpp_explained())?;
+        if start40 < busy_until {
+            return Err(Self::refuse(VppDispatchErrors::VppFeederBusy(
+                VppDispatch::VppFeederBusy {
+                    feeder: call.feeder,
+                    start: start40,
+                    busyUntil: busy_until,
+                },
+            )));
+        }
+        let now = self.chain_time().await?;
+        if start <= now {
+            return Err(Self::refuse(VppDispatchErrors::VppStartNotInFuture(
+                VppDispatch::VppStartNotInFuture {
+                    start: start40,
+                    timestamp: U256::from(now),
+                },
+            )));
+        }
+        let required = call.full_delivery_cost();
+        let budget = call.budget.unwrap_or(required);
+        if budget < required {
+            return Err(Self::refuse(VppDispatchErrors::VppBudgetTooSmall(
+                VppDispatch::VppBudgetTooSmall {
+                    budget: U256::from(budget),
+                    required: U256::from(required),
+                },
+            )));
+        }
+        let token = Erc20::new(self.deployment.stablecoin, self.provider.clone());
+        let held = token
+            .balanceOf(sender)
+            .call()
+            .await
+            .map_err(self.explained(Some(Asset::Usd)))?;
+        if held < U256::from(budget) {
+            bail!(
+                "not sent: wallet {sender} holds {} USD, less than the budget of {}: top the \
+                 wallet up or call a smaller event",
+                units::format_u256(held, Unit::Usd),
+                units::show(budget, Unit::Usd)
+            );
+        }
+        // The contract's own alignment and window checks are refused at estimation, before the
+        // approval would be sent for nothing.
+        let create = vpp.create(
+            call.feeder,
+            start40,
+            end40,
+            call.target_w,
+            call.price_per_kwh,
+            U256::from(budget),
+            call.priority,
+            call.program.clone(),
+        );
+        let allowance = token
+            .allowance(sender, self.deployment.vpp_dispatch)
+            .call()
+            .await
+            .map_err(self.explained(Some(Asset::Usd)))?;
+        if allowance < U256::from(budget) {
+            let approve = token.approve(self.deployment.vpp_dispatch, U256::from(budget));
+            let receipt = self.confirm(approve.send().await, Some(Asset::Usd)).await?;
+            println!(
+                "approved VppDispatch to take {} {}",
+                units::show(budget, Unit::Usd),
+                done(&receipt)
+            );
+        }
+        let receipt = self
+            .wait(create.send().await.map_err(self.vpp_explained())?)
+            .await?;
+        let created = receipt
+            .decoded_log::<VppDispatch::EventCreated>()
+            .ok_or_else(|| {
+                eyre!(
+                    "the receipt of {} has no EventCreated",
+                    receipt.transaction_hash
+                )
+            })?;
+        println!(
+            "called event {} on feeder {} {}: {} from {} to {} at {} per kWh; {} escrowed",
+            created.id,
+            call.feeder,
+            done(&receipt),
+            show_kw(call.target_w),
+            rfc3339(start),
+            rfc3339(end),
+            units::show(u128::from(call.price_per_kwh), Unit::UsdPerKwh),
+            units::show(budget, Unit::Usd),
+        );
+        Ok(())
+    }
+
+    async fn event(&self, id: u64) -> eyre::Result<EventView> {
+        let event = self
+            .vpp()
+            .eventOf(U256::from(id))
+            .call()
+            .await
+            .map_err(self.vpp_explained())?;
+        if VppEventStatus::from_abi(event.status) == Some(VppEventStatus::None) {
+            return Err(Self::refuse(VppDispatchErrors::VppUnknownEvent(
+                VppDispatch::VppUnknownEvent { id: U256::from(id) },
+            )));
+        }
+        Ok(event)
+    }
+
+    async fn show_event(&self, id: u64) -> eyre::Result<()> {
+        let event = self.event(id).await?;
+        let grace = self
+            .vpp()
+            .GRACE_SECONDS()
+            .call()
+            .await
+            .map_err(self.vpp_explained())?;
+        let window = self
+            .vpp()
+            .PROOF_WINDOW()
+            .call()
+            .await
+            .map_err(self.vpp_explained())?;
+        let (start, end): (u64, u64) = (event.start.to(), event.end.to());
+        let opens = end + grace.to::<u64>();
+        println!(
+            "event {id}: {}\n  operator {}\n  feeder {}\n  window {} to {}\n  target {}, \
+             committed {}\n  price {} per kWh delivered\n  priority {}\n  budget {}, paid {}, \
+             refunded {}, escrowed {}\n  settlement opens {}, closing allowed from {}",
+            status_name(event.status),
+            event.operator,
+            event.feeder,
+            rfc3339(start),
+            rfc3339(end),
+            show_kw(event.targetW),
+            show_kw(event.committedW),
+            units::show(u128::from(event.pricePerKwh), Unit::UsdPerKwh),
+            event.priority,
+            units::format_u256(event.budget, Unit::Usd),
+            units::format_u256(event.paid, Unit::Usd),
+            units::format_u256(event.refunded, Unit::Usd),
+            units::format_u256(event.escrowed, Unit::Usd),
+            rfc3339(opens),
+            rfc3339(opens + window.to::<u64>()),
+        );
+        let enrolments = cogrid_chain::vpp_enrolments(
+            &self.provider,
+            &self.rpc_url,
+            &self.deployment,
+            U256::from(id),
+        )
+        .await?;
+        if enrolments.is_empty() {
+            println!("  no enrolments");
+            return Ok(());
+        }
+        println!(
+            "  {:<42} {:>10} {:>9} {:>12}",
+            "meter", "committed", "status", "paid USD"
+        );
+        for (meter, _) in enrolments {
+            let enrolment = self
+                .vpp()
+                .enrolmentOf(U256::from(id), meter)
+                .call()
+                .await
+                .map_err(self.vpp_explained())?;
+            println!(
+                "  {meter:<42} {:>10} {:>9} {:>12}",
+                show_kw(enrolment.committedW),
+                enrolment_status_name(enrolment.status),
+                units::format(enrolment.owed.to::<u128>(), Unit::Usd),
+            );
+        }
+        Ok(())
+    }
+
+    async fn list_events(&self) -> eyre::Result<()> {
+        let count: u64 = self
+            .vpp()
+            .eventCount()
+            .call()
+            .await
+            .map_err(self.vpp_explained())?
+            .saturating_to();
+        if count == 0 {
+            println!("no events yet");
+            return Ok(());
+        }
+        for id in 1..=count {
+            let event = self.event(id).await?;
+            println!(
+                "event {id}: {:<9} feeder {} from {} to {}, {} of {} committed, {} per kWh, \
+                 paid {} of {}",
+                status_name(event.status),
+                event.feeder,
+                rfc3339(event.start.to()),
+                rfc3339(event.end.to()),
+                show_kw(event.committedW),
+                show_kw(event.targetW),
+                units::show(u128::from(event.pricePerKwh), Unit::UsdPerKwh),
+                units::format_u256(event.paid, Unit::Usd),
+                units::format_u256(event.budget, Unit::Usd),
+            );
+        }
+        Ok(())
+    }
+
+    async fn enroll(&self, id: u64, meter: Option<Address>, watts: u32) -> eyre::Result<()> {
+        let meter = self.meter_or_only(meter).await?;
+        let sent = self.vpp().enroll(U256::from(id), meter, watts).send().await;
+        let receipt = self.wait(sent.map_err(self.vpp_explained())?).await?;
+        println!(
+            "meter {meter} enrolled in event {id} with {} {}",
+            show_kw(watts),
+            done(&receipt)
+        );
+        Ok(())
+    }
+
+    async fn cancel_event(&self, id: u64) -> eyre::Result<()> {
+        let sent = self.vpp().cancel(U256::from(id)).send().await;
+        let receipt = self.wait(sent.map_err(self.vpp_explained())?).await?;
+        let refund = receipt
+            .decoded_log::<VppDispatch::EventCancelled>()
+            .map(|log| log.refund)
+            .unwrap_or_default();
+        println!(
+            "event {id} cancelled {}; {} USD refunded",
+            done(&receipt),
+            units::format_u256(refund, Unit::Usd)
+        );
+        Ok(())
+    }
+
+    async fn settle_event(&self, id: u64, close: bool) -> eyre::Result<()> {
+        self.event(id).await?;
+        let found = cogrid_chain::vpp_proofs(
+            &self.provider,
+            &self.rpc_url,
+            &self.deployment,
+            U256::from(id),
+        )
+        .await?;
+        for (meter, boundaries) in &found.missing {
+            let at = boundaries
+                .iter()
+                .map(|boundary| rfc3339(*boundary))
+                .collect::<Vec<_>>()
+                .join(", ");
+            println!(
+                "meter {meter}: no accepted reading at {at} yet, so it cannot be settled; its \
+                 gateway must post it before the event is closed"
+            );
+        }
+        if found.proofs.is_empty() && !close {
+            println!("event {id}: nothing to settle");
+            return Ok(());
+        }
+        let mut batches: Vec<_> = found
+            .proofs
+            .chunks(PROOFS_PER_TRANSACTION)
+            .map(<[_]>::to_vec)
+            .collect();
+        if batches.is_empty() {
+            batches.push(Vec::new());
+        }
+        let last = batches.len() - 1;
+        let mut paid = 0u128;
+        for (index, proofs) in batches.into_iter().enumerate() {
+            let closing = close && index == last;
+            let sent = self
+                .vpp()
+                .settle(U256::from(id), proofs, closing)
+                .send()
+                .await;
+            let receipt = self.wait(sent.map_err(self.vpp_explained())?).await?;
+            paid += print_settlements(&receipt);
+            if let Some(closed) = receipt.decoded_log::<VppDispatch::EventClosed>() {
+                println!(
+                    "event {id} closed {}: {} USD paid in all, {} USD refunded to the operator",
+                    done(&receipt),
+                    units::format_u256(closed.paid, Unit::Usd),
+                    units::format_u256(closed.refund, Unit::Usd)
+                );
+            }
+        }
+        println!(
+            "event {id}: {} enrolments settled, {} USD owed to their owners (`cogrid vpp claim`)",
+            found.proofs.len(),
+            units::format(paid, Unit::Usd)
+        );
+        Ok(())
+    }
+
+    /// Claims every settled, unclaimed enrolment the sender owns.
+    async fn claim_vpp_pay(&self) -> eyre::Result<()> {
+        let filter = Filter::new()
+            .address(self.deployment.vpp_dispatch)
+            .event_signature(VppDispatch::Enrolled::SIGNATURE_HASH);
+        let mut keys = Vec::new();
+        for log in self.logs(filter).await? {
+            let Ok(enrolled) = log.log_decode::<VppDispatch::Enrolled>() else {
+                continue;
+            };
+            let (id, meter) = (enrolled.inner.data.id, enrolled.inner.data.meter);
+            let enrolment = self
+                .vpp()
+                .enrolmentOf(id, meter)
+                .call()
+                .await
+                .map_err(self.vpp_explained())?;
+            let status = VppEnrolmentStatus::from_abi(enrolment.status);
+            if enrolment.owner == self.sender && status == Some(VppEnrolmentStatus::Settled) {
+                keys.push(EnrolmentKey { id, meter });
+            }
+        }
+        if keys.is_empty() {
+            println!(
+                "{} has nothing to claim: no enrolment of its meters is settled and unclaimed",
+                self.sender
+            );
+            return Ok(());
+        }
+        let count = keys.len();
+        let sent = self.vpp().claim(keys).send().await;
+        let receipt = self.wait(sent.map_err(self.vpp_explained())?).await?;
+        let amount: U256 = receipt
+            .logs()
+            .iter()
+            .filter_map(|log| log.log_decode::<VppDispatch::Claimed>().ok())
+            .map(|log| log.inner.data.amount)
+            .sum();
+        println!(
+            "claimed {} USD for {count} enrolments {}",
+            units::format_u256(amount, Unit::Usd),
+            done(&receipt)
+        );
+        Ok(())
+    }
+}
+
+/// Prints each enrolment a settlement paid and returns what they are owed in all.
+fn print_settlements(receipt: &TransactionReceipt) -> u128 {
+    let mut owed = 0u128;
+    for log in receipt.logs() {
+        if let Ok(settled) = log.log_decode::<VppDispatch::DeliverySettled>() {
+            let settled = settled.inner.data;
+            println!(
+                "meter {}: delivered {} kWh over its baseline, owed {} USD",
+                settled.meter,
+                units::format(settled.deliveredWh.to(), Unit::Kwh),
+                units::format_u256(settled.owed, Unit::Usd)
+            );
+            owed += settled.owed.to::<u128>();
+        }
+    }
+    owed
+}
+
+/// Watts as kW with up to three decimals.
+fn show_kw(watts: u32) -> String {
+    units::show(u128::from(watts), Unit::Kw)
+}
+
+fn status_name(status: u8) -> &'static str {
+    match VppEventStatus::from_abi(status) {
+        Some(VppEventStatus::Open) => "open",
+        Some(VppEventStatus::Cancelled) => "cancelled",
+        Some(VppEventStatus::Closed) => "closed",
+        Some(VppEventStatus::None) | None => "unknown",
+    }
+}
+
+fn enrolment_status_name(status: u8) -> &'static str {
+    match VppEnrolmentStatus::from_abi(status) {
+        Some(VppEnrolmentStatus::Enrolled) => "enrolled",
+        Some(VppEnrolmentStatus::Settled) => "settled",
+        Some(VppEnrolmentStatus::Claimed) => "claimed",
+        Some(VppEnrolmentStatus::None) | None => "none",
+    }
+}
+
+/// What to do about VppDispatch's errors.
+fn vpp_hint(error: &VppDispatchErrors) -> Option<String> {
+    Some(match error {
+        VppDispatchErrors::VppNotGridOperator(e) => format!(
+            "{} lacks GRID_OPERATOR_ROLE of the market: send from a grid operator's key, or ask \
+             the co-op admin to run `cogrid admin grant grid-operator {}`",
+            e.caller, e.caller
+        ),
+        VppDispatchErrors::VppWindowMisaligned(e) => format!(
+            "the window must start and end on {}-second interval boundaries (e.g. :00, :15, :30, \
+             :45 for 15-minute intervals)",
+            e.intervalSeconds
+        ),
+        VppDispatchErrors::VppStartNotInFuture(e) => format!(
+            "the start {} is not after the chain's time {}: call the event for a later start",
+            rfc3339(e.start.to()),
+            rfc3339(e.timestamp.saturating_to())
+        ),
+        VppDispatchErrors::VppFeederBusy(e) => format!(
+            "feeder {} has an event until {}, and a feeder has one event at a time: start at {} \
+             or later (`cogrid vpp status` lists the events)",
+            e.feeder,
+            rfc3339(e.busyUntil.to()),
+            rfc3339(e.busyUntil.to())
+        ),
+        VppDispatchErrors::VppBudgetTooSmall(e) => format!(
+            "full delivery costs {} USD; escrow at least that (leave --budget out to escrow \
+             exactly it)",
+            units::format_u256(e.required, Unit::Usd)
+        ),
+        VppDispatchErrors::VppUnknownEvent(e) => format!(
+            "there is no event {}: `cogrid vpp status` lists the events",
+            e.id
+        ),
+        VppDispatchErrors::VppEventNotOpen(e) => format!(
+            "event {} is {}: nothing more can be done with it",
+            e.id,
+            status_name(e.status)
+        ),
+        VppDispatchErrors::VppEventStarted(e) => format!(
+            "event {} started at {}; enrolments and cancellations end at its start",
+            e.id,
+            rfc3339(e.start.to())
+        ),
+        VppDispatchErrors::VppNotMeterOwner(e) => format!(
+            "meter {} belongs to {}: send from its owner's key",
+            e.meter, e.owner
+        ),
+        VppDispatchErrors::VppMeterNotDispatchable(e) => format!(
+            "meter {} is registered without a battery or an EV, so it has nothing to dispatch",
+            e.meter
+        ),
+        VppDispatchErrors::VppWrongFeeder(e) => format!(
+            "meter {} is on feeder {}, the event calls feeder {}",
+            e.meter, e.meterFeeder, e.eventFeeder
+        ),
+        VppDispatchErrors::VppCommitmentOutOfRange(e) => format!(
+            "commit more than 0 and at most the meter's capacity, {}",
+            show_kw(e.capacityW)
+        ),
+        VppDispatchErrors::VppAlreadyEnrolled(e) => {
+            format!("meter {} is already enrolled in event {}", e.meter, e.id)
+        }
+        VppDispatchErrors::VppTargetExceeded(e) => format!(
+            "the event needs only {} more: commit at most that",
+            show_kw(e.remainingW)
+        ),
+        VppDispatchErrors::VppNotEventOperator(e) => format!(
+            "only {}, the grid operator that called event {}, may cancel it",
+            e.operator, e.id
+        ),
+        VppDispatchErrors::VppSettlementNotOpen(e) => format!(
+            "event {} can be settled from {}, two intervals after its end, when every meter's \
+             reading at the end can be in",
+            e.id,
+            rfc3339(e.opensAt.saturating_to())
+        ),
+        VppDispatchErrors::VppClosingTooEarly(e) => format!(
+            "event {} may be closed from {}: the participants have a day to prove their \
+             delivery; settle without --close until then",
+            e.id,
+            rfc3339(e.closesAt.saturating_to())
+        ),
+        _ => return None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_read_as_people_and_openadr_write_them() {
+        assert_eq!(duration_arg("15m"), Ok(900));
+        assert_eq!(duration_arg("1h"), Ok(3_600));
+        assert_eq!(duration_arg("1h30m"), Ok(5_400));
+        assert_eq!(duration_arg("5400s"), Ok(5_400));
+        assert_eq!(duration_arg("PT1H30M"), Ok(5_400));
+        for bad in ["", "90", "1x", "h", "1h1h", "0m", "P1D", "-1h"] {
+            assert!(duration_arg(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn full_delivery_cost_rounds_up_as_the_contract_does() {
+        // 1,001 W for 15 minutes at 0.25 USD/kWh: 62,562.5 base units, escrowed as 62,563.
+        let call = EventCall {
+            feeder: 1,
+            start: 0,
+            duration: 900,
+            target_w: 1_001,
+            price_per_kwh: 250_000,
+            budget: None,
+            priority: 0,
+            program: String::new(),
+        };
+        assert_eq!(call.full_delivery_cost(), 62_563);
+    }
+}
