@@ -5,7 +5,8 @@
 //! reported, or the readings grace has passed. Its settlement is planned (clearing, then a revm
 //! simulation of every batch on a fork of the latest block, dropping the meters whose fills would
 //! revert and re-clearing without them, and splitting batches whose gas would pass the cap),
-//! sent, and followed by a `finalize` of the meters whose volumes are now residual.
+//! sent, and followed by a `finalize` of the meters whose volumes are now residual. Then the
+//! round settles the virtual power plant events that are due ([`VppSettler`]).
 //!
 //! Idempotence: the chain's record of the interval is read before anything is planned, every
 //! transaction is in the store before it is sent, and a keeper restarted after a crash first
@@ -13,7 +14,12 @@
 //! second settlement anyway; a keeper that finds the interval settled, or being settled, by
 //! another keeper counts a lost race and moves on.
 
-use std::{collections::BTreeSet, net::SocketAddr, sync::Arc, time::Duration};
+use std::{
+    collections::{BTreeSet, HashMap},
+    net::SocketAddr,
+    sync::Arc,
+    time::Duration,
+};
 
 use alloy::{
     eips::BlockNumberOrTag,
@@ -26,9 +32,10 @@ use alloy::{
 use cogrid_bindings::{
     EnergyAmm::{self, EnergyAmmInstance},
     EnergyMarket::{self, EnergyMarketErrors, EnergyMarketInstance},
+    VppDispatch::{self, VppDispatchInstance},
     amm::IEnergyAmm,
 };
-use cogrid_chain::{Deployment, Fill, check_chain, connect_lazily};
+use cogrid_chain::{Deployment, Fill, VppEventStatus, check_chain, connect_lazily, vpp_proofs};
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
 use tracing::{info, warn};
 
@@ -56,6 +63,8 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 const MAX_PLANNING_ROUNDS: usize = 64;
 /// Meters per `finalize` transaction: about 15,000 gas each, well under the gas cap.
 const FINALIZE_CHUNK: usize = 400;
+/// Proofs per VPP `settle` transaction: about 25,000 gas each.
+const VPP_PROOFS_CHUNK: usize = 100;
 /// Headroom on the simulated gas when a transaction's gas limit is set.
 const GAS_LIMIT_HEADROOM_PERCENT: u64 = 25;
 
@@ -149,6 +158,7 @@ pub async fn run(config: Config, cancel: CancellationToken) -> Result<(), Keeper
         config.chain.confirmations,
     );
     let first_interval = first_interval(&provider, &store, &deployment, interval_seconds).await?;
+    let vpp = VppSettler::new(&provider, rpc_url, &deployment).await?;
     let mut daemon = Daemon {
         provider,
         deployed_at_block: deployment.deployed_at_block,
@@ -163,6 +173,7 @@ pub async fn run(config: Config, cancel: CancellationToken) -> Result<(), Keeper
         settlement: config.settlement.clone(),
         interval_seconds,
         next_interval: first_interval,
+        vpp,
     };
     loop {
         if let Err(error) = daemon.round().await {
@@ -221,6 +232,24 @@ struct Daemon {
     settlement: SettlementConfig,
     interval_seconds: u64,
     next_interval: u64,
+    vpp: VppSettler,
+}
+
+/// Settles the market's VPP events: an event's proofs once its settlement opens and again each
+/// interval while readings may still arrive, and its close once the proof window is over, so
+/// that participants are paid and the operator refunded without anyone asking.
+struct VppSettler {
+    contract: VppDispatchInstance<DynProvider>,
+    deployment: Deployment,
+    rpc_url: String,
+    /// `GRACE_SECONDS`: settlement opens this long after an event's end.
+    grace: u64,
+    /// `PROOF_WINDOW`: closing is allowed this long after settlement opens.
+    proof_window: u64,
+    /// The lowest event id that may still be open; those below are cancelled or closed.
+    first_open: u64,
+    /// The interval of the last settlement attempt of each open event.
+    attempted: HashMap<u64, u64>,
 }
 
 /// The market's EnergyAmm.
@@ -260,6 +289,21 @@ impl Daemon {
             .await
             .map_err(rpc("eth_getBlockByNumber"))?
             .map_or(0, |block| block.header.timestamp);
+        self.settle_intervals(now).await?;
+        let interval = now / self.interval_seconds;
+        self.vpp
+            .settle_due(
+                now,
+                interval,
+                &self.sender,
+                &self.metrics,
+                self.settlement.gas_cap,
+            )
+            .await
+    }
+
+    /// Clears and settles every closed interval whose readings are in, in order.
+    async fn settle_intervals(&mut self, now: u64) -> Result<(), KeeperError> {
         let grace = self.settlement.readings_grace.as_secs();
         let active_meters = self
             .store
@@ -647,16 +691,14 @@ impl Daemon {
             deadline: U256::from(now + self.interval_seconds),
         };
         let input = Bytes::from(cover.abi_encode());
-        let request = TransactionRequest::default()
-            .with_from(self.keeper)
-            .with_to(*pool.contract.address())
-            .with_input(input.clone());
-        let gas = self
-            .provider
-            .estimate_gas(request)
-            .await
-            .map_err(rpc("eth_estimateGas"))?;
-        let limit = (gas + gas * GAS_LIMIT_HEADROOM_PERCENT / 100).min(self.settlement.gas_cap);
+        let limit = gas_limit(
+            &self.provider,
+            self.keeper,
+            *pool.contract.address(),
+            &input,
+            self.settlement.gas_cap,
+        )
+        .await?;
         let mined = self
             .sender
             .send(t, *pool.contract.address(), input, limit)
@@ -705,18 +747,25 @@ impl Daemon {
             .filter(|meter| !filled.contains(meter))
             .collect();
         for chunk in meters.chunks(FINALIZE_CHUNK) {
-            let finalize = EnergyMarket::finalizeCall {
-                meters: chunk.to_vec(),
-            };
-            let limit = (60_000 + 40_000 * chunk.len() as u64).min(self.settlement.gas_cap);
+            let finalize = Bytes::from(
+                EnergyMarket::finalizeCall {
+                    meters: chunk.to_vec(),
+                }
+                .abi_encode(),
+            );
+            // Estimated, not a per-meter guess: a meter's first credits or carbon cost storage
+            // that later ones do not, and a guess short of it reverted the same finalize forever.
+            let limit = gas_limit(
+                &self.provider,
+                self.keeper,
+                *self.market.address(),
+                &finalize,
+                self.settlement.gas_cap,
+            )
+            .await?;
             let mined = self
                 .sender
-                .send(
-                    t,
-                    *self.market.address(),
-                    Bytes::from(finalize.abi_encode()),
-                    limit,
-                )
+                .send(t, *self.market.address(), finalize, limit)
                 .await?;
             if !mined.success {
                 return Err(KeeperError::Reverted {
@@ -728,6 +777,141 @@ impl Daemon {
         }
         Ok(())
     }
+}
+
+impl VppSettler {
+    async fn new(
+        provider: &DynProvider,
+        rpc_url: String,
+        deployment: &Deployment,
+    ) -> Result<Self, KeeperError> {
+        let contract = VppDispatch::new(deployment.vpp_dispatch, provider.clone());
+        let grace = call(
+            contract.GRACE_SECONDS().call().await,
+            "VppDispatch.GRACE_SECONDS",
+        )?;
+        let proof_window = call(
+            contract.PROOF_WINDOW().call().await,
+            "VppDispatch.PROOF_WINDOW",
+        )?;
+        Ok(Self {
+            contract,
+            deployment: *deployment,
+            rpc_url,
+            grace: grace.saturating_to(),
+            proof_window: proof_window.saturating_to(),
+            first_open: 1,
+            attempted: HashMap::new(),
+        })
+    }
+
+    /// Settles what is due of every open event at chain time `now` (in `interval`).
+    async fn settle_due(
+        &mut self,
+        now: u64,
+        interval: u64,
+        sender: &Sender,
+        metrics: &Metrics,
+        gas_cap: u64,
+    ) -> Result<(), KeeperError> {
+        let count: u64 = call(
+            self.contract.eventCount().call().await,
+            "VppDispatch.eventCount",
+        )?
+        .saturating_to();
+        for id in self.first_open..=count {
+            let event = call(
+                self.contract.eventOf(U256::from(id)).call().await,
+                "VppDispatch.eventOf",
+            )?;
+            if VppEventStatus::from_abi(event.status) != Some(VppEventStatus::Open) {
+                if id == self.first_open {
+                    self.first_open += 1;
+                }
+                self.attempted.remove(&id);
+                continue;
+            }
+            let opens = event.end.to::<u64>() + self.grace;
+            let closing = now >= opens + self.proof_window;
+            if now < opens || (!closing && self.attempted.get(&id) == Some(&interval)) {
+                continue;
+            }
+            self.attempted.insert(id, interval);
+            let found = vpp_proofs(
+                self.contract.provider(),
+                &self.rpc_url,
+                &self.deployment,
+                U256::from(id),
+            )
+            .await?;
+            if found.proofs.is_empty() && !closing {
+                continue;
+            }
+            let chunks: Vec<_> = found.proofs.chunks(VPP_PROOFS_CHUNK).collect();
+            let last = chunks.len().saturating_sub(1);
+            for index in 0..chunks.len().max(1) {
+                let proofs = chunks
+                    .get(index)
+                    .map_or_else(Vec::new, |chunk| chunk.to_vec());
+                let settled = proofs.len() as u64;
+                let closes = closing && index == last;
+                let input = Bytes::from(
+                    VppDispatch::settleCall {
+                        id: U256::from(id),
+                        proofs,
+                        closing: closes,
+                    }
+                    .abi_encode(),
+                );
+                let limit = gas_limit(
+                    self.contract.provider(),
+                    sender.keeper(),
+                    self.deployment.vpp_dispatch,
+                    &input,
+                    gas_cap,
+                )
+                .await?;
+                let mined = sender
+                    .send(interval, self.deployment.vpp_dispatch, input, limit)
+                    .await?;
+                if !mined.success {
+                    // Another settler got there first, or a meter's enrolment was settled in
+                    // between: the next interval's attempt picks up what is left.
+                    warn!(event = id, tx = %mined.tx_hash, "VPP settlement reverted");
+                    break;
+                }
+                Metrics::add(&metrics.vpp_enrolments_settled, settled);
+                if closes {
+                    Metrics::add(&metrics.vpp_events_closed, 1);
+                }
+                info!(event = id, settled, closing = closes, "settled VPP event");
+            }
+            for (meter, boundaries) in &found.missing {
+                info!(event = id, %meter, ?boundaries, "VPP enrolment waits for readings");
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The gas limit of a call `from` to `to` with `input`: the node's estimate with headroom, at most
+/// `cap`. A call the node says reverts fails here, before anything is sent.
+async fn gas_limit(
+    provider: &DynProvider,
+    from: Address,
+    to: Address,
+    input: &Bytes,
+    cap: u64,
+) -> Result<u64, KeeperError> {
+    let request = TransactionRequest::default()
+        .with_from(from)
+        .with_to(to)
+        .with_input(input.clone());
+    let gas = provider
+        .estimate_gas(request)
+        .await
+        .map_err(rpc("eth_estimateGas"))?;
+    Ok((gas + gas * GAS_LIMIT_HEADROOM_PERCENT / 100).min(cap))
 }
 
 /// A fill packed into the word `settle` takes.

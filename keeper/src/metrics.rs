@@ -30,6 +30,10 @@ pub struct Metrics {
     pub pool_credits_bought_wh: AtomicU64,
     /// `coverShortfalls` transactions that failed (the interval settled without them).
     pub shortfall_cover_failures: AtomicU64,
+    /// VPP enrolments this keeper settled from their meters' readings.
+    pub vpp_enrolments_settled: AtomicU64,
+    /// VPP events this keeper closed.
+    pub vpp_events_closed: AtomicU64,
     /// Failed rounds (RPC down, database error); the keeper retries.
     pub errors: AtomicU64,
     /// The chain head at the last poll.
@@ -115,6 +119,16 @@ impl Metrics {
                 "shortfall_cover_failures_total",
                 "Pool purchases for short buyers that failed; the interval settled without them.",
                 &self.shortfall_cover_failures,
+            ),
+            (
+                "vpp_enrolments_settled_total",
+                "VPP enrolments settled from their meters' readings.",
+                &self.vpp_enrolments_settled,
+            ),
+            (
+                "vpp_events_closed_total",
+                "VPP events closed, the rest of their budgets refunded.",
+                &self.vpp_events_closed,
             ),
             (
                 "errors_total",

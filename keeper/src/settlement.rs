@@ -70,6 +70,11 @@ impl Sender {
         }
     }
 
+    /// The account this sender signs for.
+    pub fn keeper(&self) -> Address {
+        self.keeper
+    }
+
     /// Sends a call to `to` for `interval` and waits until it is mined. A transaction without a
     /// receipt after the stuck timeout is resent under the same nonce with both fees raised by
     /// the configured percentage; whichever of the sent transactions is mined is returned.

@@ -11,3 +11,4 @@ mod market;
 mod routing;
 mod store;
 mod street;
+mod vpp;
