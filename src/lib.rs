@@ -13,6 +13,7 @@ pub mod error;
 mod explain;
 pub mod gas;
 mod keys;
+pub mod openadr;
 mod pool;
 pub mod time;
 pub mod units;

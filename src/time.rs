@@ -11,7 +11,7 @@ use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
 use crate::error::TimeError;
 
 /// The latest unix second the market stores (uint40).
-const MAX_SECONDS: u64 = (1 << 40) - 1;
+pub(crate) const MAX_SECONDS: u64 = (1 << 40) - 1;
 
 /// A day or an instant, as typed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
