@@ -275,9 +275,18 @@ impl<B: Battery> Agent<B> {
                 message: "the node has no latest block".into(),
             })?;
         let (head, now) = (block.header.number, block.header.timestamp);
-        for event in self.listener.poll(head).await? {
-            info!(event = %event.id, start = event.start, end = event.end, target_w = event.target_w, price_per_kwh = event.price_per_kwh, priority = event.priority, program = %event.program, "VPP event on the meter's feeder");
-            self.pending.insert(event.id, event);
+        // A failed read must not keep the battery from following its enrolments: the events wait
+        // for the next step, which reads from the same block.
+        match self.listener.poll(head).await {
+            Ok(events) => {
+                for event in events {
+                    info!(event = %event.id, start = event.start, end = event.end, target_w = event.target_w, price_per_kwh = event.price_per_kwh, priority = event.priority, program = %event.program, "VPP event on the meter's feeder");
+                    self.pending.insert(event.id, event);
+                }
+            }
+            Err(error) => {
+                warn!(%error, from_block = self.listener.next_block(), "reading VPP events failed; reading them at the next step");
+            }
         }
         let status = self.battery.status(now).await.map_err(battery_error)?;
         let mut decisions = Vec::new();

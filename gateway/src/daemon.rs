@@ -4,7 +4,7 @@ use std::path::Path;
 
 use cogrid_chain::{Deployment, check_chain, connect_lazily};
 use tokio_util::sync::CancellationToken;
-use tracing::{info, warn};
+use tracing::{debug, info, warn};
 
 use crate::{
     agent::{Agent, AgentSettings},
@@ -43,7 +43,7 @@ pub async fn run(config: Config, cancel: CancellationToken) -> Result<(), Gatewa
         match agent.step().await {
             Ok(report) => {
                 let battery = agent.battery();
-                info!(
+                debug!(
                     now = report.now,
                     mode = ?report.mode,
                     stored_wh = battery.stored_wh(),
