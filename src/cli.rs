@@ -774,7 +774,7 @@ async fn run(cli: Cli, request: Option<Request>) -> eyre::Result<()> {
             cli.command,
             Command::Meter { .. }
                 | Command::Vpp {
-                    action: VppAction::Status { .. }
+                    action: VppAction::Status { .. } | VppAction::OpenadrExport { .. }
                 }
                 | Command::Fee {
                     action: FeeAction::Show

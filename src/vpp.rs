@@ -5,6 +5,8 @@
 //! boundaries, which `settle` finds on chain (`cogrid_chain::vpp_proofs`): nobody has to trust the
 //! settler, and anyone may settle.
 
+use std::path::{Path, PathBuf};
+
 use alloy::{
     primitives::{Address, U256, aliases::U40},
     providers::DynProvider,
@@ -17,12 +19,13 @@ use cogrid_bindings::{
     VppDispatch::{self, VppDispatchErrors},
 };
 use cogrid_chain::{VppEnrolmentStatus, VppEventStatus};
-use eyre::{bail, eyre};
+use eyre::{WrapErr, bail, eyre};
 
 use crate::{
     admin::Role,
     cli::{Asset, kw_arg, price_arg, stable_arg},
     explain::{Erc20, explain},
+    openadr::{self, DispatchEvent},
     time::{Moment, parse_moment, rfc3339},
     units::{self, Unit},
     wallet::{Session, done},
@@ -80,6 +83,21 @@ pub enum VppAction {
     },
     /// Collects what your settled enrolments earned, in one transfer to your wallet.
     Claim,
+    /// Prints an event as an OpenADR 3 event (JSON), for a VTN or a gateway that speaks
+    /// OpenADR: its window as `intervalPeriod`, the target as a DISPATCH_SETPOINT payload (kW),
+    /// the pay as a PRICE payload (USD per kWh), the feeder as a FEEDER target.
+    OpenadrExport {
+        /// The event's id.
+        event: u64,
+    },
+    /// Calls an event from an OpenADR 3 event (a JSON file), as `vpp call` does (grid operator).
+    OpenadrImport {
+        /// The OpenADR 3 event JSON.
+        file: PathBuf,
+        /// The budget escrowed, USD: at least the cost of full delivery, which is the default.
+        #[arg(long, value_name = "USD", value_parser = stable_arg, allow_hyphen_values = true)]
+        budget: Option<u128>,
+    },
 }
 
 /// `vpp call` arguments.
@@ -156,53 +174,23 @@ impl EventCall {
     }
 }
 
-/// A window length: `15m`, `1h`, `1h30m`, `5400s` or an ISO-8601 duration (`PT1H30M`).
+/// A window length: `15m`, `1h`, `1h30m`, `5400s` (the time part of an ISO-8601 duration) or a
+/// whole ISO-8601 duration (`PT1H30M`).
 fn duration_arg(text: &str) -> Result<u64, String> {
-    let text = text.trim();
-    let upper = text.to_ascii_uppercase();
-    let body = upper
-        .strip_prefix("PT")
-        .map(str::to_owned)
-        .unwrap_or_else(|| upper.clone());
-    let mut seconds = 0u64;
-    let mut digits = String::new();
-    let mut units_seen = String::new();
-    for character in body.chars() {
-        if character.is_ascii_digit() {
-            digits.push(character);
-            continue;
-        }
-        let scale = match character {
-            'H' => 3_600,
-            'M' => 60,
-            'S' => 1,
-            _ => 0,
-        };
-        if scale == 0 || digits.is_empty() || units_seen.contains(character) {
-            return Err(format!(
-                "`{text}` is not a duration: write hours, minutes and seconds such as 15m, 1h, \
-                 1h30m or 5400s, or ISO-8601 PT1H30M"
-            ));
-        }
-        units_seen.push(character);
-        let count: u64 = digits
-            .parse()
-            .map_err(|_| format!("`{text}` is too long"))?;
-        seconds = count
-            .checked_mul(scale)
-            .and_then(|part| seconds.checked_add(part))
-            .ok_or_else(|| format!("`{text}` is too long"))?;
-        digits.clear();
+    let upper = text.trim().to_ascii_uppercase();
+    let iso = if upper.starts_with('P') {
+        upper
+    } else {
+        format!("PT{upper}")
+    };
+    match openadr::parse_duration(&iso) {
+        Ok(0) => Err("the window must last more than zero seconds, e.g. 1h".to_owned()),
+        Ok(seconds) => Ok(seconds),
+        Err(error) => Err(format!(
+            "`{text}` is not a duration ({error}): write 15m, 1h, 1h30m, 5400s or ISO-8601 \
+             PT1H30M"
+        )),
     }
-    if !digits.is_empty() || units_seen.is_empty() {
-        return Err(format!(
-            "`{text}` has no unit: write 15m, 1h, 1h30m or 5400s, or ISO-8601 PT1H30M"
-        ));
-    }
-    if seconds == 0 {
-        return Err("the window must last more than zero seconds, e.g. 1h".to_owned());
-    }
-    Ok(seconds)
 }
 
 /// Runs a VPP command.
@@ -215,6 +203,8 @@ pub(crate) async fn run(action: VppAction, session: &Session) -> eyre::Result<()
         VppAction::Cancel { event } => session.cancel_event(event).await,
         VppAction::Settle { event, close } => session.settle_event(event, close).await,
         VppAction::Claim => session.claim_vpp_pay().await,
+        VppAction::OpenadrExport { event } => session.export_openadr(event).await,
+        VppAction::OpenadrImport { file, budget } => session.import_openadr(&file, budget).await,
     }
 }
 
@@ -557,6 +547,68 @@ impl Session {
         Ok(())
     }
 
+    /// The OpenADR 3 program event `id` was created for (`EventCreated` records it).
+    async fn program_of(&self, id: u64) -> eyre::Result<String> {
+        let filter = Filter::new()
+            .address(self.deployment.vpp_dispatch)
+            .event_signature(VppDispatch::EventCreated::SIGNATURE_HASH)
+            .topic1(U256::from(id));
+        self.logs(filter)
+            .await?
+            .iter()
+            .find_map(|log| log.log_decode::<VppDispatch::EventCreated>().ok())
+            .map(|log| log.inner.data.programName)
+            .ok_or_else(|| {
+                eyre!(
+                    "no EventCreated log of event {id} since block {}: is the deployment file's \
+                     deployedAtBlock right?",
+                    self.deployment.deployed_at_block
+                )
+            })
+    }
+
+    async fn export_openadr(&self, id: u64) -> eyre::Result<()> {
+        let event = self.event(id).await?;
+        let dispatch = DispatchEvent {
+            program_name: self.program_of(id).await?,
+            event_name: Some(format!("cogrid-vpp-{id}")),
+            feeder: event.feeder,
+            start: event.start.to(),
+            end: event.end.to(),
+            target_w: event.targetW,
+            price_per_kwh: event.pricePerKwh,
+            priority: event.priority,
+        };
+        let json = openadr::to_openadr(&dispatch)
+            .wrap_err_with(|| format!("event {id} has no OpenADR 3 form"))?;
+        println!("{}", serde_json::to_string_pretty(&json)?);
+        Ok(())
+    }
+
+    async fn import_openadr(&self, file: &Path, budget: Option<u128>) -> eyre::Result<()> {
+        let text = std::fs::read_to_string(file)
+            .wrap_err_with(|| format!("cannot read {}", file.display()))?;
+        let json: serde_json::Value = serde_json::from_str(&text)
+            .wrap_err_with(|| format!("{} is not JSON", file.display()))?;
+        let event = openadr::from_openadr(&json).wrap_err_with(|| {
+            format!(
+                "{} is not an OpenADR 3 event cogrid can call",
+                file.display()
+            )
+        })?;
+        self.call_event(&EventCall {
+            feeder: event.feeder,
+            start: event.start,
+            duration: event.end - event.start,
+            target_w: event.target_w,
+            price_per_kwh: event.price_per_kwh,
+            budget,
+            priority: event.priority,
+            program: event.program_name,
+        })
+        .await
+    }
+
     /// Claims every settled, unclaimed enrolment the sender owns.
     async fn claim_vpp_pay(&self) -> eyre::Result<()> {
         let filter = Filter::new()
@@ -743,7 +795,8 @@ mod tests {
         assert_eq!(duration_arg("1h30m"), Ok(5_400));
         assert_eq!(duration_arg("5400s"), Ok(5_400));
         assert_eq!(duration_arg("PT1H30M"), Ok(5_400));
-        for bad in ["", "90", "1x", "h", "1h1h", "0m", "P1D", "-1h"] {
+        assert_eq!(duration_arg("P1D"), Ok(86_400));
+        for bad in ["", "90", "1x", "h", "0m", "P1M", "-1h"] {
             assert!(duration_arg(bad).is_err(), "{bad}");
         }
     }

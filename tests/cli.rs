@@ -1872,3 +1872,118 @@ async fn grid_operator_and_admin_commands_name_a_missing_role() {
         "{refused}"
     );
 }
+
+/// An event exported as OpenADR 3 JSON and imported again (after the first is cancelled, freeing
+/// its feeder's window) is the same event; a file with a payload cogrid does not understand, or a
+/// malformed duration, is refused naming the file and what is wrong, before anything is sent.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_event_round_trips_through_openadr_3() {
+    let chain = Chain::start();
+    let operator = chain.devnet.funded_key(1);
+    let account = operator.address().to_string();
+    stdout(&chain.run(
+        chain.admin(),
+        &["admin", "grant", "grid-operator", &account],
+    ));
+    chain
+        .stablecoin()
+        .mint(operator.address(), U256::from(100_000_000u64))
+        .send()
+        .await
+        .unwrap()
+        .get_receipt()
+        .await
+        .unwrap();
+    let start = (chain.latest_time().await + 3_600).div_ceil(900) * 900;
+    stdout(&chain.run(
+        &operator,
+        &[
+            "vpp",
+            "call",
+            "--feeder",
+            "7",
+            "--start",
+            &start.to_string(),
+            "--duration",
+            "PT1H30M",
+            "--kw",
+            "42.5",
+            "--price",
+            "0.275",
+            "--budget",
+            "20",
+            "--priority",
+            "2",
+            "--program",
+            "winter-peak",
+        ],
+    ));
+    let exported = stdout(&chain.run_without_key(&["vpp", "openadr-export", "1"]));
+    let json: serde_json::Value = serde_json::from_str(&exported).unwrap();
+    assert_eq!(json["programID"], "winter-peak");
+    assert_eq!(json["eventName"], "cogrid-vpp-1");
+    assert_eq!(json["intervalPeriod"]["duration"], "PT1H30M");
+    assert_eq!(
+        json["intervalPeriod"]["start"],
+        cogrid::time::rfc3339(start)
+    );
+    assert_eq!(json["targets"][0]["values"][0], "7");
+    let file = chain.dir.path().join("event.json");
+    std::fs::write(&file, &exported).unwrap();
+
+    stdout(&chain.run(&operator, &["vpp", "cancel", "1"]));
+    let file_arg = file.to_str().unwrap();
+    let imported = stdout(&chain.run(
+        &operator,
+        &["vpp", "openadr-import", file_arg, "--budget", "20"],
+    ));
+    assert!(
+        imported.contains("called event 2 on feeder 7"),
+        "{imported}"
+    );
+    let vpp = chain.vpp(&operator);
+    let (first, second) = (
+        vpp.eventOf(U256::from(1)).call().await.unwrap(),
+        vpp.eventOf(U256::from(2)).call().await.unwrap(),
+    );
+    assert_eq!(
+        (
+            second.feeder,
+            second.start,
+            second.end,
+            second.targetW,
+            second.pricePerKwh,
+            second.priority,
+            second.budget
+        ),
+        (
+            first.feeder,
+            first.start,
+            first.end,
+            first.targetW,
+            first.pricePerKwh,
+            first.priority,
+            first.budget
+        )
+    );
+    let again = stdout(&chain.run_without_key(&["vpp", "openadr-export", "2"]));
+    let mut again: serde_json::Value = serde_json::from_str(&again).unwrap();
+    again["eventName"] = json["eventName"].clone();
+    assert_eq!(again, json, "the same event, but for its name");
+
+    let nonce = chain.nonce(operator.address()).await;
+    let mut unknown = json.clone();
+    unknown["intervals"][0]["payloads"][0]["type"] = "EXPORT_CAPACITY_LIMIT".into();
+    let mut malformed = json.clone();
+    malformed["intervalPeriod"]["duration"] = "PT1X".into();
+    for (bad, expected) in [(unknown, "EXPORT_CAPACITY_LIMIT"), (malformed, "PT1X")] {
+        std::fs::write(&file, bad.to_string()).unwrap();
+        let refused = stderr(&chain.run(&operator, &["vpp", "openadr-import", file_arg]));
+        assert!(
+            refused.contains("event.json is not an OpenADR 3 event"),
+            "{refused}"
+        );
+        assert!(refused.contains(expected), "{refused}");
+    }
+    assert_eq!(chain.nonce(operator.address()).await, nonce);
+}
