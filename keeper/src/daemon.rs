@@ -74,127 +74,184 @@ const STATUS_SETTLED: u8 = 2;
 
 /// Runs the keeper until `cancel` fires.
 pub async fn run(config: Config, cancel: CancellationToken) -> Result<(), KeeperError> {
-    // `config::load` resolved the keystore path against the config file already.
-    let signer = config.keeper.load_signer(std::path::Path::new(""))?;
-    let keeper = signer.address();
-    let rpc_url = config.chain.rpc_url.to_string();
-    let provider = connect_lazily(&rpc_url, signer.clone())?;
-    check_chain(&provider, &rpc_url, Some(config.chain.chain_id)).await?;
-    let deployment = Deployment::load(&config.chain.deployment)?;
-    let market = EnergyMarket::new(deployment.market, provider.clone());
-    let code = provider
-        .get_code_at(deployment.market)
-        .await
-        .map_err(rpc("eth_getCode"))?;
-    if code.is_empty() {
-        return Err(KeeperError::NoMarket {
-            market: deployment.market,
-        });
-    }
-    let keeper_role = call(market.KEEPER_ROLE().call().await, "KEEPER_ROLE")?;
-    if !call(market.hasRole(keeper_role, keeper).call().await, "hasRole")? {
-        return Err(KeeperError::NotKeeper {
-            keeper,
-            market: deployment.market,
-        });
-    }
-    let interval_seconds = u64::from(call(
-        market.INTERVAL_SECONDS().call().await,
-        "INTERVAL_SECONDS",
-    )?);
-    let pool = match call(market.amm().call().await, "amm")? {
-        Address::ZERO => {
-            info!("the market has no pool: short intervals' unbought import goes to grid supply");
-            None
-        }
-        address => {
-            let contract = EnergyAmm::new(address, provider.clone());
-            let fee_bps = call(contract.FEE_BPS().call().await, "FEE_BPS")?;
-            Some(Pool {
-                contract,
-                fee_bps: fee_bps.saturating_to(),
-            })
-        }
-    };
-    let store = Store::open(&config.database.url).await?;
-    let metrics = Arc::new(Metrics::default());
-    let http = Arc::new(HttpState::new(store.clone(), metrics.clone()));
-    let listener = tokio::net::TcpListener::bind(config.http.listen)
-        .await
-        .map_err(|source| KeeperError::Listen {
-            listen: config.http.listen,
-            source,
-        })?;
-    let listen: SocketAddr = listener.local_addr().unwrap_or(config.http.listen);
-    let tasks = TaskTracker::new();
-    let http_cancel = cancel.clone();
-    let app = router(http.clone());
-    tasks.spawn(async move {
-        let shutdown = async move { http_cancel.cancelled().await };
-        if let Err(error) = axum::serve(listener, app)
-            .with_graceful_shutdown(shutdown)
-            .await
-        {
-            warn!(%error, "HTTP endpoint stopped");
-        }
-    });
-    info!(%keeper, market = %deployment.market, %listen, "keeper started");
-
-    let sender = Sender::new(
-        provider.clone(),
-        EthereumWallet::from(signer),
-        keeper,
-        config.chain.chain_id,
-        store.clone(),
-        metrics.clone(),
-        config.settlement.fee_bump_percent,
-        config.settlement.stuck_timeout,
-    );
-    let indexer = Indexer::new(
-        provider.clone(),
-        store.clone(),
-        deployment.market,
-        deployment.deployed_at_block,
-        config.chain.confirmations,
-    );
-    let first_interval = first_interval(&provider, &store, &deployment, interval_seconds).await?;
-    let vpp = VppSettler::new(&provider, rpc_url, &deployment).await?;
-    let mut daemon = Daemon {
-        provider,
-        deployed_at_block: deployment.deployed_at_block,
-        market,
-        pool,
-        keeper,
-        store: store.clone(),
-        sender,
-        indexer,
-        metrics,
-        http,
-        settlement: config.settlement.clone(),
-        interval_seconds,
-        next_interval: first_interval,
-        vpp,
-    };
+    let poll_interval = config.chain.poll_interval;
+    let mut keeper = Keeper::start(config, cancel.clone()).await?;
     loop {
-        if let Err(error) = daemon.round().await {
-            Metrics::add(&daemon.metrics.errors, 1);
+        if let Err(error) = keeper.round().await {
+            Metrics::add(&keeper.daemon.metrics.errors, 1);
             warn!(%error, "keeper round failed; retrying");
         }
         tokio::select! {
             () = cancel.cancelled() => break,
-            () = tokio::time::sleep(config.chain.poll_interval) => {}
+            () = tokio::time::sleep(poll_interval) => {}
         }
     }
-    tasks.close();
-    if tokio::time::timeout(SHUTDOWN_GRACE, tasks.wait())
-        .await
-        .is_err()
-    {
-        warn!("the HTTP endpoint did not stop within {SHUTDOWN_GRACE:?}");
-    }
-    store.close().await;
-    info!("keeper stopped");
+    keeper.stop().await;
     Ok(())
+}
+
+/// A keeper that is connected, checked and serving HTTP, worked one round at a time: the daemon
+/// loop above, or a simulation that moves the chain's clock itself and wants each interval
+/// settled before it goes on.
+pub struct Keeper {
+    daemon: Daemon,
+    tasks: TaskTracker,
+    store: Store,
+}
+
+impl std::fmt::Debug for Keeper {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Keeper")
+            .field("keeper", &self.daemon.keeper)
+            .field("next_interval", &self.daemon.next_interval)
+            .finish()
+    }
+}
+
+impl Keeper {
+    /// Connects, checks the chain, the market and the key's role, opens the store and serves
+    /// HTTP until `cancel` fires.
+    pub async fn start(config: Config, cancel: CancellationToken) -> Result<Self, KeeperError> {
+        // `config::load` resolved the keystore path against the config file already.
+        let signer = config.keeper.load_signer(std::path::Path::new(""))?;
+        let keeper = signer.address();
+        let rpc_url = config.chain.rpc_url.to_string();
+        let provider = connect_lazily(&rpc_url, signer.clone())?;
+        check_chain(&provider, &rpc_url, Some(config.chain.chain_id)).await?;
+        let deployment = Deployment::load(&config.chain.deployment)?;
+        let market = EnergyMarket::new(deployment.market, provider.clone());
+        let code = provider
+            .get_code_at(deployment.market)
+            .await
+            .map_err(rpc("eth_getCode"))?;
+        if code.is_empty() {
+            return Err(KeeperError::NoMarket {
+                market: deployment.market,
+            });
+        }
+        let keeper_role = call(market.KEEPER_ROLE().call().await, "KEEPER_ROLE")?;
+        if !call(market.hasRole(keeper_role, keeper).call().await, "hasRole")? {
+            return Err(KeeperError::NotKeeper {
+                keeper,
+                market: deployment.market,
+            });
+        }
+        let interval_seconds = u64::from(call(
+            market.INTERVAL_SECONDS().call().await,
+            "INTERVAL_SECONDS",
+        )?);
+        let pool = match call(market.amm().call().await, "amm")? {
+            Address::ZERO => {
+                info!(
+                    "the market has no pool: short intervals' unbought import goes to grid supply"
+                );
+                None
+            }
+            address => {
+                let contract = EnergyAmm::new(address, provider.clone());
+                let fee_bps = call(contract.FEE_BPS().call().await, "FEE_BPS")?;
+                Some(Pool {
+                    contract,
+                    fee_bps: fee_bps.saturating_to(),
+                })
+            }
+        };
+        let store = Store::open(&config.database.url).await?;
+        let metrics = Arc::new(Metrics::default());
+        let http = Arc::new(HttpState::new(store.clone(), metrics.clone()));
+        let listener = tokio::net::TcpListener::bind(config.http.listen)
+            .await
+            .map_err(|source| KeeperError::Listen {
+                listen: config.http.listen,
+                source,
+            })?;
+        let listen: SocketAddr = listener.local_addr().unwrap_or(config.http.listen);
+        let tasks = TaskTracker::new();
+        let http_cancel = cancel.clone();
+        let app = router(http.clone());
+        tasks.spawn(async move {
+            let shutdown = async move { http_cancel.cancelled().await };
+            if let Err(error) = axum::serve(listener, app)
+                .with_graceful_shutdown(shutdown)
+                .await
+            {
+                warn!(%error, "HTTP endpoint stopped");
+            }
+        });
+        info!(%keeper, market = %deployment.market, %listen, "keeper started");
+
+        let sender = Sender::new(
+            provider.clone(),
+            EthereumWallet::from(signer),
+            keeper,
+            config.chain.chain_id,
+            store.clone(),
+            metrics.clone(),
+            config.settlement.fee_bump_percent,
+            config.settlement.stuck_timeout,
+        );
+        let indexer = Indexer::new(
+            provider.clone(),
+            store.clone(),
+            deployment.market,
+            deployment.deployed_at_block,
+            config.chain.confirmations,
+        );
+        let first_interval =
+            first_interval(&provider, &store, &deployment, interval_seconds).await?;
+        let vpp = VppSettler::new(&provider, rpc_url, &deployment).await?;
+        let daemon = Daemon {
+            provider,
+            deployed_at_block: deployment.deployed_at_block,
+            market,
+            pool,
+            keeper,
+            store: store.clone(),
+            sender,
+            indexer,
+            metrics,
+            http,
+            settlement: config.settlement.clone(),
+            interval_seconds,
+            next_interval: first_interval,
+            vpp,
+        };
+        Ok(Self {
+            daemon,
+            tasks,
+            store,
+        })
+    }
+
+    /// One round: indexes the chain, settles every closed interval whose readings are in, then
+    /// the VPP events that are due.
+    pub async fn round(&mut self) -> Result<(), KeeperError> {
+        self.daemon.round().await
+    }
+
+    /// What this keeper cleared and settled in interval `t`, while it is remembered.
+    pub fn clearing(&self, t: u64) -> Option<ClearingReport> {
+        self.daemon.http.clearing(t)
+    }
+
+    /// The keeper's counters.
+    pub fn metrics(&self) -> Arc<Metrics> {
+        self.daemon.metrics.clone()
+    }
+
+    /// Stops serving HTTP (the token given to [`Keeper::start`] must have fired) and closes the
+    /// store.
+    pub async fn stop(self) {
+        self.tasks.close();
+        if tokio::time::timeout(SHUTDOWN_GRACE, self.tasks.wait())
+            .await
+            .is_err()
+        {
+            warn!("the HTTP endpoint did not stop within {SHUTDOWN_GRACE:?}");
+        }
+        self.store.close().await;
+        info!("keeper stopped");
+    }
 }
 
 /// The first interval to look at: after the last one the index saw settled, else the interval

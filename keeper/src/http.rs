@@ -127,7 +127,8 @@ impl HttpState {
         }
     }
 
-    fn clearing(&self, interval: u64) -> Option<ClearingReport> {
+    /// The clearing of `interval`, while it is kept.
+    pub fn clearing(&self, interval: u64) -> Option<ClearingReport> {
         let clearings = self
             .clearings
             .lock()
