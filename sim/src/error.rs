@@ -16,4 +16,12 @@ pub enum SimError {
         /// What is wrong with it.
         message: String,
     },
+    /// `--day` names no bundled (or given) day.
+    #[error("unknown day `{name}`; the known days are: {}", known.join(", "))]
+    UnknownDay {
+        /// The name asked for.
+        name: String,
+        /// The days there are.
+        known: Vec<String>,
+    },
 }

@@ -4,7 +4,9 @@
 //! outcome is a report (Markdown, JSON, an SVG chart) and conservation checks computed from the
 //! chain alone.
 
+pub mod day;
 pub mod error;
+pub mod homes;
 pub mod outcome;
 
 pub use error::SimError;
