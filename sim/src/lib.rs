@@ -4,10 +4,13 @@
 //! outcome is a report (Markdown, JSON, an SVG chart) and conservation checks computed from the
 //! chain alone.
 
+pub mod chart;
+pub mod checks;
 pub mod day;
 pub mod error;
 pub mod homes;
 pub mod outcome;
+pub mod report;
 
 pub use error::SimError;
 pub use outcome::{

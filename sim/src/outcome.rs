@@ -101,6 +101,27 @@ pub struct VppOutcome {
     pub refunded: u64,
 }
 
+/// The calldata of a kind of transaction, as an L2 pays for it on L1: the OP Stack's Ecotone fee
+/// counts zero and non-zero bytes apart.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct CalldataSize {
+    /// Transactions counted.
+    pub txs: u64,
+    /// Their calldata, bytes.
+    pub bytes: u64,
+    /// Of which zero bytes.
+    pub zero_bytes: u64,
+}
+
+impl CalldataSize {
+    /// Counts one transaction whose calldata is `input`.
+    pub fn add(&mut self, input: &[u8]) {
+        self.txs += 1;
+        self.bytes += input.len() as u64;
+        self.zero_bytes += input.iter().filter(|byte| **byte == 0).count() as u64;
+    }
+}
+
 /// Gas used, from the receipts.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 pub struct GasFigures {
@@ -114,6 +135,10 @@ pub struct GasFigures {
     pub settlements: u64,
     /// Fills in them.
     pub fills: u64,
+    /// The calldata of the reading submissions (`CalldataSize::add` with each transaction's input).
+    pub readings_calldata: CalldataSize,
+    /// The calldata of the settlement transactions.
+    pub settlement_calldata: CalldataSize,
 }
 
 /// Where the wall time went.
@@ -148,6 +173,9 @@ pub struct Outcome {
     pub seed: u64,
     /// The bundled day replayed.
     pub day: String,
+    /// Where each of the day's series comes from, as the day's data states it (the report's
+    /// attribution).
+    pub day_sources: Vec<String>,
     /// The tariffs.
     pub tariffs: Tariffs,
     /// Every modelling assumption, stated.
