@@ -223,30 +223,22 @@ impl Session {
     /// The role's id in its contract and whether `account` holds it.
     async fn holds(&self, role: Role, account: Address) -> eyre::Result<(B256, bool)> {
         let explained = self.explained(None);
-        if role == Role::Oracle {
-            let hub = self.oracle_hub();
-            let id = hub.REPORTER_ROLE().call().await.map_err(&explained)?;
-            return Ok((
-                id,
-                hub.hasRole(id, account).call().await.map_err(&explained)?,
-            ));
-        }
-        let market = self.market();
+        let (market, hub) = (self.market(), self.oracle_hub());
         let id = match role {
+            Role::Oracle => hub.REPORTER_ROLE().call().await,
             Role::Keeper => market.KEEPER_ROLE().call().await,
             Role::GridOperator => market.GRID_OPERATOR_ROLE().call().await,
             Role::Registrar => market.REGISTRAR_ROLE().call().await,
-            Role::Oracle => unreachable!("handled above"),
         }
         .map_err(&explained)?;
-        Ok((
-            id,
-            market
-                .hasRole(id, account)
-                .call()
-                .await
-                .map_err(&explained)?,
-        ))
+        let held = match role {
+            Role::Oracle => hub.hasRole(id, account).call().await,
+            Role::Keeper | Role::GridOperator | Role::Registrar => {
+                market.hasRole(id, account).call().await
+            }
+        }
+        .map_err(&explained)?;
+        Ok((id, held))
     }
 
     /// Fails, naming the role and who grants it, unless the sender holds `role`.

@@ -153,7 +153,7 @@ pub fn to_openadr(event: &DispatchEvent) -> Result<Value, OpenAdrError> {
         "intervals": [{
             "id": 0,
             "payloads": [
-                {"type": DISPATCH_SETPOINT, "values": [decimal(event.target_w.into(), Unit::Kwh)]},
+                {"type": DISPATCH_SETPOINT, "values": [decimal(event.target_w.into(), Unit::Kw)]},
                 {"type": PRICE, "values": [decimal(event.price_per_kwh.into(), Unit::UsdPerKwh)]},
             ],
         }],
@@ -577,8 +577,7 @@ fn check_descriptors(root: &Map<String, Value>) -> Result<(), OpenAdrError> {
 }
 
 fn setpoint_w(value: &Value, path: String) -> Result<u32, OpenAdrError> {
-    // kW and kWh have the same three decimals to their base units (W, Wh).
-    let watts = exact(value, &path, Unit::Kwh, "a number of kW, e.g. 250")?;
+    let watts = exact(value, &path, Unit::Kw, "a number of kW, e.g. 250")?;
     let out_of_range = || OpenAdrError::SetpointOutOfRange {
         path: path.clone(),
         value: shown(value),

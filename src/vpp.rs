@@ -31,12 +31,10 @@ use crate::{
     wallet::{Session, done},
 };
 
-/// The most proofs one `settle` transaction carries: 25,000 gas each keeps a batch near 1.3 M gas,
-/// well under any L2's per-transaction cap.
-const PROOFS_PER_TRANSACTION: usize = 50;
-
 /// Watt-seconds per kWh: what turns W x s x (base units per kWh) into base units.
 const WATT_SECONDS_PER_KWH: u128 = 3_600_000;
+/// The largest budget VppDispatch escrows (its amounts are 56 bits).
+const MAX_BUDGET: u128 = (1 << 56) - 1;
 
 /// VPP commands.
 #[derive(Debug, Subcommand)]
@@ -165,12 +163,105 @@ impl From<VppCallArgs> for EventCall {
     }
 }
 
+/// What VppDispatch's `create` checks an event against, read from the chain.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Rules {
+    /// The market's interval: the window's boundaries are multiples of it.
+    pub(crate) interval_seconds: u64,
+    /// `MAX_DURATION`.
+    pub(crate) max_duration: u64,
+    /// `MAX_LEAD`.
+    pub(crate) max_lead: u64,
+    /// The chain's time.
+    pub(crate) now: u64,
+    /// `feederBusyUntil` of the event's feeder.
+    pub(crate) busy_until: u64,
+}
+
 impl EventCall {
     /// What delivering the whole target over the whole window costs, rounded up as the contract
     /// does: the least budget it escrows.
     pub(crate) fn full_delivery_cost(&self) -> u128 {
         (u128::from(self.target_w) * u128::from(self.duration) * u128::from(self.price_per_kwh))
             .div_ceil(WATT_SECONDS_PER_KWH)
+    }
+
+    /// The budget to escrow, or the error `create` would revert with, checked in its order.
+    pub(crate) fn preflight(&self, rules: &Rules) -> Result<u128, VppDispatchErrors> {
+        let (start, end) = (self.start, self.start.saturating_add(self.duration));
+        let as_u40 = |seconds: u64| U40::saturating_from(seconds);
+        let interval = rules.interval_seconds.max(1);
+        if start % interval != 0 || end % interval != 0 {
+            return Err(VppDispatchErrors::VppWindowMisaligned(
+                VppDispatch::VppWindowMisaligned {
+                    start: as_u40(start),
+                    end: as_u40(end),
+                    intervalSeconds: u32::try_from(interval).unwrap_or(u32::MAX),
+                },
+            ));
+        }
+        if start <= rules.now {
+            return Err(VppDispatchErrors::VppStartNotInFuture(
+                VppDispatch::VppStartNotInFuture {
+                    start: as_u40(start),
+                    timestamp: U256::from(rules.now),
+                },
+            ));
+        }
+        if self.duration > start || self.duration > rules.max_duration {
+            return Err(VppDispatchErrors::VppWindowTooLong(
+                VppDispatch::VppWindowTooLong {
+                    start: as_u40(start),
+                    end: as_u40(end),
+                },
+            ));
+        }
+        if start > rules.now + rules.max_lead {
+            return Err(VppDispatchErrors::VppStartTooFar(
+                VppDispatch::VppStartTooFar {
+                    start: as_u40(start),
+                    latest: U256::from(rules.now + rules.max_lead),
+                },
+            ));
+        }
+        if self.target_w == 0 {
+            return Err(VppDispatchErrors::VppZeroTarget(
+                VppDispatch::VppZeroTarget {},
+            ));
+        }
+        if self.price_per_kwh == 0 {
+            return Err(VppDispatchErrors::VppZeroPrice(
+                VppDispatch::VppZeroPrice {},
+            ));
+        }
+        let required = self.full_delivery_cost();
+        let budget = self.budget.unwrap_or(required);
+        if budget < required {
+            return Err(VppDispatchErrors::VppBudgetTooSmall(
+                VppDispatch::VppBudgetTooSmall {
+                    budget: U256::from(budget),
+                    required: U256::from(required),
+                },
+            ));
+        }
+        if budget > MAX_BUDGET {
+            return Err(VppDispatchErrors::VppBudgetTooLarge(
+                VppDispatch::VppBudgetTooLarge {
+                    budget: U256::from(budget),
+                    maximum: U256::from(MAX_BUDGET),
+                },
+            ));
+        }
+        if start < rules.busy_until {
+            return Err(VppDispatchErrors::VppFeederBusy(
+                VppDispatch::VppFeederBusy {
+                    feeder: self.feeder,
+                    start: as_u40(start),
+                    busyUntil: as_u40(rules.busy_until),
+                },
+            ));
+        }
+        Ok(budget)
     }
 }
 
@@ -241,46 +332,33 @@ impl Session {
         let sender = self.sender;
         let vpp = self.vpp();
         self.require_role(Role::GridOperator).await?;
-        let start = call.start;
-        let end = start
-            .checked_add(call.duration)
-            .ok_or_else(|| eyre!("the window ends past the year 36812"))?;
-        let (Ok(start40), Ok(end40)) = (U40::try_from(start), U40::try_from(end)) else {
-            bail!("the window ends past the year 36812, the latest the contract stores");
+        let explained = self.vpp_explained();
+        let rules = Rules {
+            interval_seconds: u64::from(vpp.INTERVAL_SECONDS().call().await.map_err(&explained)?),
+            max_duration: vpp
+                .MAX_DURATION()
+                .call()
+                .await
+                .map_err(&explained)?
+                .saturating_to(),
+            max_lead: vpp
+                .MAX_LEAD()
+                .call()
+                .await
+                .map_err(&explained)?
+                .saturating_to(),
+            now: self.chain_time().await?,
+            busy_until: vpp
+                .feederBusyUntil(call.feeder)
+                .call()
+                .await
+                .map_err(&explained)?
+                .to(),
         };
-        let busy_until = vpp
-            .feederBusyUntil(call.feeder)
-            .call()
-            .await
-            .map_err(self.vpp_explained())?;
-        if start40 < busy_until {
-            return Err(Self::refuse(VppDispatchErrors::VppFeederBusy(
-                VppDispatch::VppFeederBusy {
-                    feeder: call.feeder,
-                    start: start40,
-                    busyUntil: busy_until,
-                },
-            )));
-        }
-        let now = self.chain_time().await?;
-        if start <= now {
-            return Err(Self::refuse(VppDispatchErrors::VppStartNotInFuture(
-                VppDispatch::VppStartNotInFuture {
-                    start: start40,
-                    timestamp: U256::from(now),
-                },
-            )));
-        }
-        let required = call.full_delivery_cost();
-        let budget = call.budget.unwrap_or(required);
-        if budget < required {
-            return Err(Self::refuse(VppDispatchErrors::VppBudgetTooSmall(
-                VppDispatch::VppBudgetTooSmall {
-                    budget: U256::from(budget),
-                    required: U256::from(required),
-                },
-            )));
-        }
+        // Everything `create` checks, before the budget's approval is sent for nothing.
+        let budget = call.preflight(&rules).map_err(Self::refuse)?;
+        let (start, end) = (call.start, call.start + call.duration);
+        let (start40, end40) = (U40::from(start), U40::from(end));
         let token = Erc20::new(self.deployment.stablecoin, self.provider.clone());
         let held = token
             .balanceOf(sender)
@@ -503,29 +581,20 @@ impl Session {
                 .collect::<Vec<_>>()
                 .join(", ");
             println!(
-                "meter {meter}: no accepted reading at {at} yet, so it cannot be settled; its \
-                 gateway must post it before the event is closed"
+                "meter {meter}: no accepted reading at {at} yet, so it cannot be settled until \
+                 its gateway posts it (within the registry's acceptance window); it is paid \
+                 nothing if the event closes first"
             );
         }
         if found.proofs.is_empty() && !close {
             println!("event {id}: nothing to settle");
             return Ok(());
         }
-        let mut batches: Vec<_> = found
-            .proofs
-            .chunks(PROOFS_PER_TRANSACTION)
-            .map(<[_]>::to_vec)
-            .collect();
-        if batches.is_empty() {
-            batches.push(Vec::new());
-        }
-        let last = batches.len() - 1;
         let mut paid = 0u128;
-        for (index, proofs) in batches.into_iter().enumerate() {
-            let closing = close && index == last;
+        for settle in cogrid_chain::vpp_settle_calls(U256::from(id), &found.proofs, close) {
             let sent = self
                 .vpp()
-                .settle(U256::from(id), proofs, closing)
+                .settle(settle.id, settle.proofs, settle.closing)
                 .send()
                 .await;
             let receipt = self.wait(sent.map_err(self.vpp_explained())?).await?;
@@ -611,9 +680,20 @@ impl Session {
 
     /// Claims every settled, unclaimed enrolment the sender owns.
     async fn claim_vpp_pay(&self) -> eyre::Result<()> {
+        let meters = self.owned_meters().await?;
+        if meters.is_empty() {
+            println!("{} owns no meter, so it has nothing to claim", self.sender);
+            return Ok(());
+        }
         let filter = Filter::new()
             .address(self.deployment.vpp_dispatch)
-            .event_signature(VppDispatch::Enrolled::SIGNATURE_HASH);
+            .event_signature(VppDispatch::Enrolled::SIGNATURE_HASH)
+            .topic2(
+                meters
+                    .iter()
+                    .map(|meter| meter.into_word())
+                    .collect::<Vec<_>>(),
+            );
         let mut keys = Vec::new();
         for log in self.logs(filter).await? {
             let Ok(enrolled) = log.log_decode::<VppDispatch::Enrolled>() else {
@@ -727,6 +807,29 @@ fn vpp_hint(error: &VppDispatchErrors) -> Option<String> {
              exactly it)",
             units::format_u256(e.required, Unit::Usd)
         ),
+        VppDispatchErrors::VppEmptyWindow(e) => format!(
+            "the window ends ({}) no later than it starts ({}): give a --duration above zero",
+            rfc3339(e.end.to()),
+            rfc3339(e.start.to())
+        ),
+        VppDispatchErrors::VppWindowTooLong(e) => format!(
+            "the window {} to {} is longer than a day, the longest an event may last: call \
+             several shorter events one after another",
+            rfc3339(e.start.to()),
+            rfc3339(e.end.to())
+        ),
+        VppDispatchErrors::VppStartTooFar(e) => format!(
+            "an event may start at most a week ahead, by {}: call it later",
+            rfc3339(e.latest.saturating_to())
+        ),
+        VppDispatchErrors::VppZeroTarget(_) => "ask for more than 0 kW (--kw)".to_owned(),
+        VppDispatchErrors::VppZeroPrice(_) => {
+            "pay more than 0 USD per kWh delivered (--price)".to_owned()
+        }
+        VppDispatchErrors::VppBudgetTooLarge(e) => format!(
+            "escrow at most {} USD per event",
+            units::format_u256(e.maximum, Unit::Usd)
+        ),
         VppDispatchErrors::VppUnknownEvent(e) => format!(
             "there is no event {}: `cogrid vpp status` lists the events",
             e.id
@@ -765,7 +868,7 @@ fn vpp_hint(error: &VppDispatchErrors) -> Option<String> {
             show_kw(e.remainingW)
         ),
         VppDispatchErrors::VppNotEventOperator(e) => format!(
-            "only {}, the grid operator that called event {}, may cancel it",
+            "only {}, the grid operator that called event {}, or the co-op admin may cancel it",
             e.operator, e.id
         ),
         VppDispatchErrors::VppSettlementNotOpen(e) => format!(
@@ -799,6 +902,43 @@ mod tests {
         for bad in ["", "90", "1x", "h", "0m", "P1M", "-1h"] {
             assert!(duration_arg(bad).is_err(), "{bad}");
         }
+    }
+
+    /// `preflight` refuses what `create` would, in its order, so that no approval is sent for an
+    /// event the contract refuses.
+    #[test]
+    fn preflight_refuses_what_create_would() {
+        let rules = Rules {
+            interval_seconds: 900,
+            max_duration: 86_400,
+            max_lead: 7 * 86_400,
+            now: 1_800_000_000,
+            busy_until: 1_800_003_600,
+        };
+        let call = EventCall {
+            feeder: 1,
+            start: 1_800_003_600,
+            duration: 3_600,
+            target_w: 10_000,
+            price_per_kwh: 300_000,
+            budget: None,
+            priority: 0,
+            program: "p".into(),
+        };
+        assert_eq!(call.preflight(&rules), Ok(3_000_000));
+        let refused = |change: &dyn Fn(&mut EventCall)| {
+            let mut call = call.clone();
+            change(&mut call);
+            format!("{:?}", call.preflight(&rules).unwrap_err())
+        };
+        assert!(refused(&|call| call.start += 60).contains("VppWindowMisaligned"));
+        assert!(refused(&|call| call.start = 1_799_999_100).contains("VppStartNotInFuture"));
+        assert!(refused(&|call| call.duration = 86_400 + 900).contains("VppWindowTooLong"));
+        assert!(refused(&|call| call.start += 7 * 86_400).contains("VppStartTooFar"));
+        assert!(refused(&|call| call.price_per_kwh = 0).contains("VppZeroPrice"));
+        assert!(refused(&|call| call.budget = Some(2_999_999)).contains("VppBudgetTooSmall"));
+        assert!(refused(&|call| call.budget = Some(1 << 56)).contains("VppBudgetTooLarge"));
+        assert!(refused(&|call| call.start -= 900).contains("VppFeederBusy"));
     }
 
     #[test]

@@ -548,16 +548,12 @@ impl Session {
         Ok(())
     }
 
-    /// The meter given, or the sender's only meter.
-    pub(crate) async fn meter_or_only(&self, meter: Option<Address>) -> eyre::Result<Address> {
-        if let Some(meter) = meter {
-            return Ok(meter);
-        }
-        let owner = self.sender;
+    /// The meters registered to the sender.
+    pub(crate) async fn owned_meters(&self) -> eyre::Result<Vec<Address>> {
         let filter = Filter::new()
             .address(self.deployment.market)
             .event_signature(EnergyMarket::MeterRegistered::SIGNATURE_HASH)
-            .topic2(owner.into_word());
+            .topic2(self.sender.into_word());
         let mut meters: Vec<Address> = self
             .logs(filter)
             .await?
@@ -566,6 +562,16 @@ impl Session {
             .map(|log| log.inner.data.meter)
             .collect();
         meters.dedup();
+        Ok(meters)
+    }
+
+    /// The meter given, or the sender's only meter.
+    pub(crate) async fn meter_or_only(&self, meter: Option<Address>) -> eyre::Result<Address> {
+        if let Some(meter) = meter {
+            return Ok(meter);
+        }
+        let owner = self.sender;
+        let meters = self.owned_meters().await?;
         match meters.as_slice() {
             [meter] => Ok(*meter),
             [] => bail!(

@@ -82,6 +82,22 @@ impl SignedReading {
             exportWh: U48::from(self.export_wh),
         }
     }
+
+    /// Whether the signature is the meter's own over this reading for `domain` (a high-`s` or
+    /// malformed signature is not).
+    pub fn signed_by_meter(&self, domain: &Eip712Domain) -> bool {
+        let mut compact = [0u8; 64];
+        compact[..32].copy_from_slice(self.r.as_slice());
+        compact[32..].copy_from_slice(self.vs.as_slice());
+        let digest = self.reading().eip712_signing_hash(domain);
+        let signature = alloy::primitives::Signature::from_erc2098(&compact);
+        // Contracts (OpenZeppelin's ECDSA, the registry's) refuse the malleable high-s twin.
+        let low_s = signature.normalize_s().is_none();
+        low_s
+            && signature
+                .recover_address_from_prehash(&digest)
+                .is_ok_and(|signer| signer == self.meter)
+    }
 }
 
 /// The EIP-712 domain of a MeterRegistry deployment.
@@ -115,7 +131,7 @@ pub fn sign_reading<S: SignerSync>(
 
 #[cfg(test)]
 mod tests {
-    use alloy::{primitives::Signature, signers::local::PrivateKeySigner};
+    use alloy::signers::local::PrivateKeySigner;
 
     use super::*;
 
@@ -131,14 +147,17 @@ mod tests {
             exportWh: U48::from(89u64),
         };
         let signed = sign_reading(&signer, &domain, &reading).unwrap();
-        let mut compact = [0u8; 64];
-        compact[..32].copy_from_slice(signed.r.as_slice());
-        compact[32..].copy_from_slice(signed.vs.as_slice());
-        let recovered = Signature::from_erc2098(&compact)
-            .recover_address_from_prehash(&reading.eip712_signing_hash(&domain))
-            .unwrap();
-        assert_eq!(recovered, signer.address());
+        assert!(signed.signed_by_meter(&domain));
         assert_eq!(signed.reading(), reading);
+        // Another register, another domain or another meter's key: not the meter's signature.
+        let tampered = SignedReading {
+            export_wh: 90,
+            ..signed.clone()
+        };
+        assert!(!tampered.signed_by_meter(&domain));
+        assert!(!signed.signed_by_meter(&reading_domain(10, Address::repeat_byte(7))));
+        let other = sign_reading(&PrivateKeySigner::random(), &domain, &reading).unwrap();
+        assert!(!other.signed_by_meter(&domain));
     }
 
     #[test]

@@ -17,7 +17,9 @@ use alloy::{
 };
 use cogrid_bindings::{EnergyMarket, IMeterRegistry, IVppDispatch, VppDispatch};
 
-use crate::{ChainError, Deployment, logs_since};
+use crate::{
+    ChainError, Deployment, SignedReading, first_block_at_or_after, logs_since, reading_domain,
+};
 
 /// Where a VppDispatch event is in its life (`IVppDispatch.EventStatus`, a `uint8` in the ABI).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -62,6 +64,10 @@ impl VppEnrolmentStatus {
             .copied()
     }
 }
+
+/// Proofs per `settle` transaction: about 25,000 gas each, 1.3 M gas a call, well under any L2's
+/// per-transaction cap.
+pub const PROOFS_PER_SETTLE: usize = 50;
 
 /// The boundaries whose readings prove an event's delivery, in proof order.
 pub fn vpp_boundaries(start: u64, end: u64) -> [u64; 3] {
@@ -123,7 +129,8 @@ pub async fn vpp_proofs(
         return Ok(VppProofs::default());
     }
 
-    // The `seq` and the carrying transaction of each open meter's reading at each boundary.
+    // The `seq` and the carrying transaction of each open meter's reading at each boundary. A
+    // reading of boundary X is accepted in a block of time X or later: the scan starts there.
     let filter = Filter::new()
         .address(deployment.market)
         .event_signature(EnergyMarket::ReadingAccepted::SIGNATURE_HASH)
@@ -132,8 +139,15 @@ pub async fn vpp_proofs(
                 .map(|meter| meter.into_word())
                 .collect::<Vec<_>>(),
         );
+    let first = first_block_at_or_after(
+        provider,
+        rpc_url,
+        boundaries[0],
+        deployment.deployed_at_block,
+    )
+    .await?;
     let mut found: HashMap<(Address, u64), (u32, B256)> = HashMap::new();
-    for log in logs_since(provider, rpc_url, &filter, deployment.deployed_at_block).await? {
+    for log in logs_since(provider, rpc_url, &filter, first).await? {
         let Ok(accepted) = log.log_decode::<EnergyMarket::ReadingAccepted>() else {
             continue;
         };
@@ -169,16 +183,20 @@ pub async fn vpp_proofs(
         batches.insert(*hash, readings);
     }
 
+    let domain = reading_domain(deployment.chain_id, deployment.market);
     let mut proofs = VppProofs::default();
     for meter in open {
         let mut readings = Vec::with_capacity(3);
         let mut missing = Vec::new();
         for boundary in boundaries {
+            // A batch may also carry a reading the registry refused with the same meter, seq
+            // and boundary (a forged copy): the meter's own signature tells the accepted one.
             let signed = found.get(&(meter, boundary)).and_then(|(seq, hash)| {
                 batches[hash].iter().find(|reading| {
                     reading.meter == meter
                         && reading.seq == *seq
                         && reading.intervalEnd.to::<u64>() == boundary
+                        && signed_reading(reading).signed_by_meter(&domain)
                 })
             });
             match signed {
@@ -200,6 +218,47 @@ pub async fn vpp_proofs(
     Ok(proofs)
 }
 
+/// The `settle` calls that submit `proofs` for event `id`, [`PROOFS_PER_SETTLE`] at a time; with
+/// `closing`, the last one (or a call without proofs) closes the event.
+pub fn vpp_settle_calls(
+    id: U256,
+    proofs: &[IVppDispatch::Proof],
+    closing: bool,
+) -> Vec<VppDispatch::settleCall> {
+    let mut calls: Vec<VppDispatch::settleCall> = proofs
+        .chunks(PROOFS_PER_SETTLE)
+        .map(|chunk| VppDispatch::settleCall {
+            id,
+            proofs: chunk.to_vec(),
+            closing: false,
+        })
+        .collect();
+    if closing {
+        match calls.last_mut() {
+            Some(last) => last.closing = true,
+            None => calls.push(VppDispatch::settleCall {
+                id,
+                proofs: Vec::new(),
+                closing: true,
+            }),
+        }
+    }
+    calls
+}
+
+/// A registry reading as the signed reading it carries.
+fn signed_reading(reading: &IMeterRegistry::Reading) -> SignedReading {
+    SignedReading {
+        meter: reading.meter,
+        seq: reading.seq,
+        interval_end: reading.intervalEnd.to(),
+        import_wh: reading.importWh.to(),
+        export_wh: reading.exportWh.to(),
+        r: reading.r,
+        vs: reading.vs,
+    }
+}
+
 /// `seq << 96 | importWh << 48 | exportWh`, as VppDispatch takes a reading's registers.
 fn packed_registers(reading: &IMeterRegistry::Reading) -> u128 {
     (u128::from(reading.seq) << 96)
@@ -216,6 +275,29 @@ mod tests {
     #[test]
     fn the_boundaries_are_the_baseline_start_the_start_and_the_end() {
         assert_eq!(vpp_boundaries(7_200, 10_800), [3_600, 7_200, 10_800]);
+    }
+
+    #[test]
+    fn settle_calls_split_the_proofs_and_close_with_the_last() {
+        let reading = IVppDispatch::SignedReading {
+            registers: 0,
+            r: B256::ZERO,
+            vs: B256::ZERO,
+        };
+        let proof = IVppDispatch::Proof {
+            meter: Address::ZERO,
+            readings: [reading.clone(), reading.clone(), reading],
+        };
+        let proofs = vec![proof; PROOFS_PER_SETTLE + 1];
+        let calls = vpp_settle_calls(U256::from(3), &proofs, true);
+        assert_eq!(calls.len(), 2);
+        assert_eq!(calls[0].proofs.len(), PROOFS_PER_SETTLE);
+        assert!(!calls[0].closing && calls[1].closing);
+        assert_eq!(calls[1].proofs.len(), 1);
+        let close_only = vpp_settle_calls(U256::from(3), &[], true);
+        assert_eq!(close_only.len(), 1);
+        assert!(close_only[0].closing && close_only[0].proofs.is_empty());
+        assert!(vpp_settle_calls(U256::from(3), &[], false).is_empty());
     }
 
     #[test]

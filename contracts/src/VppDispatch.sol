@@ -62,7 +62,13 @@ contract VppDispatch is IVppDispatch, ReentrancyGuardTransient {
     uint256 public constant GRACE_INTERVALS = 2;
     /// @inheritdoc IVppDispatch
     uint256 public constant PROOF_WINDOW = 1 days;
+    /// @inheritdoc IVppDispatch
+    uint256 public constant MAX_DURATION = 1 days;
+    /// @inheritdoc IVppDispatch
+    uint256 public constant MAX_LEAD = 7 days;
 
+    /// @dev OpenZeppelin's `DEFAULT_ADMIN_ROLE` of the market: the co-op admin.
+    bytes32 private constant _DEFAULT_ADMIN_ROLE = 0x00;
     /// @dev The MeterRegistry's reading type: the readings a meter signs for the market are the proofs.
     bytes32 private constant _READING_TYPEHASH =
         keccak256("Reading(address meter,uint32 seq,uint40 intervalEnd,uint48 importWh,uint48 exportWh)");
@@ -158,7 +164,11 @@ contract VppDispatch is IVppDispatch, ReentrancyGuardTransient {
         // forge-lint: disable-next-line(block-timestamp)
         if (start <= block.timestamp) revert VppStartNotInFuture(start, block.timestamp);
         if (end <= start) revert VppEmptyWindow(start, end);
-        if (end - start > start) revert VppWindowTooLong(start, end);
+        // The first bound keeps the baseline window `[start - (end - start), start)` after time zero;
+        // the second and the lead keep a typo from holding a feeder (one event at a time) for years.
+        if (end - start > start || end - start > MAX_DURATION) revert VppWindowTooLong(start, end);
+        // forge-lint: disable-next-line(block-timestamp)
+        if (start > block.timestamp + MAX_LEAD) revert VppStartTooFar(start, block.timestamp + MAX_LEAD);
         if (targetW == 0) revert VppZeroTarget();
         if (pricePerKwh == 0) revert VppZeroPrice();
         // At most 2^32 x 2^40 x 2^64: no overflow in 256 bits.
@@ -248,7 +258,11 @@ contract VppDispatch is IVppDispatch, ReentrancyGuardTransient {
         Event storage stored = _events[id];
         _requireOpen(id, stored.status);
         address operator = stored.operator;
-        if (msg.sender != operator) revert VppNotEventOperator(id, msg.sender, operator);
+        // The co-op admin may cancel too, so that an event called by mistake does not hold its feeder
+        // against every other operator; the refund still goes to the operator that paid.
+        if (msg.sender != operator && !IAccessControl(MARKET).hasRole(_DEFAULT_ADMIN_ROLE, msg.sender)) {
+            revert VppNotEventOperator(id, msg.sender, operator);
+        }
         uint40 start = stored.start;
         // forge-lint: disable-next-line(block-timestamp)
         if (block.timestamp >= start) revert VppEventStarted(id, start, block.timestamp);
@@ -456,12 +470,17 @@ contract VppDispatch is IVppDispatch, ReentrancyGuardTransient {
         if (import1 < import0 || import2 < import1 || export1 < export0 || export2 < export1) {
             revert VppRegisterWentBackwards(window.id, meter);
         }
-        // Event net export minus baseline net export, signed, rearranged into two sums of registers so that
-        // it needs no signed arithmetic: (e2 - e1 - (i2 - i1)) - (e1 - e0 - (i1 - i0)) =
-        // (e2 + e0 + 2 i1) - (2 e1 + i2 + i0). Each sum is below 2^51: no overflow.
+        // Event net export minus the baseline, the baseline window's net export counted as zero when the
+        // meter imported on balance (a battery charged from the grid then would be paid for idling).
+        // Both are differences of register sums, so no signed arithmetic is needed: baseline =
+        // max(0, (e1 + i0) - (e0 + i1)), delivered = max(0, (e2 + i1) - (e1 + i2 + baseline)). Each sum
+        // is below 2^51: no overflow.
         unchecked {
-            uint256 gained = export2 + export0 + 2 * import1;
-            uint256 lost = 2 * export1 + import2 + import0;
+            uint256 baselineOut = export1 + import0;
+            uint256 baselineIn = export0 + import1;
+            uint256 baseline = baselineOut > baselineIn ? baselineOut - baselineIn : 0;
+            uint256 gained = export2 + import1;
+            uint256 lost = export1 + import2 + baseline;
             return gained > lost ? gained - lost : 0;
         }
     }

@@ -105,6 +105,25 @@ contract VppDispatchTest is VppFixture {
         vm.stopPrank();
     }
 
+    /// @dev A window longer than a day, or a start more than a week ahead, is refused: with one event at a
+    /// time per feeder, either would hold the feeder against every other call.
+    function test_RevertWhen_CreateLongerThanADayOrTooFarAhead() public {
+        vm.startPrank(gridOperator);
+        uint40 dayAndInterval = START + 1 days + INTERVAL;
+        vm.expectRevert(abi.encodeWithSelector(IVppDispatch.VppWindowTooLong.selector, START, dayAndInterval));
+        vpp.create(FEEDER, START, dayAndInterval, TARGET_W, VPP_PRICE, type(uint56).max, PRIORITY, PROGRAM);
+        uint40 far = uint40((block.timestamp + 7 days) / INTERVAL * INTERVAL + INTERVAL);
+        vm.expectRevert(
+            abi.encodeWithSelector(IVppDispatch.VppStartTooFar.selector, far, block.timestamp + 7 days)
+        );
+        vpp.create(FEEDER, far, far + INTERVAL, TARGET_W, VPP_PRICE, BUDGET, PRIORITY, PROGRAM);
+        // A whole day, starting a week ahead, is fine.
+        uint40 latest = uint40((block.timestamp + 7 days) / INTERVAL * INTERVAL);
+        uint256 id = vpp.create(FEEDER, latest, latest + 1 days, 1, 1, 1e6, PRIORITY, PROGRAM);
+        vm.stopPrank();
+        assertEq(vpp.eventOf(id).end, latest + 1 days);
+    }
+
     function test_RevertWhen_CreateZeroTargetOrPrice() public {
         vm.startPrank(gridOperator);
         vm.expectRevert(IVppDispatch.VppZeroTarget.selector);
@@ -321,6 +340,18 @@ contract VppDispatchTest is VppFixture {
         vpp.cancel(id);
     }
 
+    /// @dev The co-op admin may cancel an event called by mistake; the budget goes back to its operator and
+    /// the feeder is free again.
+    function test_AdminCancelsAnEventForItsOperator() public {
+        uint256 id = _createEvent();
+        uint256 operatorBefore = stablecoin.balanceOf(gridOperator);
+        vm.prank(admin);
+        vpp.cancel(id);
+        assertEq(stablecoin.balanceOf(gridOperator) - operatorBefore, BUDGET);
+        assertEq(uint8(vpp.eventOf(id).status), uint8(IVppDispatch.EventStatus.Cancelled));
+        assertEq(vpp.feederBusyUntil(FEEDER), 0);
+    }
+
     /// @dev Another grid operator cannot cancel someone else's event.
     function test_RevertWhen_CancelByNotEventOperator() public {
         uint256 id = _createEvent();
@@ -346,7 +377,8 @@ contract VppDispatchTest is VppFixture {
         _enroll(id, erinEv, 4000);
         // bob: baseline net export 1,000 Wh (solar), event net 6,000 Wh: delivered 5,000 = his cap.
         IVppDispatch.Proof memory bobProof = _proof(bobPv, 200, 1200, 100, 6100);
-        // dave: baseline net -2,000 (his EV charged), event net +1,000: delivered 3,000 of a 6,000 cap.
+        // dave: baseline net -2,000 (his EV charged) counts as 0, event net +1,000: delivered 1,000 of a 6,000
+        // cap (charging from the grid before an event earns nothing).
         IVppDispatch.Proof memory daveProof = _proof(daveHome, 2500, 500, 0, 1000);
         // erin: baseline 0, event net 7,000: capped at 4,000.
         IVppDispatch.Proof memory erinProof = _proof(erinEv, 0, 0, 0, 7000);
@@ -355,27 +387,27 @@ contract VppDispatchTest is VppFixture {
         vm.expectEmit(address(vpp));
         emit IVppDispatch.DeliverySettled(id, bobPv, 5000, 1.5e6);
         vm.expectEmit(address(vpp));
-        emit IVppDispatch.DeliverySettled(id, daveHome, 3000, 0.9e6);
+        emit IVppDispatch.DeliverySettled(id, daveHome, 1000, 0.3e6);
         uint256 paid = vpp.settle(id, _proofs(bobProof, daveProof), false);
-        assertEq(paid, 2.4e6);
+        assertEq(paid, 1.8e6);
         vm.warp(_closesAt());
         uint256 operatorBefore = stablecoin.balanceOf(gridOperator);
         vm.expectEmit(address(vpp));
         emit IVppDispatch.DeliverySettled(id, erinEv, 7000, 1.2e6);
         vm.expectEmit(address(vpp));
-        emit IVppDispatch.EventClosed(id, 3.6e6, 2.4e6);
+        emit IVppDispatch.EventClosed(id, 3e6, 3e6);
         assertEq(vpp.settle(id, _proofs(erinProof), true), 1.2e6);
 
-        assertEq(stablecoin.balanceOf(gridOperator) - operatorBefore, 2.4e6, "refund");
+        assertEq(stablecoin.balanceOf(gridOperator) - operatorBefore, 3e6, "refund");
         IVppDispatch.EventView memory ev = vpp.eventOf(id);
         assertEq(uint8(ev.status), uint8(IVppDispatch.EventStatus.Closed));
-        assertEq(ev.paid, 3.6e6);
-        assertEq(ev.refunded, 2.4e6);
+        assertEq(ev.paid, 3e6);
+        assertEq(ev.refunded, 3e6);
         assertEq(ev.escrowed, 0);
         assertEq(ev.budget, ev.paid + ev.refunded, "budget = paid + refunded");
-        assertEq(_vppBalance(), 3.6e6, "the contract holds what is owed");
+        assertEq(_vppBalance(), 3e6, "the contract holds what is owed");
         assertEq(vpp.enrolmentOf(id, bobPv).owed, 1.5e6);
-        assertEq(vpp.enrolmentOf(id, daveHome).owed, 0.9e6);
+        assertEq(vpp.enrolmentOf(id, daveHome).owed, 0.3e6);
         assertEq(vpp.enrolmentOf(id, erinEv).owed, 1.2e6);
 
         // No proof after the close.

@@ -26,6 +26,10 @@ use crate::{
     policy::{Capability, Commitment, Decision, Limit, Offer, Policy, Skip, decide},
 };
 
+/// How long an enrolment's receipt is waited for; a dropped transaction must not stall the
+/// agent, which then decides again at its next step (a second enrolment is refused by the
+/// contract).
+const ENROL_RECEIPT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
 /// `MeterKinds.BATTERY | MeterKinds.EV`: the meters VppDispatch lets enrol.
 const DISPATCHABLE_KINDS: u8 = 2 | 4;
 
@@ -143,6 +147,7 @@ pub async fn enroll(
         }
     };
     let receipt = pending
+        .with_timeout(Some(ENROL_RECEIPT_TIMEOUT))
         .get_receipt()
         .await
         .map_err(|error| GatewayError::Rpc {
@@ -450,13 +455,22 @@ impl<B: Battery> Agent<B> {
             .collect();
         for id in active {
             if !self.tracked[&id].open_at_start {
-                // A cancel before the start voids the enrolment: never discharge for it.
-                if !self.still_open(id).await? {
-                    self.tracked.remove(&id);
-                    continue;
-                }
-                if let Some(tracked) = self.tracked.get_mut(&id) {
-                    tracked.open_at_start = true;
+                // A cancel before the start voids the enrolment: never discharge for it. A failed
+                // read must not keep the battery from a window it committed to: it follows the
+                // enrolment and checks again at the next step.
+                match self.still_open(id).await {
+                    Ok(false) => {
+                        self.tracked.remove(&id);
+                        continue;
+                    }
+                    Ok(true) => {
+                        if let Some(tracked) = self.tracked.get_mut(&id) {
+                            tracked.open_at_start = true;
+                        }
+                    }
+                    Err(error) => {
+                        warn!(event = %id, %error, "cannot check that the event is still open; following the enrolment");
+                    }
                 }
             }
             let commitment = self.tracked[&id].commitment;

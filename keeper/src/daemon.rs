@@ -35,7 +35,9 @@ use cogrid_bindings::{
     VppDispatch::{self, VppDispatchInstance},
     amm::IEnergyAmm,
 };
-use cogrid_chain::{Deployment, Fill, VppEventStatus, check_chain, connect_lazily, vpp_proofs};
+use cogrid_chain::{
+    Deployment, Fill, VppEventStatus, check_chain, connect_lazily, vpp_proofs, vpp_settle_calls,
+};
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
 use tracing::{info, warn};
 
@@ -63,8 +65,6 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 const MAX_PLANNING_ROUNDS: usize = 64;
 /// Meters per `finalize` transaction: about 15,000 gas each, well under the gas cap.
 const FINALIZE_CHUNK: usize = 400;
-/// Proofs per VPP `settle` transaction: about 25,000 gas each.
-const VPP_PROOFS_CHUNK: usize = 100;
 /// Headroom on the simulated gas when a transaction's gas limit is set.
 const GAS_LIMIT_HEADROOM_PERCENT: u64 = 25;
 
@@ -349,13 +349,7 @@ impl Daemon {
         self.settle_intervals(now).await?;
         let interval = now / self.interval_seconds;
         self.vpp
-            .settle_due(
-                now,
-                interval,
-                &self.sender,
-                &self.metrics,
-                self.settlement.gas_cap,
-            )
+            .settle_due(now, interval, self.keeper, &self.metrics, &self.settlement)
             .await
     }
 
@@ -803,7 +797,8 @@ impl Daemon {
             .into_iter()
             .filter(|meter| !filled.contains(meter))
             .collect();
-        for chunk in meters.chunks(FINALIZE_CHUNK) {
+        let mut chunks: Vec<&[Address]> = meters.chunks(FINALIZE_CHUNK).rev().collect();
+        while let Some(chunk) = chunks.pop() {
             let finalize = Bytes::from(
                 EnergyMarket::finalizeCall {
                     meters: chunk.to_vec(),
@@ -812,14 +807,24 @@ impl Daemon {
             );
             // Estimated, not a per-meter guess: a meter's first credits or carbon cost storage
             // that later ones do not, and a guess short of it reverted the same finalize forever.
-            let limit = gas_limit(
+            // A chunk over the gas cap is split in two.
+            let limit = match gas_limit(
                 &self.provider,
                 self.keeper,
                 *self.market.address(),
                 &finalize,
                 self.settlement.gas_cap,
             )
-            .await?;
+            .await
+            {
+                Err(KeeperError::GasAboveCap { .. }) if chunk.len() > 1 => {
+                    let (first, second) = chunk.split_at(chunk.len() / 2);
+                    chunks.push(second);
+                    chunks.push(first);
+                    continue;
+                }
+                limit => limit?,
+            };
             let mined = self
                 .sender
                 .send(t, *self.market.address(), finalize, limit)
@@ -862,14 +867,16 @@ impl VppSettler {
         })
     }
 
-    /// Settles what is due of every open event at chain time `now` (in `interval`).
+    /// Settles what is due of every open event at chain time `now` (in `interval`). An event that
+    /// fails (its proofs do not go through, the node refuses a call) is logged and tried again
+    /// next interval; it never holds up the others.
     async fn settle_due(
         &mut self,
         now: u64,
         interval: u64,
-        sender: &Sender,
+        keeper: Address,
         metrics: &Metrics,
-        gas_cap: u64,
+        settlement: &SettlementConfig,
     ) -> Result<(), KeeperError> {
         let count: u64 = call(
             self.contract.eventCount().call().await,
@@ -890,69 +897,85 @@ impl VppSettler {
             }
             let opens = event.end.to::<u64>() + self.grace;
             let closing = now >= opens + self.proof_window;
-            if now < opens || (!closing && self.attempted.get(&id) == Some(&interval)) {
+            if now < opens || self.attempted.get(&id) == Some(&interval) {
                 continue;
             }
             self.attempted.insert(id, interval);
-            let found = vpp_proofs(
-                self.contract.provider(),
-                &self.rpc_url,
-                &self.deployment,
-                U256::from(id),
+            if let Err(error) = self
+                .settle_event(id, closing, keeper, metrics, settlement)
+                .await
+            {
+                warn!(event = id, %error, "VPP event not settled; trying again next interval");
+            }
+        }
+        Ok(())
+    }
+
+    /// Submits the proofs of event `id` that are on chain, and closes it with `closing`.
+    ///
+    /// Sent straight from the keeper's wallet, not through the settlement [`Sender`]: its
+    /// attempts belong to market intervals, and a VPP settlement that is lost is simply tried
+    /// again (the contract refuses a proof twice).
+    async fn settle_event(
+        &self,
+        id: u64,
+        closing: bool,
+        keeper: Address,
+        metrics: &Metrics,
+        settlement: &SettlementConfig,
+    ) -> Result<(), KeeperError> {
+        let provider = self.contract.provider();
+        let found = vpp_proofs(provider, &self.rpc_url, &self.deployment, U256::from(id)).await?;
+        for (meter, boundaries) in &found.missing {
+            info!(event = id, %meter, ?boundaries, "VPP enrolment waits for readings");
+        }
+        for settle in vpp_settle_calls(U256::from(id), &found.proofs, closing) {
+            let settled = settle.proofs.len() as u64;
+            let closes = settle.closing;
+            let input = Bytes::from(settle.abi_encode());
+            let limit = gas_limit(
+                provider,
+                keeper,
+                self.deployment.vpp_dispatch,
+                &input,
+                settlement.gas_cap,
             )
             .await?;
-            if found.proofs.is_empty() && !closing {
-                continue;
+            let request = TransactionRequest::default()
+                .with_to(self.deployment.vpp_dispatch)
+                .with_input(input)
+                .with_gas_limit(limit);
+            let receipt = provider
+                .send_transaction(request)
+                .await
+                .map_err(rpc("eth_sendRawTransaction"))?
+                .with_timeout(Some(settlement.stuck_timeout))
+                .get_receipt()
+                .await
+                .map_err(|error| KeeperError::Rpc {
+                    call: "VppDispatch.settle receipt",
+                    message: error.to_string(),
+                })?;
+            Metrics::add(&metrics.gas_used, receipt.gas_used);
+            if !receipt.status() {
+                return Err(KeeperError::Reverted {
+                    what: "VppDispatch.settle",
+                    tx_hash: receipt.transaction_hash,
+                });
             }
-            let chunks: Vec<_> = found.proofs.chunks(VPP_PROOFS_CHUNK).collect();
-            let last = chunks.len().saturating_sub(1);
-            for index in 0..chunks.len().max(1) {
-                let proofs = chunks
-                    .get(index)
-                    .map_or_else(Vec::new, |chunk| chunk.to_vec());
-                let settled = proofs.len() as u64;
-                let closes = closing && index == last;
-                let input = Bytes::from(
-                    VppDispatch::settleCall {
-                        id: U256::from(id),
-                        proofs,
-                        closing: closes,
-                    }
-                    .abi_encode(),
-                );
-                let limit = gas_limit(
-                    self.contract.provider(),
-                    sender.keeper(),
-                    self.deployment.vpp_dispatch,
-                    &input,
-                    gas_cap,
-                )
-                .await?;
-                let mined = sender
-                    .send(interval, self.deployment.vpp_dispatch, input, limit)
-                    .await?;
-                if !mined.success {
-                    // Another settler got there first, or a meter's enrolment was settled in
-                    // between: the next interval's attempt picks up what is left.
-                    warn!(event = id, tx = %mined.tx_hash, "VPP settlement reverted");
-                    break;
-                }
-                Metrics::add(&metrics.vpp_enrolments_settled, settled);
-                if closes {
-                    Metrics::add(&metrics.vpp_events_closed, 1);
-                }
-                info!(event = id, settled, closing = closes, "settled VPP event");
+            Metrics::add(&metrics.vpp_enrolments_settled, settled);
+            if closes {
+                Metrics::add(&metrics.vpp_events_closed, 1);
             }
-            for (meter, boundaries) in &found.missing {
-                info!(event = id, %meter, ?boundaries, "VPP enrolment waits for readings");
-            }
+            info!(event = id, settled, closing = closes, "settled VPP event");
         }
         Ok(())
     }
 }
 
 /// The gas limit of a call `from` to `to` with `input`: the node's estimate with headroom, at most
-/// `cap`. A call the node says reverts fails here, before anything is sent.
+/// `cap`. A call the node says reverts fails here, before anything is sent; one that needs more
+/// than `cap` fails with [`KeeperError::GasAboveCap`], for the caller to split it.
 async fn gas_limit(
     provider: &DynProvider,
     from: Address,
@@ -968,6 +991,9 @@ async fn gas_limit(
         .estimate_gas(request)
         .await
         .map_err(rpc("eth_estimateGas"))?;
+    if gas > cap {
+        return Err(KeeperError::GasAboveCap { gas, cap });
+    }
     Ok((gas + gas * GAS_LIMIT_HEADROOM_PERCENT / 100).min(cap))
 }
 

@@ -56,6 +56,17 @@ pub enum KeeperError {
         /// What the signer said.
         message: String,
     },
+    /// A call needs more gas than the configured per-transaction cap.
+    #[error(
+        "the call needs {gas} gas, more than the cap of {cap} (settlement.gas_cap): it must be \
+         split"
+    )]
+    GasAboveCap {
+        /// The node's estimate.
+        gas: u64,
+        /// The cap.
+        cap: u64,
+    },
     /// A transaction the keeper sent reverted for a reason it cannot act on.
     #[error("{what} reverted on chain (transaction {tx_hash}); the keeper retries the interval")]
     Reverted {

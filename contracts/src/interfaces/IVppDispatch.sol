@@ -13,11 +13,13 @@ pragma solidity ^0.8.24;
 ///
 /// Life of an event (times in unix seconds, all multiples of the market's `INTERVAL_SECONDS`):
 /// 1. `create`: the operator opens it for a feeder and escrows `budget`, at least what full delivery of
-///    `targetW` over the window costs at `pricePerKwh`. One feeder has one event at a time: an event starts
+///    `targetW` over the window costs at `pricePerKwh`. An event lasts at most `MAX_DURATION` (a day) and
+///    starts at most `MAX_LEAD` (a week) ahead. One feeder has one event at a time: an event starts
 ///    at or after the end of the feeder's latest one (`feederBusyUntil`), since a meter proving the same
 ///    export to two overlapping events would be paid twice for it.
 /// 2. `enroll`, before `start`: the owner of a battery or EV meter on that feeder commits some watts; the
-///    commitments of an event add up to at most `targetW`. `cancel`, before `start`: the operator takes
+///    commitments of an event add up to at most `targetW`. `cancel`, before `start`, by the operator or the
+///    market's `DEFAULT_ADMIN_ROLE` (the co-op admin, for an event called by mistake): the operator gets
 ///    the whole budget back and the enrolments are void.
 /// 3. From `end + GRACE_SECONDS` (`GRACE_INTERVALS` = 2 intervals: 30 minutes with 15-minute intervals)
 ///    anyone may `settle` enrolments with proofs: the meter's own EIP-712
@@ -35,12 +37,12 @@ pragma solidity ^0.8.24;
 /// - net export over a window = export register delta - import register delta (signed, Wh);
 /// - baseline = the meter's net export over `[start - d, start)`: its average net export rate over the
 ///   same length of time just before the event, times the event's duration (the two windows are equally
-///   long, so this is the previous window's net export);
+///   long, so this is the previous window's net export), counted as zero when it is negative (the meter
+///   imported on balance): otherwise a battery that charged from the grid in the baseline window would be
+///   paid for its commitment while idling through the event;
 /// - delivered Wh = max(0, net export over `[start, end)` - baseline);
 /// - pay = min(delivered, committedW x d / 3600) x pricePerKwh / 1000, rounded down once (the cap is
 ///   compared exactly, as Wh x 3600 against W x s).
-/// A battery that charges during the baseline window lowers its own baseline; the cap at the committed
-/// watts bounds what that can earn.
 ///
 /// Payment scheme: `settle` writes what an enrolment is owed into the enrolment's own storage slot (which
 /// it writes anyway to mark the enrolment settled) and the owner collects it with `claim`, one transfer
@@ -184,8 +186,8 @@ interface IVppDispatch {
     error VppStartNotInFuture(uint40 start, uint256 timestamp);
     /// @notice `end` is not after `start`.
     error VppEmptyWindow(uint40 start, uint40 end);
-    /// @notice The window is longer than the time since the Unix epoch, so its baseline window would start
-    /// before it.
+    /// @notice The window is longer than `MAX_DURATION`, or than the time since the Unix epoch (its baseline
+    /// window would start before it).
     error VppWindowTooLong(uint40 start, uint40 end);
     /// @notice The target is zero watts.
     error VppZeroTarget();
@@ -212,6 +214,8 @@ interface IVppDispatch {
     error VppWrongFeeder(address meter, uint32 meterFeeder, uint32 eventFeeder);
     /// @notice `committedW` is zero or above `meter`'s connection capacity `capacityW`.
     error VppCommitmentOutOfRange(address meter, uint32 committedW, uint32 capacityW);
+    /// @notice An event may start at most `MAX_LEAD` ahead: `start` is after `latest`.
+    error VppStartTooFar(uint40 start, uint256 latest);
     /// @notice `feeder` has an event until `busyUntil`, so a new one there may start at `busyUntil` at the
     /// earliest, not at `start`: the events of one feeder never overlap, so that no meter is paid twice for
     /// the same energy.
@@ -220,7 +224,7 @@ interface IVppDispatch {
     error VppAlreadyEnrolled(uint256 id, address meter);
     /// @notice Committing `committedW` to event `id` would pass its target: only `remainingW` is left.
     error VppTargetExceeded(uint256 id, uint32 committedW, uint32 remainingW);
-    /// @notice `caller` is not `operator`, the grid operator that created event `id`.
+    /// @notice `caller` is neither `operator`, the grid operator that created event `id`, nor the co-op admin.
     error VppNotEventOperator(uint256 id, address caller, address operator);
     /// @notice Proofs for event `id` are accepted from `opensAt` on; it is `timestamp`.
     error VppSettlementNotOpen(uint256 id, uint256 opensAt, uint256 timestamp);
@@ -277,7 +281,7 @@ interface IVppDispatch {
     function enroll(uint256 id, address meter, uint32 committedW) external;
 
     /// @notice Cancels event `id` before its start and refunds its whole budget to its operator; its
-    /// enrolments are void. Only the event's operator.
+    /// enrolments are void. Only the event's operator, or the market's `DEFAULT_ADMIN_ROLE`.
     function cancel(uint256 id) external;
 
     /// @notice Settles enrolments of event `id` from their meters' signed readings, and with `closing`
@@ -323,6 +327,12 @@ interface IVppDispatch {
 
     /// @notice The market's interval length; event boundaries are multiples of it.
     function INTERVAL_SECONDS() external view returns (uint32);
+
+    /// @notice The longest an event may last.
+    function MAX_DURATION() external view returns (uint256);
+
+    /// @notice How far ahead of its creation an event may start.
+    function MAX_LEAD() external view returns (uint256);
 
     /// @notice How many intervals after `end` proofs start to be accepted.
     function GRACE_INTERVALS() external view returns (uint256);

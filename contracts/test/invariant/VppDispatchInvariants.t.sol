@@ -109,8 +109,11 @@ contract VppDispatchInvariantsTest is Test {
     /// @dev Each run must exercise the whole life of an event, or the invariants above prove little.
     function afterInvariant() external view {
         console.log("events", handler.eventIds().length);
+        console.log("overlaps refused", handler.overlapsRefused());
         console.log("settlements", handler.settlements());
         console.log("closes", handler.closes());
         console.log("claims", handler.claims());
+        assertGt(handler.eventIds().length, 0, "no event was created");
+        assertGt(handler.settlements() + handler.closes(), 0, "no event was settled or closed");
     }
 }

@@ -11,7 +11,7 @@ use alloy::{
     signers::local::PrivateKeySigner,
     sol_types::SolEvent,
 };
-use cogrid_bindings::{EnergyMarket, IEnergyMarket, MockStablecoin};
+use cogrid_bindings::{EnergyMarket, IEnergyMarket, IMeterRegistry, MockStablecoin};
 use cogrid_chain::{
     Deployment, Devnet, KeyConfig, Reading, SettlementRecord, SuiteParams, deploy_suite,
     reading_domain, sign_reading,
@@ -168,6 +168,17 @@ impl Street {
     /// `volumes[i]` = (import, export) Wh; moves the clock to `end` first.
     pub(crate) async fn submit_readings(&mut self, end: u64, volumes: &[(u64, u64)]) {
         self.clock_to(end).await;
+        let readings = self.sign_readings(end, volumes);
+        confirm(self.admin.submitReadings(readings).send().await).await;
+    }
+
+    /// Every home's reading at the boundary `end`, its registers grown by `volumes[i]` =
+    /// (import, export) Wh, signed by its meter (homes past `volumes` get none).
+    pub(crate) fn sign_readings(
+        &mut self,
+        end: u64,
+        volumes: &[(u64, u64)],
+    ) -> Vec<IMeterRegistry::Reading> {
         let domain = reading_domain(self.deployment.chain_id, self.deployment.market);
         let mut readings = Vec::new();
         for (home, &(import_wh, export_wh)) in self.homes.iter_mut().zip(volumes) {
@@ -180,7 +191,7 @@ impl Street {
                 &sign_reading(&home.meter, &domain, &reading).unwrap(),
             ));
         }
-        confirm(self.admin.submitReadings(readings).send().await).await;
+        readings
     }
 
     /// Starts a keeper daemon with anvil account `account` as its key (granted `KEEPER_ROLE`).

@@ -1,11 +1,16 @@
 //! The keeper settles virtual power plant events on its own: once an event's settlement opens it
-//! pays every enrolled battery the delivery its readings prove, leaves a battery whose end reading
-//! is missing for later, and once the proof window is over it closes the event and refunds the rest
-//! of the budget to the grid operator.
+//! pays every enrolled battery the delivery its readings prove (a forged copy of a reading beside
+//! the real one does not mislead it), leaves a battery whose end reading is missing for later, and
+//! once the proof window is over it closes the event and refunds the rest of the budget to the
+//! grid operator.
 
-use alloy::primitives::{U256, aliases::U40};
+use alloy::{
+    primitives::{U256, aliases::U40},
+    signers::local::PrivateKeySigner,
+};
 use cogrid_bindings::{MockStablecoin, VppDispatch};
-use cogrid_chain::{VppEnrolmentStatus, VppEventStatus};
+use cogrid_chain::{Reading, VppEnrolmentStatus, VppEventStatus, reading_domain, sign_reading};
+use cogrid_meter_signer::delivery::to_contract_reading;
 
 use crate::{
     market::{confirm, wait_until, wallet_provider},
@@ -89,14 +94,32 @@ async fn the_keeper_pays_proven_delivery_and_closes_the_event() {
         .await;
     }
 
-    // Battery 0 imports 200 Wh in the baseline window and exports 1,200 Wh in the event: 1,400 Wh
-    // over its baseline, paid up to its 1 kWh commitment. Battery 1 delivers 600 Wh. Battery 2's
-    // gateway never posts its reading at the end.
+    // Battery 0 imports 200 Wh in the baseline window (a baseline counted as zero) and exports
+    // 1,200 Wh in the event, paid up to its 1 kWh commitment. Battery 1 delivers 600 Wh; its end
+    // reading shares its batch with a forged copy (same seq and boundary, another key's
+    // signature) that the registry refuses: the proof must be built from the accepted one.
+    // Battery 2's gateway never posts its reading at the end.
     street.submit_readings(baseline_start, &[(0, 0); 3]).await;
     street
         .submit_readings(start, &[(200, 0), (0, 0), (0, 0)])
         .await;
-    street.submit_readings(end, &[(0, 1_200), (0, 600)]).await;
+    street.clock_to(end).await;
+    let readings = street.sign_readings(end, &[(0, 1_200), (0, 600)]);
+    let forged = {
+        let domain = reading_domain(street.deployment.chain_id, street.deployment.market);
+        let real = &readings[1];
+        let copy = Reading::new(
+            real.meter,
+            real.seq,
+            real.intervalEnd.to(),
+            real.importWh.to(),
+            real.exportWh.to::<u64>() + 5_000,
+        )
+        .unwrap();
+        to_contract_reading(&sign_reading(&PrivateKeySigner::random(), &domain, &copy).unwrap())
+    };
+    let batch = std::iter::once(forged).chain(readings).collect::<Vec<_>>();
+    confirm(street.admin.submitReadings(batch).send().await).await;
     street.clock_to(end + 2 * INTERVAL).await;
     let (cancel, handle) = street.spawn_keeper(KEEPER).await;
 

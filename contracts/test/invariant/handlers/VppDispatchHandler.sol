@@ -36,6 +36,7 @@ contract VppDispatchHandler is CommonBase, StdCheats, StdUtils {
     uint256 public settlements;
     uint256 public closes;
     uint256 public claims;
+    uint256 public overlapsRefused;
 
     constructor(
         VppDispatch vpp,
@@ -70,7 +71,11 @@ contract VppDispatchHandler is CommonBase, StdCheats, StdUtils {
         try _VPP.create(1, start, end, targetW, price, budget, 0, "invariant") returns (uint256 id) {
             _ids.push(id);
             ghostBudgets += budget;
-        } catch {}
+        } catch (bytes memory reason) {
+            // Only an overlap with the feeder's latest event may be refused; anything else is a bug.
+            require(bytes4(reason) == IVppDispatch.VppFeederBusy.selector, "create refused");
+            ++overlapsRefused;
+        }
     }
 
     /// @dev Enrolls in an event that has not started when there is one (the first from `eventSeed` on).
