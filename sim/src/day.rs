@@ -9,8 +9,8 @@
 //!
 //! The oracle reads Open-Meteo's `current` block and the carbon intensity API's current period,
 //! so a day also builds those answers for any time ([`Day::open_meteo_current`],
-//! [`Day::carbon_intensity_current`], [`Day::awattar_marketdata`]), for the driver's local
-//! source servers. A run on another date, or longer than a day, repeats the day by UTC time of
+//! [`Day::carbon_intensity_current`], [`Day::awattar_marketdata`], [`Day::energy_charts_price`]),
+//! for the driver's local source servers. A run on another date, or longer than a day, repeats the day by UTC time of
 //! day.
 
 use std::path::Path;
@@ -67,6 +67,9 @@ pub struct Day {
     temperature: Vec<(u64, f64)>,
     /// The 24 hourly prices, EUR/MWh.
     prices: Vec<f64>,
+    /// Their mean, and the highest of the cheapest quarter, base units per MWh.
+    mean_price: i64,
+    cheap_price: i64,
     /// The 48 half hours: (forecast, actual), gCO2/kWh.
     intensity: Vec<(f64, Option<f64>)>,
 }
@@ -139,6 +142,9 @@ impl Day {
         let start = weather.start;
         let prices = parse_awattar(&awattar, start).map_err(error(FILES[1]))?;
         let intensity = parse_carbon_intensity(&carbon, start).map_err(error(FILES[2]))?;
+        let mut sorted = prices.clone();
+        sorted.sort_by(f64::total_cmp);
+        let mean = prices.iter().sum::<f64>() / prices.len() as f64;
         Ok(Self {
             name: name.to_owned(),
             provenance: provenance.to_owned(),
@@ -147,6 +153,8 @@ impl Day {
             longitude: weather.longitude,
             irradiance: weather.irradiance,
             temperature: weather.temperature,
+            mean_price: base_units(mean),
+            cheap_price: base_units(sorted[sorted.len() / 4 - 1]),
             prices,
             intensity,
         })
@@ -178,17 +186,14 @@ impl Day {
             + 4.0 * self.irradiance_at(start + len / 2)
             + self.irradiance_at(start + len))
             / 6.0;
-        let mut sorted = self.prices.clone();
-        sorted.sort_by(f64::total_cmp);
-        let mean = self.prices.iter().sum::<f64>() / self.prices.len() as f64;
         Conditions {
             start,
             len,
             irradiance_w_m2: irradiance,
             temperature_c: self.temperature_at(start + len / 2),
             spot_price_per_mwh: self.spot_price_per_mwh_at(start),
-            day_mean_spot_price: base_units(mean),
-            day_cheap_spot_price: base_units(sorted[sorted.len() / 4 - 1]),
+            day_mean_spot_price: self.mean_price,
+            day_cheap_spot_price: self.cheap_price,
             carbon_intensity: self.carbon_intensity_at(start),
         }
     }
@@ -270,6 +275,25 @@ impl Day {
             })
             .collect();
         json!({ "object": "list", "data": data, "url": "/de/v1/marketdata" })
+    }
+
+    /// Energy-Charts' `price?bzn=DE-LU` answer for the UTC day holding `unix`: the same
+    /// day-ahead auction's prices (Energy-Charts publishes EPEX's result too), per quarter hour,
+    /// those after `unix` not yet published (null), as the live API shows them.
+    pub fn energy_charts_price(&self, unix: u64) -> Value {
+        let midnight = unix - unix % DAY_SECONDS;
+        let quarters: Vec<u64> = (0..96).map(|quarter| midnight + quarter * 900).collect();
+        let prices: Vec<Option<f64>> = quarters
+            .iter()
+            .map(|at| (*at <= unix).then(|| self.spot_price_at(*at)))
+            .collect();
+        json!({
+            "license_info": "CC BY 4.0 (creativecommons.org/licenses/by/4.0) from Bundesnetzagentur | SMARD.de",
+            "unix_seconds": quarters,
+            "price": prices,
+            "unit": "EUR / MWh",
+            "deprecated": false
+        })
     }
 
     /// The Carbon Intensity API's `/intensity` answer at `unix`: the half hour holding it.
@@ -568,6 +592,14 @@ mod tests {
         assert_eq!(data[13]["start_timestamp"], (now - 600) * 1_000);
         assert_eq!(data[13]["marketprice"], -5.0);
         let carbon = day.carbon_intensity_current(now);
+        let energy_charts = day.energy_charts_price(now);
+        assert_eq!(energy_charts["unix_seconds"][52], now - 600);
+        assert_eq!(energy_charts["price"][52], -5.0);
+        assert_eq!(
+            energy_charts["price"][53],
+            Value::Null,
+            "13:15 is after now"
+        );
         assert_eq!(carbon["data"][0]["from"], "2026-11-26T13:00Z");
         assert_eq!(carbon["data"][0]["intensity"]["forecast"], 62.0);
         assert_eq!(carbon["data"][0]["intensity"]["actual"], Value::Null);

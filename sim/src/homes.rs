@@ -431,6 +431,14 @@ impl Home {
         self.battery_soc_wh
     }
 
+    /// Energy the battery can still deliver onto the bus before it reaches its reserve, Wh (0
+    /// without a battery): what a VPP commitment can count on.
+    pub fn dispatchable_wh(&self) -> f64 {
+        self.spec.battery.map_or(0.0, |battery| {
+            (self.battery_soc_wh - battery.reserve_wh()).max(0.0) * BATTERY_EFFICIENCY
+        })
+    }
+
     /// Energy the EV still needs before it leaves, Wh (0 without an EV).
     pub fn ev_remaining_wh(&self) -> f64 {
         self.ev_remaining_wh
@@ -749,6 +757,7 @@ mod tests {
         let spec = spec(HomeKind::PvBattery);
         let battery = spec.battery.unwrap();
         let mut home = Home::new(spec, shapes(), 150);
+        let dispatchable = home.dispatchable_wh();
         let dispatch_w = 2_000;
         let mut at = MIDNIGHT + 19 * 3_600;
         let mut delivered = Vec::new();
@@ -769,6 +778,8 @@ mod tests {
         let expected =
             (battery.capacity_wh * (BATTERY_INITIAL_SOC - BATTERY_RESERVE)) * BATTERY_EFFICIENCY;
         assert!((total - expected).abs() < 1e-6, "{total} vs {expected}");
+        assert!((dispatchable - expected).abs() < 1e-6);
+        assert_eq!(home.dispatchable_wh(), 0.0);
     }
 
     #[test]
@@ -967,6 +978,40 @@ mod tests {
         assert!(text.contains("0.089-0.179 USD/kWh"), "{text}");
         assert!(text.contains("0.201-0.291 USD/kWh"), "{text}");
         assert!(text.contains("30% PV only"));
+    }
+
+    #[test]
+    fn a_sunny_day_gives_neighbours_energy_to_trade_and_a_cloudy_one_hardly_any() {
+        let day_totals = |name| {
+            let day = crate::day::Day::bundled(name).unwrap();
+            let mut homes: Vec<Home> = neighbourhood(500, 1, 10, &Tariffs::default())
+                .into_iter()
+                .map(|spec| Home::new(spec, shapes(), day.ausgrid_day()))
+                .collect();
+            let mut per_hour = [(0u64, 0u64); 24];
+            for t in 0..96 {
+                let conditions = day.conditions(day.start() + t * 900, 900);
+                for home in &mut homes {
+                    let flow = home.step(&conditions, None);
+                    per_hour[t as usize / 4].0 += flow.import_wh;
+                    per_hour[t as usize / 4].1 += flow.export_wh;
+                }
+            }
+            per_hour
+        };
+        let spring = day_totals("sunny-spring");
+        for (import, export) in &spring[10..15] {
+            // Around noon some homes export and others import: there is a market.
+            assert!(*export > 100_000 && *import > 50_000, "{import} {export}");
+        }
+        assert!(
+            spring[..5].iter().all(|(_, export)| *export == 0),
+            "no export at night"
+        );
+        let winter = day_totals("cloudy-winter");
+        let import: u64 = winter.iter().map(|(import, _)| import).sum();
+        let export: u64 = winter.iter().map(|(_, export)| export).sum();
+        assert!(export * 100 < import, "{export} of {import}");
     }
 
     proptest! {
