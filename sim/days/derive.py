@@ -72,8 +72,9 @@ def gauss(x, mu, sigma):
 
 # ---- cloudy-winter: 2023-01-01 ----
 WINTER = (2023, 1, 1)
-# Recorded Open-Meteo forecast response for Berlin (52.52 N, 13.42 E), 2023-01-01 and -02 (GMT),
-# the two variables the oracle reads, as they appear in a public repository's test fixture.
+# Recorded: Open-Meteo's historical forecast API for Berlin (52.52 N, 13.42 E), 2023-01-01 and -02
+# (GMT), the two variables the oracle reads, from a VCR cassette (a recorded HTTP answer) in
+# klaasnotfound/epex-spot-forecast: test/api/cassettes/test_open_meteo/test_get_historical_forecast.yaml
 winter_times = [f"2023-01-0{d}T{h:02d}:00" for d in (1, 2) for h in range(24)]
 winter_temperature = [15.9, 15.6, 15.3, 15.4, 15.2, 15.0, 15.0, 14.5, 14.5, 14.8, 14.9, 15.2, 15.8,
                       15.7, 15.3, 14.7, 13.8, 12.9, 12.1, 11.9, 11.7, 11.5, 11.5, 11.5, 11.5, 11.4,
@@ -82,16 +83,19 @@ winter_temperature = [15.9, 15.6, 15.3, 15.4, 15.2, 15.0, 15.0, 14.5, 14.5, 14.8
 winter_radiation = [0.0] * 8 + [6.0, 30.0, 50.0, 76.0, 111.0, 95.0, 44.0, 16.0] + [0.0] * 16 \
     + [5.0, 28.0, 60.0, 60.0, 42.0, 50.0, 52.0, 14.0] + [0.0] * 8
 write(DAYS / "cloudy-winter/open-meteo.json", {
-    "latitude": 52.52, "longitude": 13.419998, "generationtime_ms": 2.034425735473633,
-    "utc_offset_seconds": 0, "timezone": "GMT", "timezone_abbreviation": "GMT", "elevation": 40.0,
+    "latitude": 52.52, "longitude": 13.419998, "generationtime_ms": 45.89354991912842,
+    "utc_offset_seconds": 0, "timezone": "GMT", "timezone_abbreviation": "GMT", "elevation": 38.0,
     "hourly_units": {"time": "iso8601", "temperature_2m": "°C", "shortwave_radiation": "W/m²"},
     "hourly": {"time": winter_times, "temperature_2m": winter_temperature,
                "shortwave_radiation": winter_radiation},
 })
-# Constructed: a winter day-ahead shape (night trough, morning and evening peaks).
+# Recorded: EPEX day-ahead auction prices (DE-LU) of New Year's Day 2024, UTC hours 00-23, from
+# Energy-Charts' answer recorded in the same repository's VCR cassette
+# test/api/cassettes/test_energy_charts/test_get_weekly_market_data.yaml (series "Day Ahead Auction
+# (DE-LU)", week 1 2024, first value 2023-12-31T23:00Z), laid on New Year's Day 2023.
 write(DAYS / "cloudy-winter/awattar.json", awattar(WINTER, [
-    95.0, 90.0, 86.0, 84.0, 83.0, 85.0, 92.0, 105.0, 120.0, 128.0, 126.0, 122.0,
-    118.0, 116.0, 118.0, 125.0, 140.0, 158.0, 165.0, 155.0, 138.0, 120.0, 108.0, 100.0]))
+    0.01, 0.0, -0.01, -0.03, -0.02, -0.05, -0.02, 0.0, 0.04, 0.06, 0.54, 2.24,
+    1.96, 1.04, 3.66, 43.06, 49.93, 58.0, 54.25, 48.01, 42.95, 47.09, 35.55, 30.59]))
 # Constructed: 170 g/kWh base, +50 around 17:30, +25 around 08:30, -20 around 03:30.
 winter_ci = [round(170 + 50 * gauss(h, 17.5, 2.0) + 25 * gauss(h, 8.5, 1.5) - 20 * gauss(h, 3.5, 2.0))
              for h in (i / 2 + 0.25 for i in range(48))]

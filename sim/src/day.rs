@@ -43,7 +43,7 @@ const BUNDLED: [(&str, &str, [&str; 3]); 2] = [
     ),
     (
         "cloudy-winter",
-        "2023-01-01: irradiance and temperature a recorded Open-Meteo forecast for Berlin, spot prices and carbon intensity constructed; see sim/days/README.md",
+        "2023-01-01: irradiance and temperature a recorded Open-Meteo historical forecast for Berlin, spot prices the recorded DE-LU day-ahead prices of New Year's Day 2024, carbon intensity constructed; see sim/days/README.md",
         [
             include_str!("../days/cloudy-winter/open-meteo.json"),
             include_str!("../days/cloudy-winter/awattar.json"),
