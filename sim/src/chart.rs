@@ -162,10 +162,13 @@ fn axes(
     label: &str,
     right: Option<(f64, &str)>,
 ) {
-    const TICKS: u32 = 4;
+    // Axes end at 1, 2 or 5 times a power of ten: five steps of 1 for a 5, four of 0.25 or
+    // 0.5 otherwise, so that every label is a round number.
+    let mantissa = max / 10f64.powf(max.log10().floor());
+    let ticks: u32 = if (mantissa - 5.0).abs() < 1e-9 { 5 } else { 4 };
     let bottom = top + height;
-    for tick in 0..=TICKS {
-        let y = bottom - height * f64::from(tick) / f64::from(TICKS);
+    for tick in 0..=ticks {
+        let y = bottom - height * f64::from(tick) / f64::from(ticks);
         let _ = writeln!(
             svg,
             r##"<line x1="{LEFT}" y1="{y:.2}" x2="{:.2}" y2="{y:.2}" stroke="#dee2e6"/>"##,
@@ -176,7 +179,7 @@ fn axes(
             r#"<text x="{:.2}" y="{:.2}" text-anchor="end">{}</text>"#,
             LEFT - 6.0,
             y + 4.0,
-            number(max * f64::from(tick) / f64::from(TICKS))
+            number(max * f64::from(tick) / f64::from(ticks))
         );
         if let Some((right_max, _)) = right {
             let _ = writeln!(
@@ -184,7 +187,7 @@ fn axes(
                 r#"<text x="{:.2}" y="{:.2}" text-anchor="start">{}</text>"#,
                 LEFT + PLOT_WIDTH + 6.0,
                 y + 4.0,
-                number(right_max * f64::from(tick) / f64::from(TICKS))
+                number(right_max * f64::from(tick) / f64::from(ticks))
             );
         }
     }

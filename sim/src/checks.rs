@@ -19,7 +19,9 @@ use alloy::{
     rpc::types::{Filter, Log},
     sol_types::SolEvent,
 };
-use cogrid_bindings::{CarbonCredit, EnergyAmm, EnergyCredit, EnergyMarket, OracleHub};
+use cogrid_bindings::{
+    CarbonCredit, EnergyAmm, EnergyCredit, EnergyMarket, OracleHub, VppDispatch,
+};
 use cogrid_chain::{ChainError, Deployment, SettlementRecord, logs_since};
 use serde::Serialize;
 
@@ -78,6 +80,7 @@ pub async fn conservation(
     checks.push(reader.carbon_supply(&events).await?);
     checks.push(reader.carbon_minted(&events, &vaults).await?);
     checks.push(reader.amm(&events).await?);
+    checks.push(reader.vpp(&events).await?);
     checks.push(intervals_once(&events));
     checks.push(volumes_once(&events));
     checks.push(readings_once(&events));
@@ -115,6 +118,20 @@ struct Events {
     carbon_retired: U256,
     /// The pool's reserve changes, in order.
     pool: Vec<PoolEvent>,
+    vpp: VppMoney,
+}
+
+/// The VPP contract's money, from its events.
+#[derive(Debug, Default)]
+struct VppMoney {
+    events: u64,
+    budgets: U256,
+    refunded: U256,
+    claimed: U256,
+    /// `DeliverySettled.owed` summed per event id.
+    owed: BTreeMap<U256, U256>,
+    /// `EventClosed.paid` per event id.
+    paid: BTreeMap<U256, U256>,
 }
 
 #[derive(Debug)]
@@ -268,6 +285,23 @@ impl Events {
                     amount_in: swapped.amountIn,
                     amount_out: swapped.amountOut,
                 });
+            }
+        }
+        for log in logs(deployment.vpp_dispatch).await? {
+            let data = log.data();
+            let vpp = &mut events.vpp;
+            if let Ok(created) = VppDispatch::EventCreated::decode_log_data(data) {
+                vpp.events += 1;
+                vpp.budgets += created.budget;
+            } else if let Ok(cancelled) = VppDispatch::EventCancelled::decode_log_data(data) {
+                vpp.refunded += cancelled.refund;
+            } else if let Ok(closed) = VppDispatch::EventClosed::decode_log_data(data) {
+                vpp.refunded += closed.refund;
+                vpp.paid.insert(closed.id, closed.paid);
+            } else if let Ok(settled) = VppDispatch::DeliverySettled::decode_log_data(data) {
+                *vpp.owed.entry(settled.id).or_default() += settled.owed;
+            } else if let Ok(claimed) = VppDispatch::Claimed::decode_log_data(data) {
+                vpp.claimed += claimed.amount;
             }
         }
         Ok(events)
@@ -942,6 +976,46 @@ impl Reader<'_> {
             ),
         ))
     }
+
+    /// VppDispatch holds what it escrowed less what it refunded and what owners claimed; a
+    /// closed event paid exactly what its settled enrolments were owed, and nobody claimed more
+    /// than they were owed.
+    async fn vpp(&self, events: &Events) -> Result<Check, SimError> {
+        let vpp = &events.vpp;
+        let balance =
+            cogrid_bindings::MockStablecoin::new(self.deployment.stablecoin, self.provider.clone())
+                .balanceOf(self.deployment.vpp_dispatch)
+                .call()
+                .await
+                .map_err(read_error("stablecoin.balanceOf(VppDispatch)"))?;
+        let out = vpp.refunded + vpp.claimed;
+        let expected = vpp.budgets.checked_sub(out);
+        let owed: U256 = vpp.owed.values().copied().sum();
+        let mispaid: Vec<&U256> = vpp
+            .paid
+            .iter()
+            .filter(|(id, paid)| vpp.owed.get(*id).copied().unwrap_or_default() != **paid)
+            .map(|(id, _)| id)
+            .collect();
+        Ok(Check::new(
+            "VPP: escrow held == budgets - refunds - claims; closed events paid what was owed",
+            expected == Some(balance) && mispaid.is_empty() && vpp.claimed <= owed,
+            format!(
+                "VppDispatch holds {balance} base units vs {} events' budgets {} - refunded {} - \
+                 claimed {}; owed {owed} >= claimed; closed events whose paid != sum of their \
+                 DeliverySettled.owed: {}{}",
+                vpp.events,
+                vpp.budgets,
+                vpp.refunded,
+                vpp.claimed,
+                mispaid.len(),
+                mispaid
+                    .first()
+                    .map(|id| format!(" (first: event {id})"))
+                    .unwrap_or_default()
+            ),
+        ))
+    }
 }
 
 fn first(addresses: &[&Address]) -> String {
@@ -1237,13 +1311,54 @@ mod tests {
         )
         .await;
 
+        // Two VPP events escrow their budgets; one is cancelled, refunding it.
+        let admin = street.devnet.admin_key.address();
+        let coin = MockStablecoin::new(street.deployment.stablecoin, street.devnet.admin.clone());
+        confirm(coin.mint(admin, U256::from(200_000)).send().await).await;
+        confirm(
+            coin.approve(street.deployment.vpp_dispatch, U256::from(200_000))
+                .send()
+                .await,
+        )
+        .await;
+        let vpp = VppDispatch::new(street.deployment.vpp_dispatch, street.devnet.admin.clone());
+        let start = second_end + 4 * INTERVAL;
+        for feeder in [7, 8] {
+            confirm(
+                vpp.create(
+                    feeder,
+                    U40::from(start),
+                    U40::from(start + INTERVAL),
+                    1_000,
+                    100_000,
+                    U256::from(100_000),
+                    0,
+                    "test".into(),
+                )
+                .send()
+                .await,
+            )
+            .await;
+        }
+        confirm(vpp.cancel(U256::from(1)).send().await).await;
+
         let meters = street.meter_addresses();
         let owners = street.owner_addresses();
         let checks = street.check(&meters, &owners).await;
         for check in &checks {
             assert!(check.passed, "{}: {}", check.name, check.detail);
         }
-        assert!(checks.len() >= 14, "{checks:#?}");
+        assert!(checks.len() >= 15, "{checks:#?}");
+        let vpp = checks
+            .iter()
+            .find(|check| check.name.starts_with("VPP:"))
+            .unwrap();
+        assert!(
+            vpp.detail
+                .starts_with("VppDispatch holds 100000 base units vs 2 events' budgets 200000"),
+            "{}",
+            vpp.detail
+        );
         let energy = checks
             .iter()
             .find(|check| check.name.starts_with("energy: attested import"))

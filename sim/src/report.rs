@@ -118,11 +118,10 @@ pub fn markdown(outcome: &Outcome, checks: &[Check]) -> String {
         run.seed,
         run.deployment.chain_id
     );
-    let passed = checks.iter().all(|check| check.passed);
     let _ = writeln!(
         md,
         "Conservation checks: **{}** ({} of {} passed).\n",
-        if passed { "PASS" } else { "FAIL" },
+        if all_passed(checks) { "PASS" } else { "FAIL" },
         checks.iter().filter(|check| check.passed).count(),
         checks.len()
     );
@@ -184,9 +183,10 @@ pub fn markdown(outcome: &Outcome, checks: &[Check]) -> String {
     let _ = writeln!(md, "## Bills\n");
     let _ = writeln!(
         md,
-        "With cogrid: market purchases and grid supply at retail, less sales and credits valued \
-         at feed-in (as the driver states in the assumptions). Utility only: import at retail \
-         less export at feed-in.\n"
+        "With cogrid: what the home paid in the market (network fee included) plus its \
+         grid-supplied import at retail, less what it earned in the market and its banked \
+         energy credits valued at feed-in. Utility only: all import at retail less all export \
+         at feed-in.\n"
     );
     let _ = writeln!(
         md,
@@ -529,9 +529,14 @@ pub fn json(outcome: &Outcome, checks: &[Check]) -> Value {
         },
         "assumptions": assumptions(outcome),
         "checks": checks,
-        "checks_passed": checks.iter().all(|check| check.passed),
+        "checks_passed": all_passed(checks),
         "attribution": attribution(outcome),
     })
+}
+
+/// Whether there were checks and every one passed: no checks prove nothing.
+fn all_passed(checks: &[Check]) -> bool {
+    !checks.is_empty() && checks.iter().all(|check| check.passed)
 }
 
 /// The driver's assumptions, then the report's own.
@@ -1080,6 +1085,15 @@ pub(crate) mod tests {
             assert!(md.contains(needle), "missing {needle:?} in\n{md}");
         }
         assert!(md.contains("Conservation checks: **FAIL** (1 of 2 passed)"));
+    }
+
+    #[test]
+    fn no_checks_is_no_pass() {
+        let report = json(&outcome(), &[]);
+        assert_eq!(report["checks_passed"], false);
+        assert!(
+            markdown(&outcome(), &[]).contains("Conservation checks: **FAIL** (0 of 0 passed)")
+        );
     }
 
     #[test]
