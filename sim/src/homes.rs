@@ -548,23 +548,21 @@ impl Home {
             self.battery_soc_wh += charged * BATTERY_EFFICIENCY;
             return (charged, 0.0);
         }
+        // In the day's cheapest hours the grid covers the home and tops the battery up; a
+        // battery that covered the home then would only be refilled at a loss.
+        if conditions.spot_price_per_mwh <= conditions.day_cheap_spot_price {
+            let target = battery.capacity_wh * BATTERY_GRID_TARGET;
+            let charged = (max_bus * BATTERY_GRID_POWER)
+                .min((target - self.battery_soc_wh).max(0.0) / BATTERY_EFFICIENCY);
+            self.battery_soc_wh += charged * BATTERY_EFFICIENCY;
+            return (charged, 0.0);
+        }
         let floor = if conditions.spot_price_per_mwh < conditions.day_mean_spot_price {
             battery.capacity_wh * BATTERY_HOLD
         } else {
             battery.reserve_wh()
         };
-        let delivered = discharge_to(&mut self.battery_soc_wh, floor, demand);
-        let target = battery.capacity_wh * BATTERY_GRID_TARGET;
-        if delivered == 0.0
-            && conditions.spot_price_per_mwh <= conditions.day_cheap_spot_price
-            && self.battery_soc_wh < target
-        {
-            let charged = (max_bus * BATTERY_GRID_POWER)
-                .min((target - self.battery_soc_wh) / BATTERY_EFFICIENCY);
-            self.battery_soc_wh += charged * BATTERY_EFFICIENCY;
-            return (charged, 0.0);
-        }
-        (0.0, delivered)
+        (0.0, discharge_to(&mut self.battery_soc_wh, floor, demand))
     }
 }
 
@@ -618,10 +616,10 @@ pub fn assumptions(tariffs: &Tariffs) -> Vec<String> {
             BATTERY_RESERVE * 100.0
         ),
         format!(
-            "Price-aware batteries: while the spot price is below the day's mean they discharge only down to {:.0}% (kept for the expensive hours); in the day's cheapest quarter of hours, with nothing to cover, they charge from the grid at {:.0}% of their power up to {:.0}%.",
-            BATTERY_HOLD * 100.0,
+            "Price-aware batteries: in the day's cheapest quarter of hours (unless PV is in surplus) they do not discharge and charge from the grid at {:.0}% of their power up to {:.0}%; otherwise, while the spot price is below the day's mean, they discharge only down to {:.0}% (kept for the expensive hours).",
             BATTERY_GRID_POWER * 100.0,
-            BATTERY_GRID_TARGET * 100.0
+            BATTERY_GRID_TARGET * 100.0,
+            BATTERY_HOLD * 100.0
         ),
         format!(
             "A VPP dispatch makes a battery discharge at the dispatched power (capped by its inverter) down to the {:.0}% reserve, whatever the home's demand; the surplus is exported.",
@@ -792,6 +790,24 @@ mod tests {
             balance_holds(&mut home, &conditions(MIDNIGHT + t * 900, 900), None);
         }
         assert!(home.battery_soc_wh() >= battery.capacity_wh * BATTERY_HOLD - 1e-6);
+    }
+
+    #[test]
+    fn in_the_cheapest_hours_a_battery_charges_from_the_grid_and_never_discharges() {
+        let spec = spec(HomeKind::PvBattery);
+        let battery = spec.battery.unwrap();
+        let mut home = Home::new(spec, shapes(), 150);
+        let mut soc = home.battery_soc_wh();
+        for t in 0..24 {
+            let mut night = conditions(MIDNIGHT + t * 900, 900);
+            night.spot_price_per_mwh = night.day_cheap_spot_price;
+            let flow = balance_holds(&mut home, &night, None);
+            assert_eq!(flow.battery_discharged_wh, 0.0);
+            assert!(home.battery_soc_wh() >= soc);
+            soc = home.battery_soc_wh();
+        }
+        let target = battery.capacity_wh * BATTERY_GRID_TARGET;
+        assert!((soc - target).abs() < 1e-6, "{soc} vs {target}");
     }
 
     #[test]
