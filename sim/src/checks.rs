@@ -6,9 +6,10 @@
 //! `ReadingAccepted`, `MetersSettled` (decoded with [`SettlementRecord::decode_all`]),
 //! `IntervalSettled`, `CarbonHeld`, `CarbonReleased`, `ParticipantRegistered` and
 //! `MeterRegistered`; both credit tokens' `Transfer`s and the carbon token's `Retired`; the pool's
-//! `LiquidityAdded`, `LiquidityRemoved` and `Swapped`. The state read: token balances and
-//! supplies, vault balances, meter states, the pool's reserves and the carbon intensity the
-//! market read before each batch.
+//! `LiquidityAdded`, `LiquidityRemoved` and `Swapped`; VppDispatch's `EventCreated`,
+//! `EventCancelled`, `EventClosed`, `DeliverySettled` and `Claimed`. The state read: token
+//! balances and supplies, vault balances, meter states, the pool's reserves and the carbon
+//! intensity the market read before each batch.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
@@ -1414,6 +1415,75 @@ mod tests {
             bought: false,
             unserved: false,
         }
+    }
+
+    fn settled(t: u64, traded: u64, network: u64, keeper: u64) -> EnergyMarket::IntervalSettled {
+        EnergyMarket::IntervalSettled {
+            t,
+            keeper: Address::ZERO,
+            price: 100_000,
+            tradedWh: U256::from(traded),
+            networkFee: U256::from(network),
+            keeperFee: U256::from(keeper),
+            closing: true,
+        }
+    }
+
+    fn buy(wh: u32, amount: u128) -> SettlementRecord {
+        SettlementRecord {
+            meter: Address::repeat_byte(2),
+            bought: true,
+            amount,
+            ..record(wh, 0, 0)
+        }
+    }
+
+    #[test]
+    fn the_event_identities_fail_on_inconsistent_events() {
+        // 600 Wh at 0.10 + 0.04: the buyer pays 84,000; the seller earns 60,000 less 1 %.
+        let batch = |paid: u128| Batch {
+            records: vec![
+                SettlementRecord {
+                    amount: 59_400,
+                    ..record(600, 0, 0)
+                },
+                buy(600, paid),
+            ],
+            settled: Some(settled(5, 600, 24_000, 600)),
+            ..Batch::default()
+        };
+        let mut events = Events {
+            batches: vec![batch(84_000)],
+            readings: vec![(Address::repeat_byte(1), 1, 0, 600)],
+            ..Events::default()
+        };
+        for check in [
+            settlement_money(&events),
+            intervals_once(&events),
+            volumes_once(&events),
+            readings_once(&events),
+        ] {
+            assert!(check.passed, "{}: {}", check.name, check.detail);
+        }
+        // A unit paid that nobody received; the same interval closed twice (and so the same
+        // meters settled twice); the same reading counted twice.
+        events.batches.push(batch(84_001));
+        events.readings.push((Address::repeat_byte(1), 1, 0, 600));
+        for check in [
+            settlement_money(&events),
+            intervals_once(&events),
+            volumes_once(&events),
+            readings_once(&events),
+        ] {
+            assert!(!check.passed, "{}: {}", check.name, check.detail);
+        }
+        assert!(
+            settlement_money(&events)
+                .detail
+                .contains("first: interval 5: paid 84001, earned + fees 84000"),
+            "{}",
+            settlement_money(&events).detail
+        );
     }
 
     #[test]

@@ -4,8 +4,10 @@
 //! # `report.json`
 //!
 //! Keys are stable; money is in stablecoin base units (1 USD = 1,000,000), energy in Wh, prices in
-//! base units per kWh, gas in gas units, fees in wei, durations in milliseconds. Fields ending in
-//! `_kwh`, `_usd`, `_percent`, `_eth` are the same figures for people, as floating point.
+//! base units per kWh, gas in gas units, fees in wei (as decimal strings: they pass 2^53),
+//! durations in milliseconds. Fields ending in `_kwh`, `_usd`, `_percent`, `_eth` are the same
+//! figures for people, as floating point; a figure with nothing to measure (a mean of no trade,
+//! a share of no import) is null. `run.deployment` is the deployment file's object (camelCase).
 //!
 //! ```text
 //! schema                "cogrid-simulate-report/1"
@@ -33,12 +35,13 @@
 //! cost                  model (text), formula (text), l2_base_fee_wei, l1_base_fee_wei,
 //!                       l1_blob_base_fee_wei, base_fee_scalar, blob_base_fee_scalar,
 //!                       tx_envelope_bytes, eth_usd, l2_execution_wei, l1_data_wei, total_wei,
-//!                       per_home_per_month_wei, per_home_per_month_usd, months_per_run
+//!                       per_home_per_month_wei, per_home_per_month_eth,
+//!                       per_home_per_month_usd, months_per_run
 //! timings               setup_ms, signing_ms, posting_ms, clearing_ms, settlement_ms, other_ms,
 //!                       unaccounted_ms, wall_ms
 //! assumptions           [text]
 //! checks                [{name, passed, detail}]
-//! checks_passed         bool
+//! checks_passed         bool: there were checks and every one passed
 //! attribution           [text]
 //! ```
 
@@ -56,8 +59,8 @@ pub const SEED_STATED_REDUCTION_PERCENT: f64 = 34.0;
 
 /// The data the homes are shaped from, as its licence (CC BY 4.0) asks to credit it.
 pub const AUSGRID_ATTRIBUTION: &str = "Household load and PV shapes: Ausgrid Solar home \
-     electricity data (customer 12, July 2011 - June 2012), (c) Ausgrid, CC BY 4.0; extraction \
-     by Pierre Haessig.";
+     electricity data; extraction by Pierre Haessig (CC BY 4.0): customer 12, July 2011 to \
+     June 2012, from pierre-haessig/ausgrid-solar-data.";
 
 /// The L2 fee model behind the cost per home: an OP Stack chain after Ecotone. Every constant
 /// is an assumption, stated in the report.
