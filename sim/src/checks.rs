@@ -54,8 +54,10 @@ impl Check {
 
 /// Computes every check from the chain behind `provider` (`rpc_url` names it in errors):
 /// `meters` are the simulated homes' meters and `participants` their owners (and any other
-/// account the simulation gave a vault); the pool's vault is added. Errs only when the chain
-/// cannot be read; a broken identity is a failed [`Check`].
+/// account the simulation gave a vault); the pool's vault is added. Call it once the run has
+/// stopped sending transactions: events and state are read as of the latest block, at slightly
+/// different moments. Errs only when the chain cannot be read; a broken identity is a failed
+/// [`Check`].
 pub async fn conservation(
     provider: &DynProvider,
     rpc_url: &str,
@@ -800,6 +802,20 @@ impl Reader<'_> {
                 {
                     wrong.push(format!(
                         "interval {t}: held {held_wh} Wh but settled {export} Wh of export"
+                    ));
+                }
+                continue;
+            }
+            if batch
+                .records
+                .iter()
+                .all(|r| r.sold_wh() == 0 && r.credited_wh == 0)
+            {
+                // No export, so no carbon at any intensity: nothing to read.
+                if let Some(record) = batch.records.iter().find(|r| r.carbon_grams != 0) {
+                    wrong.push(format!(
+                        "interval {t}: {} earned {} g without export",
+                        record.meter, record.carbon_grams
                     ));
                 }
                 continue;
