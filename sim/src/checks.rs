@@ -70,10 +70,14 @@ pub async fn conservation(
         provider,
         deployment,
     };
-    let mut vaults: Vec<Address> = participants.to_vec();
-    if !vaults.contains(&deployment.energy_amm) {
-        vaults.push(deployment.energy_amm);
-    }
+    // Each vault once, however often the caller named it: a sum must not count one twice.
+    let vaults: Vec<Address> = participants
+        .iter()
+        .copied()
+        .chain([deployment.energy_amm])
+        .collect::<BTreeSet<Address>>()
+        .into_iter()
+        .collect();
     let mut checks = vec![coverage(&events, deployment, meters, participants)];
     checks.extend(reader.vaults(&vaults).await?);
     checks.push(settlement_money(&events));
@@ -1388,6 +1392,11 @@ mod tests {
             "{}",
             energy.detail
         );
+
+        // A vault named twice is still summed once.
+        let twice = [owners.clone(), owners.clone()].concat();
+        let again = street.check(&meters, &twice).await;
+        assert!(again.iter().all(|check| check.passed), "{again:#?}");
 
         // Leave the buyer's vault out: its stablecoin and credits are no longer summed.
         let missing = street.check(&meters, &owners[..1]).await;
