@@ -169,6 +169,9 @@ pub enum Command {
         #[command(subcommand)]
         action: LiquidityAction,
     },
+    /// Runs a neighbourhood for a day on a local L2 devnet with the daemons' own code (meter
+    /// signer, oracle, keeper) and reports bills, carbon, gas and the conservation checks.
+    Simulate(crate::simulate::SimulateArgs),
     /// Runs the metering end to end on a local devnet and prints what was attested and minted.
     Demo {
         /// Where the demo writes its keys, configs and outbox.
@@ -763,6 +766,7 @@ fn one_line_chain(error: &eyre::Report) -> String {
 async fn run(cli: Cli, request: Option<Request>) -> eyre::Result<()> {
     match cli.command {
         Command::Demo { out } => return crate::demo::run(&out).await,
+        Command::Simulate(args) => return crate::simulate::run(args).await,
         Command::BenchGas => return crate::gas::run().await,
         _ => {}
     }
@@ -870,6 +874,7 @@ async fn run(cli: Cli, request: Option<Request>) -> eyre::Result<()> {
         | Command::Island { .. }
         | Command::Fee { .. }
         | Command::Demo { .. }
+        | Command::Simulate(_)
         | Command::BenchGas
         | Command::Deposit(_)
         | Command::Withdraw(_)

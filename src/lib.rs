@@ -15,6 +15,7 @@ pub mod gas;
 mod keys;
 pub mod openadr;
 mod pool;
+mod simulate;
 pub mod time;
 pub mod units;
 mod vpp;

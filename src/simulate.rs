@@ -1,0 +1,779 @@
+//! `cogrid simulate`: a neighbourhood lives through a day on a local L2 devnet, and the real
+//! daemons' code does the work: the meter signer's pipeline signs every home's reading into its
+//! SQLite outbox and its delivery posts the batches, the keeper clears and settles each interval,
+//! and the chain's clock is moved instead of waited for.
+//!
+//! This module is the orchestration; what the homes do is `cogrid_sim::homes`, what the report
+//! says is `cogrid_sim::report`.
+
+use std::{
+    path::{Path, PathBuf},
+    sync::Arc,
+    time::{Duration, Instant},
+};
+
+use alloy::sol_types::SolCall as _;
+use alloy::{
+    network::EthereumWallet,
+    primitives::{Address, U256},
+    providers::{DynProvider, Provider, ProviderBuilder},
+    signers::local::PrivateKeySigner,
+};
+use cogrid_bindings::{EnergyMarket, IEnergyMarket::OrderParams, MockStablecoin};
+use cogrid_chain::{Deployment, KeyConfig, create_keystore};
+use cogrid_keeper::{
+    config::{
+        ChainConfig as KeeperChain, Config as KeeperConfig, Database, DatabaseConfig, HttpConfig,
+        SettlementConfig,
+    },
+    daemon::Keeper,
+    http::ClearingReport,
+};
+use cogrid_meter_signer::{
+    config::DeliveryConfig,
+    delivery::{ChainExpectations, Delivery, to_contract_reading},
+    metrics::Metrics as SignerMetrics,
+    outbox::Outbox,
+    pipeline::Pipeline,
+    sampler::Sample,
+};
+use eyre::{WrapErr, bail, eyre};
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+
+/// The simulation's throwaway keystores' password lives in this variable for the run.
+const PASSWORD_ENV: &str = "COGRID_SIMULATE_PASSWORD";
+/// Readings per `submitReadings` transaction.
+const READINGS_PER_BATCH: usize = 250;
+/// How many keeper rounds an interval may take before the simulation gives up on it.
+const MAX_ROUNDS_PER_INTERVAL: usize = 50;
+
+/// A home as the chain knows it.
+#[derive(Debug, Clone)]
+pub(crate) struct OnChainHome {
+    /// The owner's key: it deposits, places the order, enrols in VPP events.
+    pub(crate) owner: PrivateKeySigner,
+    /// The meter's key: it signs the readings.
+    pub(crate) meter: PrivateKeySigner,
+    /// The feeder.
+    pub(crate) feeder: u32,
+    /// `MeterKinds` flags.
+    pub(crate) kinds: u8,
+    /// Connection capacity, W.
+    pub(crate) capacity_w: u32,
+    /// Stablecoin deposited into its vault, base units.
+    pub(crate) deposit: u64,
+    /// Its standing order.
+    pub(crate) order: OrderParams,
+}
+
+/// The devnet's admin side: the contracts and a provider signing as the co-op admin.
+pub(crate) struct Chain {
+    pub(crate) admin: DynProvider,
+    pub(crate) admin_key: PrivateKeySigner,
+    pub(crate) rpc_url: String,
+    pub(crate) deployment: Deployment,
+}
+
+impl Chain {
+    /// A provider signing as `key` that keeps its own nonce: it sends one transaction after
+    /// another without waiting for each to be mined.
+    pub(crate) fn pipelined(&self, key: &PrivateKeySigner) -> eyre::Result<DynProvider> {
+        Ok(ProviderBuilder::new()
+            .disable_recommended_fillers()
+            .with_gas_estimation()
+            .with_cached_nonce_management()
+            .fetch_chain_id()
+            .wallet(EthereumWallet::from(key.clone()))
+            .connect_http(self.rpc_url.parse().wrap_err("the devnet's RPC URL")?)
+            .erased())
+    }
+
+    /// Gives `accounts` ETH for gas without a transaction (`anvil_setBalance`).
+    async fn fund_gas(&self, accounts: &[Address]) -> eyre::Result<()> {
+        for account in accounts {
+            self.admin
+                .raw_request::<_, serde_json::Value>(
+                    "anvil_setBalance".into(),
+                    (account, U256::from(10u128.pow(20))),
+                )
+                .await
+                .wrap_err("anvil_setBalance: the simulation needs an anvil devnet")?;
+        }
+        Ok(())
+    }
+
+    /// Registers every home and funds and orders for it: the admin's registrations and mints go
+    /// out back to back, then each owner's approval, deposit and order; every receipt is checked
+    /// at the end.
+    pub(crate) async fn register(&self, homes: &[OnChainHome]) -> eyre::Result<()> {
+        let owners: Vec<Address> = homes.iter().map(|home| home.owner.address()).collect();
+        self.fund_gas(&owners).await?;
+        let admin = self.pipelined(&self.admin_key)?;
+        let market = EnergyMarket::new(self.deployment.market, admin.clone());
+        let coin = MockStablecoin::new(self.deployment.stablecoin, admin);
+        let mut pending = Vec::new();
+        for home in homes {
+            let owner = home.owner.address();
+            pending.push(market.registerParticipant(owner).send().await?);
+            pending.push(
+                market
+                    .registerMeter(
+                        home.meter.address(),
+                        owner,
+                        home.feeder,
+                        home.kinds,
+                        home.capacity_w,
+                    )
+                    .send()
+                    .await?,
+            );
+            pending.push(coin.mint(owner, U256::from(home.deposit)).send().await?);
+        }
+        for home in homes {
+            let provider = self.pipelined(&home.owner)?;
+            let coin = MockStablecoin::new(self.deployment.stablecoin, provider.clone());
+            let market = EnergyMarket::new(self.deployment.market, provider);
+            let amount = U256::from(home.deposit);
+            pending.push(coin.approve(self.deployment.market, amount).send().await?);
+            pending.push(market.deposit(0, amount).send().await?);
+            pending.push(
+                market
+                    .placeOrder(home.meter.address(), home.order.clone())
+                    .send()
+                    .await?,
+            );
+        }
+        for sent in pending {
+            let receipt = sent.get_receipt().await?;
+            if !receipt.status() {
+                bail!(
+                    "setting up the homes: transaction {} reverted",
+                    receipt.transaction_hash
+                );
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The meter signer's code for every home: one pipeline signing into one outbox, one delivery
+/// posting its batches, as a gateway serving several meters runs them.
+pub(crate) struct Signers {
+    pipeline: Pipeline,
+    delivery: Delivery,
+    metrics: Arc<SignerMetrics>,
+    /// The readings signed, and the calldata of the batches that carried them.
+    readings: u64,
+    calldata: cogrid_sim::outcome::CalldataSize,
+}
+
+/// What posting one boundary's readings took.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Posted {
+    pub(crate) signing: Duration,
+    pub(crate) posting: Duration,
+}
+
+impl Signers {
+    /// Opens the outbox at `outbox` and serves `meters` through a delivery sending as
+    /// `relayer`.
+    pub(crate) async fn start(
+        chain: &Chain,
+        outbox: &Path,
+        relayer: &PrivateKeySigner,
+        meters: &[PrivateKeySigner],
+        interval_seconds: u64,
+    ) -> eyre::Result<Self> {
+        let outbox = Outbox::open(outbox).await?;
+        let metrics = Arc::new(SignerMetrics::default());
+        let domain =
+            cogrid_chain::reading_domain(chain.deployment.chain_id, chain.deployment.market);
+        let mut pipeline = Pipeline::new(
+            outbox.clone(),
+            domain,
+            metrics.clone(),
+            Arc::new(Notify::new()),
+        );
+        for meter in meters {
+            pipeline.add_meter(meter.clone(), interval_seconds, None);
+        }
+        let delivery = Delivery::new(
+            chain.pipelined(relayer)?,
+            chain.deployment.market,
+            outbox,
+            DeliveryConfig {
+                batch_size: READINGS_PER_BATCH,
+                ..DeliveryConfig::default()
+            },
+            0,
+            metrics.clone(),
+            ChainExpectations {
+                rpc_url: chain.rpc_url.clone(),
+                chain_id: chain.deployment.chain_id,
+                interval_seconds,
+                meters: meters.iter().map(PrivateKeySigner::address).collect(),
+            },
+        );
+        delivery.sync().await?;
+        Ok(Self {
+            pipeline,
+            delivery,
+            metrics,
+            readings: 0,
+            calldata: cogrid_sim::outcome::CalldataSize::default(),
+        })
+    }
+
+    /// Signs each meter's registers at `boundary` into the outbox and posts the outbox until it
+    /// is empty.
+    pub(crate) async fn post(
+        &mut self,
+        boundary: u64,
+        registers: &[(Address, (u64, u64))],
+    ) -> eyre::Result<Posted> {
+        let started = Instant::now();
+        let mut posted = Posted::default();
+        let mut signed = Vec::with_capacity(registers.len());
+        for &(meter, (import_wh, export_wh)) in registers {
+            let sample = Sample {
+                at: boundary,
+                import_wh,
+                export_wh,
+            };
+            if let Some(reading) = self.pipeline.accept(meter, sample).await? {
+                signed.push(to_contract_reading(&reading));
+            }
+        }
+        posted.signing = started.elapsed();
+        // The delivery sends the outbox in batches of this size, in this order.
+        self.readings += signed.len() as u64;
+        for batch in signed.chunks(READINGS_PER_BATCH) {
+            let call = EnergyMarket::submitReadingsCall {
+                readings: batch.to_vec(),
+            };
+            self.calldata.add(&call.abi_encode());
+        }
+        let started = Instant::now();
+        loop {
+            let progress = self.delivery.pass().await?;
+            if progress.delivered == 0 {
+                break;
+            }
+        }
+        posted.posting = started.elapsed();
+        Ok(posted)
+    }
+
+    /// Gas the delivery's transactions used.
+    pub(crate) fn gas_used(&self) -> u64 {
+        self.metrics
+            .gas_used
+            .load(std::sync::atomic::Ordering::Relaxed)
+    }
+}
+
+/// Creates the keeper's key in a keystore under `dir`, grants it `KEEPER_ROLE` and gas, and
+/// starts the keeper's code with its SQLite index there.
+pub(crate) async fn start_keeper(
+    chain: &Chain,
+    dir: &Path,
+    cancel: CancellationToken,
+) -> eyre::Result<(Keeper, Address)> {
+    let keystore = dir.join("keeper.json");
+    let key = create_keystore(&keystore, &password()?)?;
+    chain.fund_gas(&[key.address()]).await?;
+    let market = EnergyMarket::new(chain.deployment.market, chain.admin.clone());
+    let role = market.KEEPER_ROLE().call().await?;
+    let granted = market
+        .grantRole(role, key.address())
+        .send()
+        .await?
+        .get_receipt()
+        .await?;
+    eyre::ensure!(granted.status(), "granting KEEPER_ROLE reverted");
+    let deployment = dir.join("deployment.json");
+    chain.deployment.save(&deployment)?;
+    let keeper = Keeper::start(
+        KeeperConfig {
+            chain: KeeperChain {
+                rpc_url: chain.rpc_url.parse()?,
+                chain_id: chain.deployment.chain_id,
+                deployment,
+                confirmations: 0,
+                poll_interval: Duration::from_millis(100),
+            },
+            keeper: KeyConfig {
+                keystore,
+                password_env: PASSWORD_ENV.into(),
+            },
+            database: DatabaseConfig {
+                url: Database::Sqlite(dir.join("keeper.sqlite")),
+            },
+            http: HttpConfig {
+                listen: "127.0.0.1:0".parse()?,
+            },
+            settlement: SettlementConfig {
+                // The simulation posts every reading before it asks the keeper: nothing is late.
+                readings_grace: Duration::ZERO,
+                ..SettlementConfig::default()
+            },
+        },
+        cancel,
+    )
+    .await?;
+    Ok((keeper, key.address()))
+}
+
+/// Works the keeper until interval `t` is settled and returns its clearing.
+pub(crate) async fn settle(keeper: &mut Keeper, t: u64) -> eyre::Result<ClearingReport> {
+    for _ in 0..MAX_ROUNDS_PER_INTERVAL {
+        keeper.round().await?;
+        if let Some(report) = keeper.clearing(t) {
+            return Ok(report);
+        }
+    }
+    Err(eyre!(
+        "the keeper did not settle interval {t} in {MAX_ROUNDS_PER_INTERVAL} rounds"
+    ))
+}
+
+/// Where the simulation writes its keys, index and outbox.
+pub(crate) fn work_dir(out: &Path) -> PathBuf {
+    out.join("work")
+}
+
+/// The throwaway keystores' password, from [`PASSWORD_ENV`].
+fn password() -> eyre::Result<String> {
+    std::env::var(PASSWORD_ENV).wrap_err_with(|| format!("{PASSWORD_ENV} is not set"))
+}
+
+/// `cogrid simulate` arguments.
+#[derive(Debug, Clone, clap::Args)]
+pub struct SimulateArgs {
+    /// Homes in the neighbourhood.
+    #[arg(long, default_value_t = 500, value_parser = clap::value_parser!(u64).range(1..=5_000))]
+    pub homes: u64,
+    /// Hours simulated from the day's midnight (UTC).
+    #[arg(long, default_value_t = 24, value_parser = clap::value_parser!(u64).range(1..=24))]
+    pub hours: u64,
+    /// Trading interval, seconds; an hour must hold whole intervals.
+    #[arg(long, default_value_t = 900, value_parser = interval_arg)]
+    pub interval: u64,
+    /// Seed of the home mix and its draws.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// The bundled day of weather, spot prices and carbon intensity replayed.
+    #[arg(long, default_value = "sunny-spring")]
+    pub day: String,
+    /// Where the report, the chart and the run's keys, outbox and index go.
+    #[arg(long, default_value = "simulate-output")]
+    pub out: PathBuf,
+}
+
+/// An interval length that divides an hour.
+fn interval_arg(text: &str) -> Result<u64, String> {
+    match text.trim().parse::<u64>() {
+        Ok(seconds) if seconds >= 60 && 3_600 % seconds == 0 => Ok(seconds),
+        _ => Err(format!(
+            "`{text}` is not an interval that divides an hour: give seconds such as 300, 900 \
+             or 3600"
+        )),
+    }
+}
+
+/// Meters per feeder: a low-voltage feeder serves a street of some dozens of homes.
+const HOMES_PER_FEEDER: u64 = 50;
+/// What each home deposits in its vault before the day, base units (50 USD).
+const DEPOSIT: u64 = 50_000_000;
+/// Every meter's registered connection capacity, W.
+const CAPACITY_W: u32 = 11_000;
+/// `MeterKinds` flags.
+const SOLAR: u8 = 1;
+const BATTERY: u8 = 2;
+const EV: u8 = 4;
+const CRITICAL_LOAD: u8 = 8;
+
+/// Runs the simulation and writes its report under `args.out`; fails when a conservation check
+/// does.
+pub(crate) async fn run(args: SimulateArgs) -> eyre::Result<()> {
+    let wall = Instant::now();
+    let day = cogrid_sim::day::Day::bundled(&args.day)?;
+    let tariffs = cogrid_sim::Tariffs::default();
+    let len = args.interval;
+    let start = day.start();
+    let intervals = args.hours * 3_600 / len;
+    let work = work_dir(&args.out);
+    if work.exists() {
+        std::fs::remove_dir_all(&work).wrap_err_with(|| format!("clearing {}", work.display()))?;
+    }
+    std::fs::create_dir_all(&work).wrap_err_with(|| format!("creating {}", work.display()))?;
+    // SAFETY: set before any other thread reads the environment.
+    unsafe { std::env::set_var(PASSWORD_ENV, "simulate") };
+
+    eprintln!(
+        "cogrid simulate: {} homes, {} h of `{}` in {len}-second intervals, seed {}",
+        args.homes, args.hours, args.day, args.seed
+    );
+    // The chain starts an hour before the day, so that the setup happens before its first
+    // interval and the baseline readings can be taken at its midnight.
+    let genesis = (start - 3_600).to_string();
+    let devnet = cogrid_chain::Devnet::start_with_args(&["--timestamp", &genesis])?;
+    let params = cogrid_chain::SuiteParams {
+        interval_seconds: u32::try_from(len)?,
+        ..cogrid_chain::SuiteParams::default()
+    };
+    let deployment =
+        cogrid_chain::deploy_suite(&devnet.admin, devnet.admin_key.address(), params).await?;
+    let chain = Chain {
+        // Asks the node for every nonce: the pipelined providers send as the admin too.
+        admin: cogrid_chain::connect_lazily(&devnet.rpc_url(), devnet.admin_key.clone())?,
+        admin_key: devnet.admin_key.clone(),
+        rpc_url: devnet.rpc_url(),
+        deployment,
+    };
+    chain.set_network_fee(tariffs.network_fee_per_kwh).await?;
+
+    let shapes =
+        cogrid_sim::homes::LoadShapes::from_csv(&cogrid_chain::workspace_root().join(AUSGRID_CSV))?;
+    let feeders = u32::try_from(args.homes.div_ceil(HOMES_PER_FEEDER))?;
+    let specs = cogrid_sim::homes::neighbourhood(
+        usize::try_from(args.homes)?,
+        args.seed,
+        feeders,
+        &tariffs,
+    );
+    let on_chain: Vec<OnChainHome> = specs.iter().map(OnChainHome::from_spec).collect();
+    chain
+        .register(&on_chain)
+        .await
+        .wrap_err("registering the homes")?;
+    let mut homes: Vec<cogrid_sim::homes::Home> = specs
+        .into_iter()
+        .map(|spec| cogrid_sim::homes::Home::new(spec, &shapes, day.ausgrid_day()))
+        .collect();
+    let meters: Vec<PrivateKeySigner> = on_chain.iter().map(|home| home.meter.clone()).collect();
+    let relayer = PrivateKeySigner::random();
+    chain.fund_gas(&[relayer.address()]).await?;
+    let mut signers = Signers::start(&chain, &work.join("outbox.db"), &relayer, &meters, len)
+        .await
+        .wrap_err("starting the meter signer")?;
+    let cancel = CancellationToken::new();
+    let (mut keeper, keeper_account) = start_keeper(&chain, &work, cancel.clone())
+        .await
+        .wrap_err("starting the keeper")?;
+
+    // The baseline readings at the day's midnight: every register at zero.
+    chain.advance_to(start).await?;
+    let registers = |homes: &[cogrid_sim::homes::Home]| -> Vec<(Address, (u64, u64))> {
+        meters
+            .iter()
+            .zip(homes)
+            .map(|(meter, home)| (meter.address(), home.registers()))
+            .collect()
+    };
+    signers.post(start, &registers(&homes)).await?;
+    let mut timings = cogrid_sim::Timings {
+        setup: wall.elapsed(),
+        ..cogrid_sim::Timings::default()
+    };
+
+    let mut outcomes = Vec::new();
+    let mut settlement_txs: Vec<String> = Vec::new();
+    for index in 0..intervals {
+        let from = start + index * len;
+        let conditions = day.conditions(from, len);
+        let (mut imported_wh, mut exported_wh) = (0, 0);
+        for home in &mut homes {
+            let flow = home.step(&conditions, None);
+            imported_wh += flow.import_wh;
+            exported_wh += flow.export_wh;
+        }
+        let end = from + len;
+        chain.advance_to(end).await?;
+        let posted = signers.post(end, &registers(&homes)).await?;
+        timings.signing += posted.signing;
+        timings.posting += posted.posting;
+        let cleared = Instant::now();
+        let report = settle(&mut keeper, from / len).await?;
+        timings.settlement += cleared.elapsed();
+        settlement_txs.extend(report.transactions.iter().cloned());
+        let price = (report.traded_wh > 0).then_some(report.price);
+        eprint!(
+            "\rinterval {:>3}/{intervals} {} price {:>9} traded {:>9} kWh",
+            index + 1,
+            crate::time::rfc3339(from),
+            price.map_or("-".to_owned(), |price| {
+                crate::units::show(u128::from(price), crate::units::Unit::UsdPerKwh)
+            }),
+            crate::units::format(u128::from(report.traded_wh), crate::units::Unit::Kwh),
+        );
+        outcomes.push(cogrid_sim::IntervalOutcome {
+            t: from / len,
+            clearing_price: price,
+            traded_wh: report.traded_wh,
+            grid_import_wh: imported_wh.saturating_sub(report.traded_wh),
+            exported_wh,
+            imported_wh,
+            spot_price_per_mwh: conditions.spot_price_per_mwh,
+            carbon_intensity: conditions.carbon_intensity,
+            fills: u32::try_from(report.fills.len())?,
+        });
+    }
+    eprintln!();
+    let keeper_metrics = keeper.metrics();
+    cancel.cancel();
+    keeper.stop().await;
+
+    let mut gas = cogrid_sim::GasFigures {
+        readings_gas: signers.gas_used(),
+        readings: signers.readings,
+        readings_calldata: signers.calldata,
+        settlements: settlement_txs.len() as u64,
+        fills: keeper_metrics
+            .fills_settled
+            .load(std::sync::atomic::Ordering::Relaxed),
+        ..cogrid_sim::GasFigures::default()
+    };
+    for hash in &settlement_txs {
+        let hash: alloy::primitives::B256 = hash.parse()?;
+        if let Some(receipt) = chain.admin.get_transaction_receipt(hash).await? {
+            gas.settlement_gas += receipt.gas_used;
+        }
+        if let Some(transaction) = chain.admin.get_transaction_by_hash(hash).await? {
+            use alloy::consensus::Transaction as _;
+            gas.settlement_calldata.add(transaction.input());
+        }
+    }
+    let records = settlement_records(&chain).await?;
+    let home_outcomes: Vec<cogrid_sim::HomeOutcome> = homes
+        .iter()
+        .zip(&on_chain)
+        .map(|(home, on_chain)| home_outcome(home, on_chain, &records, &tariffs))
+        .collect();
+    let mut participants: Vec<Address> = on_chain.iter().map(|home| home.owner.address()).collect();
+    participants.extend([chain.admin_key.address(), keeper_account]);
+    let meter_addresses: Vec<Address> = meters.iter().map(PrivateKeySigner::address).collect();
+    let checks = cogrid_sim::checks::conservation(
+        &chain.admin,
+        &chain.rpc_url,
+        &chain.deployment,
+        &meter_addresses,
+        &participants,
+    )
+    .await?;
+    timings.wall = wall.elapsed();
+    let assumptions = cogrid_sim::homes::assumptions(&tariffs);
+    let outcome = cogrid_sim::Outcome {
+        homes_count: homes.len(),
+        hours: args.hours,
+        interval_seconds: len,
+        seed: args.seed,
+        day: args.day.clone(),
+        day_sources: day.assumptions(),
+        tariffs,
+        assumptions,
+        intervals: outcomes,
+        homes: home_outcomes,
+        vpp: None,
+        gas,
+        timings,
+        deployment: chain.deployment,
+    };
+    write_report(&args.out, &outcome, &checks)?;
+    let failed: Vec<&str> = checks
+        .iter()
+        .filter(|check| !check.passed)
+        .map(|check| check.name.as_str())
+        .collect();
+    eyre::ensure!(
+        failed.is_empty(),
+        "conservation checks failed: {} (see {})",
+        failed.join(", "),
+        args.out.join("report.md").display()
+    );
+    Ok(())
+}
+
+/// Writes `report.md`, `report.json` and `chart.svg` into `out` and prints the summary.
+fn write_report(
+    out: &Path,
+    outcome: &cogrid_sim::Outcome,
+    checks: &[cogrid_sim::checks::Check],
+) -> eyre::Result<()> {
+    let markdown = cogrid_sim::report::markdown(outcome, checks);
+    let files = [
+        ("report.md", markdown.clone()),
+        (
+            "report.json",
+            serde_json::to_string_pretty(&cogrid_sim::report::json(outcome, checks))? + "\n",
+        ),
+        ("chart.svg", cogrid_sim::chart::svg(outcome)),
+    ];
+    for (name, text) in files {
+        let path = out.join(name);
+        std::fs::write(&path, text).wrap_err_with(|| format!("writing {}", path.display()))?;
+    }
+    // The report's head: the run, the checks' verdict and the energy table.
+    for line in markdown
+        .lines()
+        .take_while(|line| !line.starts_with("## Clearing prices"))
+    {
+        println!("{line}");
+    }
+    println!(
+        "report: {} (and report.json, chart.svg)",
+        out.join("report.md").display()
+    );
+    Ok(())
+}
+
+/// Every `MetersSettled` record of the run, by meter.
+async fn settlement_records(
+    chain: &Chain,
+) -> eyre::Result<std::collections::HashMap<Address, Vec<cogrid_chain::SettlementRecord>>> {
+    use alloy::sol_types::SolEvent as _;
+    let filter = alloy::rpc::types::Filter::new()
+        .address(chain.deployment.market)
+        .event_signature(EnergyMarket::MetersSettled::SIGNATURE_HASH);
+    let logs = cogrid_chain::logs_since(
+        &chain.admin,
+        &chain.rpc_url,
+        &filter,
+        chain.deployment.deployed_at_block,
+    )
+    .await?;
+    let mut records: std::collections::HashMap<Address, Vec<cogrid_chain::SettlementRecord>> =
+        std::collections::HashMap::new();
+    for log in logs {
+        let event = EnergyMarket::MetersSettled::decode_log_data(log.data())?;
+        for record in cogrid_chain::SettlementRecord::decode_all(&event.records) {
+            records.entry(record.meter).or_default().push(record);
+        }
+    }
+    Ok(records)
+}
+
+/// One home's energy, bills and carbon, its cogrid bill from its settlement records: what it
+/// paid for energy bought in the market (price and network fee), the grid supply at the retail
+/// tariff, less what it earned selling and its banked surplus (energy credits) at the feed-in
+/// tariff.
+fn home_outcome(
+    home: &cogrid_sim::homes::Home,
+    on_chain: &OnChainHome,
+    records: &std::collections::HashMap<Address, Vec<cogrid_chain::SettlementRecord>>,
+    tariffs: &cogrid_sim::Tariffs,
+) -> cogrid_sim::HomeOutcome {
+    let (imported_wh, exported_wh) = home.registers();
+    let at = |wh: u64, price: u64| i128::from(wh) * i128::from(price) / 1_000;
+    let (mut paid, mut earned, mut grid_wh, mut credited_wh, mut carbon) = (0i128, 0i128, 0, 0, 0);
+    for record in records.get(&on_chain.meter.address()).into_iter().flatten() {
+        if record.bought {
+            paid += record.amount as i128;
+        } else {
+            earned += record.amount as i128;
+        }
+        grid_wh += u64::from(record.grid_supplied_wh);
+        credited_wh += u64::from(record.credited_wh);
+        carbon += record.carbon_grams;
+    }
+    let cogrid_bill = paid + at(grid_wh, tariffs.retail_per_kwh)
+        - earned
+        - at(credited_wh, tariffs.feed_in_per_kwh);
+    let utility_bill =
+        at(imported_wh, tariffs.retail_per_kwh) - at(exported_wh, tariffs.feed_in_per_kwh);
+    cogrid_sim::HomeOutcome {
+        index: home.spec().index,
+        kind: home.spec().kind.name().to_owned(),
+        meter: on_chain.meter.address(),
+        owner: on_chain.owner.address(),
+        imported_wh,
+        exported_wh,
+        cogrid_bill: i64::try_from(cogrid_bill).unwrap_or(i64::MAX),
+        utility_bill: i64::try_from(utility_bill).unwrap_or(i64::MAX),
+        carbon_grams: carbon,
+        vpp_paid: 0,
+    }
+}
+
+/// The bundled household load and PV year.
+const AUSGRID_CSV: &str = "data/ausgrid-customer12/data_2011-2012.csv";
+
+impl OnChainHome {
+    /// The keys, registration and order of a home the seed drew.
+    fn from_spec(spec: &cogrid_sim::homes::HomeSpec) -> Self {
+        let kinds = [
+            (spec.pv_kwp > 0.0, SOLAR),
+            (spec.battery.is_some(), BATTERY),
+            (spec.ev.is_some(), EV),
+            (spec.critical, CRITICAL_LOAD),
+        ]
+        .into_iter()
+        .filter(|(has, _)| *has)
+        .fold(0, |flags, (_, flag)| flags | flag);
+        Self {
+            owner: PrivateKeySigner::random(),
+            meter: PrivateKeySigner::random(),
+            feeder: spec.feeder,
+            kinds,
+            capacity_w: CAPACITY_W,
+            deposit: DEPOSIT,
+            order: OrderParams {
+                sells: spec.sell_floor.is_some(),
+                sellFloor: spec.sell_floor.unwrap_or(0),
+                buys: true,
+                buyCeiling: spec.buy_ceiling,
+                capWh: 0,
+                validFrom: Default::default(),
+                validUntil: Default::default(),
+                coverFromCredits: false,
+            },
+        }
+    }
+}
+
+impl Chain {
+    /// Moves the chain's clock to just after `time`, unless it is already there.
+    async fn advance_to(&self, time: u64) -> eyre::Result<()> {
+        let now = self
+            .admin
+            .get_block_by_number(alloy::eips::BlockNumberOrTag::Latest)
+            .await?
+            .ok_or_else(|| eyre!("the devnet has no latest block"))?
+            .header
+            .timestamp;
+        if now <= time {
+            self.admin
+                .raw_request::<_, serde_json::Value>(
+                    "evm_setNextBlockTimestamp".into(),
+                    (time + 1,),
+                )
+                .await?;
+            self.admin
+                .raw_request::<_, serde_json::Value>("evm_mine".into(), ())
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// Makes the admin the grid operator too and sets the network fee.
+    async fn set_network_fee(&self, fee_per_kwh: u64) -> eyre::Result<()> {
+        let market = EnergyMarket::new(self.deployment.market, self.admin.clone());
+        let role = market.GRID_OPERATOR_ROLE().call().await?;
+        let admin = self.admin_key.address();
+        market
+            .grantRole(role, admin)
+            .send()
+            .await?
+            .get_receipt()
+            .await?;
+        let set = market
+            .setNetworkFee(fee_per_kwh)
+            .send()
+            .await?
+            .get_receipt()
+            .await?;
+        eyre::ensure!(set.status(), "setting the network fee reverted");
+        Ok(())
+    }
+}
