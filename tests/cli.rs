@@ -2011,3 +2011,80 @@ async fn an_event_round_trips_through_openadr_3() {
     }
     assert_eq!(chain.nonce(operator.address()).await, nonce);
 }
+
+/// `cogrid simulate` runs 20 homes for 3 hours on its own anvil, with the keeper, the meter signer
+/// and a VPP event in the last hour, and writes a report whose conservation checks all pass.
+#[test]
+fn simulate_writes_a_report_whose_conservation_checks_pass() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("sim");
+    let output = Command::new(env!("CARGO_BIN_EXE_cogrid"))
+        .args([
+            "simulate", "--homes", "20", "--hours", "3", "--seed", "7", "--out",
+        ])
+        .arg(&out)
+        .env("RUST_LOG", "warn")
+        .output()
+        .unwrap();
+    let printed = stdout(&output);
+    assert!(
+        printed.contains("Conservation checks: **PASS**"),
+        "{printed}"
+    );
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("report.json")).unwrap()).unwrap();
+    assert_eq!(report["schema"], "cogrid-simulate-report/1");
+    assert_eq!(report["checks_passed"], true);
+    let checks = report["checks"].as_array().unwrap();
+    assert!(checks.len() >= 10, "{checks:?}");
+    assert!(
+        checks.iter().all(|check| check["passed"] == true),
+        "{checks:?}"
+    );
+    for key in [
+        "run",
+        "energy",
+        "prices",
+        "bills",
+        "carbon",
+        "vpp",
+        "gas",
+        "throughput",
+        "cost",
+        "timings",
+        "assumptions",
+        "attribution",
+    ] {
+        assert!(!report[key].is_null(), "report.json has `{key}`");
+    }
+    let svg = std::fs::read_to_string(out.join("chart.svg")).unwrap();
+    assert!(
+        svg.starts_with("<svg") || svg.starts_with("<?xml"),
+        "{}",
+        &svg[..40]
+    );
+    let markdown = std::fs::read_to_string(out.join("report.md")).unwrap();
+    assert!(markdown.contains("## VPP"), "{markdown}");
+}
+
+/// A bad flag or an unknown day is refused before anything starts, saying what is accepted.
+#[test]
+fn simulate_refuses_a_bad_interval_and_an_unknown_day() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_cogrid"))
+            .arg("simulate")
+            .args(args)
+            .arg("--out")
+            .arg(dir.path())
+            .output()
+            .unwrap()
+    };
+    let refused = stderr(&run(&["--interval", "700"]));
+    assert!(refused.contains("divides an hour"), "{refused}");
+    let refused = stderr(&run(&["--homes", "0"]));
+    assert!(refused.contains("--homes"), "{refused}");
+    let refused = stderr(&run(&["--day", "rainy-tuesday"]));
+    assert!(refused.contains("sunny-spring"), "{refused}");
+    assert!(refused.contains("cloudy-winter"), "{refused}");
+}

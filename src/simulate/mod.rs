@@ -6,6 +6,8 @@
 //! This module is the orchestration; what the homes do is `cogrid_sim::homes`, what the report
 //! says is `cogrid_sim::report`.
 
+mod vpp;
+
 use std::{
     path::{Path, PathBuf},
     sync::Arc,
@@ -477,6 +479,12 @@ pub(crate) async fn run(args: SimulateArgs) -> eyre::Result<()> {
         setup: wall.elapsed(),
         ..cogrid_sim::Timings::default()
     };
+    let called = Instant::now();
+    let vpp_call = match vpp::evening_peak(&day, start, args.hours) {
+        Some(window) => Some(vpp::Call::open(&chain, &homes, &on_chain, window, start).await?),
+        None => None,
+    };
+    timings.other += called.elapsed();
 
     let mut outcomes = Vec::new();
     let mut settlement_txs: Vec<String> = Vec::new();
@@ -484,8 +492,11 @@ pub(crate) async fn run(args: SimulateArgs) -> eyre::Result<()> {
         let from = start + index * len;
         let conditions = day.conditions(from, len);
         let (mut imported_wh, mut exported_wh) = (0, 0);
-        for home in &mut homes {
-            let flow = home.step(&conditions, None);
+        for (home_index, home) in homes.iter_mut().enumerate() {
+            let dispatch_w = vpp_call
+                .as_ref()
+                .and_then(|call| call.dispatch_w(home_index, from));
+            let flow = home.step(&conditions, dispatch_w);
             imported_wh += flow.import_wh;
             exported_wh += flow.export_wh;
         }
@@ -521,6 +532,22 @@ pub(crate) async fn run(args: SimulateArgs) -> eyre::Result<()> {
         });
     }
     eprintln!();
+    // The keeper settles the VPP event once its settlement opens and closes it after the proof
+    // window: the clock moves there.
+    let vpp_result = match &vpp_call {
+        Some(call) => {
+            let finished = Instant::now();
+            let (settle_at, close_at) = call.due(&chain).await?;
+            for at in [settle_at, close_at] {
+                chain.advance_to(at).await?;
+                keeper.round().await?;
+            }
+            let result = call.outcome(&chain, &on_chain).await?;
+            timings.other += finished.elapsed();
+            Some(result)
+        }
+        None => None,
+    };
     let keeper_metrics = keeper.metrics();
     cancel.cancel();
     keeper.stop().await;
@@ -546,10 +573,20 @@ pub(crate) async fn run(args: SimulateArgs) -> eyre::Result<()> {
         }
     }
     let records = settlement_records(&chain).await?;
+    let vpp_owed: std::collections::HashMap<Address, u64> = vpp_result
+        .as_ref()
+        .map(|(_, owed)| owed.iter().copied().collect())
+        .unwrap_or_default();
     let home_outcomes: Vec<cogrid_sim::HomeOutcome> = homes
         .iter()
         .zip(&on_chain)
-        .map(|(home, on_chain)| home_outcome(home, on_chain, &records, &tariffs))
+        .map(|(home, on_chain)| {
+            let vpp_paid = vpp_owed
+                .get(&on_chain.meter.address())
+                .copied()
+                .unwrap_or(0);
+            home_outcome(home, on_chain, &records, &tariffs, vpp_paid)
+        })
         .collect();
     let mut participants: Vec<Address> = on_chain.iter().map(|home| home.owner.address()).collect();
     participants.extend([chain.admin_key.address(), keeper_account]);
@@ -575,7 +612,7 @@ pub(crate) async fn run(args: SimulateArgs) -> eyre::Result<()> {
         assumptions,
         intervals: outcomes,
         homes: home_outcomes,
-        vpp: None,
+        vpp: vpp_result.map(|(outcome, _)| outcome),
         gas,
         timings,
         deployment: chain.deployment,
@@ -656,13 +693,14 @@ async fn settlement_records(
 
 /// One home's energy, bills and carbon, its cogrid bill from its settlement records: what it
 /// paid for energy bought in the market (price and network fee), the grid supply at the retail
-/// tariff, less what it earned selling and its banked surplus (energy credits) at the feed-in
-/// tariff.
+/// tariff, less what it earned selling, its banked surplus (energy credits) at the feed-in
+/// tariff and its VPP pay.
 fn home_outcome(
     home: &cogrid_sim::homes::Home,
     on_chain: &OnChainHome,
     records: &std::collections::HashMap<Address, Vec<cogrid_chain::SettlementRecord>>,
     tariffs: &cogrid_sim::Tariffs,
+    vpp_paid: u64,
 ) -> cogrid_sim::HomeOutcome {
     let (imported_wh, exported_wh) = home.registers();
     let at = |wh: u64, price: u64| i128::from(wh) * i128::from(price) / 1_000;
@@ -679,7 +717,8 @@ fn home_outcome(
     }
     let cogrid_bill = paid + at(grid_wh, tariffs.retail_per_kwh)
         - earned
-        - at(credited_wh, tariffs.feed_in_per_kwh);
+        - at(credited_wh, tariffs.feed_in_per_kwh)
+        - i128::from(vpp_paid);
     let utility_bill =
         at(imported_wh, tariffs.retail_per_kwh) - at(exported_wh, tariffs.feed_in_per_kwh);
     cogrid_sim::HomeOutcome {
@@ -692,7 +731,7 @@ fn home_outcome(
         cogrid_bill: i64::try_from(cogrid_bill).unwrap_or(i64::MAX),
         utility_bill: i64::try_from(utility_bill).unwrap_or(i64::MAX),
         carbon_grams: carbon,
-        vpp_paid: 0,
+        vpp_paid,
     }
 }
 
