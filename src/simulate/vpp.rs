@@ -40,13 +40,13 @@ pub(crate) struct Call {
 /// run's last hour when the run ends before the evening. `None` when the run is too short to
 /// have a baseline hour before it.
 pub(crate) fn evening_peak(day: &Day, run_start: u64, hours: u64) -> Option<(u64, u64)> {
-    let hour_starts = (1..hours).map(|hour| run_start + hour * 3_600);
+    let mut hour_starts = (1..hours).map(|hour| run_start + hour * 3_600);
     let evening: Vec<u64> = hour_starts
         .clone()
         .filter(|start| EVENING.contains(&(start % 86_400)))
         .collect();
     let start = if evening.is_empty() {
-        hour_starts.last()?
+        hour_starts.next_back()?
     } else {
         *evening
             .iter()
