@@ -13,11 +13,18 @@ pub(super) struct Migration {
 
 /// Every migration, oldest first; versions count up from 1. Never edit a released one: add the
 /// next.
-const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "0001_index.sql",
-    sql: include_str!("../../migrations/0001_index.sql"),
-}];
+const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "0001_index.sql",
+        sql: include_str!("../../migrations/0001_index.sql"),
+    },
+    Migration {
+        version: 2,
+        name: "0002_settlement_position_index.sql",
+        sql: include_str!("../../migrations/0002_settlement_position_index.sql"),
+    },
+];
 
 const VERSION_TABLE: &str = "CREATE TABLE IF NOT EXISTS schema_version (
     version BIGINT PRIMARY KEY,
