@@ -83,7 +83,7 @@ postgres:
 
 ## demo: the metering path end to end on a local L2 devnet, with a readable report.
 demo: install
-	$(CARGO) run --release -p cogrid -- demo
+	$(CARGO) run --release -p cogrid -- simulate
 
 ## test: forge (unit, fuzz, invariant, gas snapshot), the bindings drift check, cargo tests.
 test: install test-contracts test-gas test-bindings test-rust
