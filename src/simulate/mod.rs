@@ -6,6 +6,7 @@
 //! This module is the orchestration; what the homes do is `cogrid_sim::homes`, what the report
 //! says is `cogrid_sim::report`.
 
+mod oracle;
 mod vpp;
 
 use std::{
@@ -464,6 +465,11 @@ pub(crate) async fn run(args: SimulateArgs) -> eyre::Result<()> {
     let (mut keeper, keeper_account) = start_keeper(&chain, &work, cancel.clone())
         .await
         .wrap_err("starting the keeper")?;
+    // The oracle's sources answer at the simulated time, the end of the interval being settled.
+    let clock = Arc::new(std::sync::atomic::AtomicU64::new(start));
+    let mut oracles = oracle::Oracles::start(&chain, &work, Arc::new(day.clone()), clock.clone())
+        .await
+        .wrap_err("starting the oracle reporters")?;
 
     // The baseline readings at the day's midnight: every register at zero.
     chain.advance_to(start).await?;
@@ -479,6 +485,7 @@ pub(crate) async fn run(args: SimulateArgs) -> eyre::Result<()> {
         setup: wall.elapsed(),
         ..cogrid_sim::Timings::default()
     };
+    timings.other += oracles.hourly(&chain).await;
     let called = Instant::now();
     let vpp_call = match vpp::evening_peak(&day, start, args.hours) {
         Some(window) => Some(vpp::Call::open(&chain, &homes, &on_chain, window, start).await?),
@@ -501,7 +508,11 @@ pub(crate) async fn run(args: SimulateArgs) -> eyre::Result<()> {
             exported_wh += flow.export_wh;
         }
         let end = from + len;
+        clock.store(end, std::sync::atomic::Ordering::Relaxed);
         chain.advance_to(end).await?;
+        if (index + 1) % (3_600 / len) == 0 {
+            timings.other += oracles.hourly(&chain).await;
+        }
         let posted = signers.post(end, &registers(&homes)).await?;
         timings.signing += posted.signing;
         timings.posting += posted.posting;
@@ -532,6 +543,11 @@ pub(crate) async fn run(args: SimulateArgs) -> eyre::Result<()> {
         });
     }
     eprintln!();
+    let released = Instant::now();
+    let owners: Vec<Address> = on_chain.iter().map(|home| home.owner.address()).collect();
+    oracles.release_held_carbon(&chain, &owners).await?;
+    oracles.stop().await;
+    timings.other += released.elapsed();
     // The keeper settles the VPP event once its settlement opens and closes it after the proof
     // window: the clock moves there.
     let vpp_result = match &vpp_call {
