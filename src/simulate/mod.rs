@@ -281,6 +281,7 @@ impl Signers {
 pub(crate) async fn start_keeper(
     chain: &Chain,
     dir: &Path,
+    databases: &Path,
     cancel: CancellationToken,
 ) -> eyre::Result<(Keeper, Address)> {
     let keystore = dir.join("keeper.json");
@@ -311,7 +312,7 @@ pub(crate) async fn start_keeper(
                 password_env: PASSWORD_ENV.into(),
             },
             database: DatabaseConfig {
-                url: Database::Sqlite(dir.join("keeper.sqlite")),
+                url: Database::Sqlite(databases.join("keeper.sqlite")),
             },
             http: HttpConfig {
                 listen: "127.0.0.1:0".parse()?,
@@ -344,6 +345,30 @@ pub(crate) async fn settle(keeper: &mut Keeper, t: u64) -> eyre::Result<Clearing
 /// Where the simulation writes its keys, index and outbox.
 pub(crate) fn work_dir(out: &Path) -> PathBuf {
     out.join("work")
+}
+
+/// Removes the run's memory-backed databases when the run ends, however it ends.
+struct Scratch(PathBuf);
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        if self.0.starts_with("/dev/shm") {
+            // Nothing to report if it is gone already.
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+}
+
+/// Where the outbox and the keeper's index live: memory-backed storage (`/dev/shm`) when the
+/// machine has it. Both are throwaway here, and a disk's fsync per signed reading (the outbox's
+/// promise to a real gateway) would otherwise dominate a run of tens of thousands of readings.
+fn database_dir(work: &Path) -> PathBuf {
+    let shm = Path::new("/dev/shm");
+    if shm.is_dir() {
+        shm.join(format!("cogrid-simulate-{}", std::process::id()))
+    } else {
+        work.to_owned()
+    }
 }
 
 /// The throwaway keystores' password, from [`PASSWORD_ENV`].
@@ -458,11 +483,15 @@ pub(crate) async fn run(args: SimulateArgs) -> eyre::Result<()> {
     let meters: Vec<PrivateKeySigner> = on_chain.iter().map(|home| home.meter.clone()).collect();
     let relayer = PrivateKeySigner::random();
     chain.fund_gas(&[relayer.address()]).await?;
-    let mut signers = Signers::start(&chain, &work.join("outbox.db"), &relayer, &meters, len)
+    let databases = database_dir(&work);
+    std::fs::create_dir_all(&databases)
+        .wrap_err_with(|| format!("creating {}", databases.display()))?;
+    let _scratch = Scratch(databases.clone());
+    let mut signers = Signers::start(&chain, &databases.join("outbox.db"), &relayer, &meters, len)
         .await
         .wrap_err("starting the meter signer")?;
     let cancel = CancellationToken::new();
-    let (mut keeper, keeper_account) = start_keeper(&chain, &work, cancel.clone())
+    let (mut keeper, keeper_account) = start_keeper(&chain, &work, &databases, cancel.clone())
         .await
         .wrap_err("starting the keeper")?;
     // The oracle's sources answer at the simulated time, the end of the interval being settled.
