@@ -28,14 +28,10 @@ pub use crate::{
 #[derive(Debug, Parser)]
 #[command(name = "cogrid", version)]
 pub struct Cli {
-    /// JSON-RPC URL of the chain.
-    #[arg(
-        long,
-        global = true,
-        env = "COGRID_RPC_URL",
-        default_value = "http://127.0.0.1:8545"
-    )]
-    pub rpc_url: String,
+    /// JSON-RPC URL of the chain [default: http://127.0.0.1:8545; `simulate` starts its own
+    /// anvil unless it is given].
+    #[arg(long, global = true, env = "COGRID_RPC_URL")]
+    pub rpc_url: Option<String>,
     /// Deployment file (written by `deploy`, read by the other commands).
     #[arg(long, global = true)]
     pub deployment: Option<PathBuf>,
@@ -766,7 +762,17 @@ fn one_line_chain(error: &eyre::Report) -> String {
 async fn run(cli: Cli, request: Option<Request>) -> eyre::Result<()> {
     match cli.command {
         Command::Demo { out } => return crate::demo::run(&out).await,
-        Command::Simulate(args) => return crate::simulate::run(args).await,
+        Command::Simulate(args) => {
+            let external = match &cli.rpc_url {
+                Some(url) => Some(crate::simulate::External {
+                    rpc_url: url.clone(),
+                    admin: cli.key.signer()?,
+                    deployment: cli.deployment.clone(),
+                }),
+                None => None,
+            };
+            return crate::simulate::run(args, external).await;
+        }
         Command::BenchGas => return crate::gas::run().await,
         _ => {}
     }
@@ -791,7 +797,11 @@ async fn run(cli: Cli, request: Option<Request>) -> eyre::Result<()> {
         cli.key.signer()?
     };
     let sender = signer.address();
-    let provider = connect(&cli.rpc_url, signer, None).await?;
+    let rpc_url = cli
+        .rpc_url
+        .clone()
+        .unwrap_or_else(|| DEFAULT_RPC_URL.to_owned());
+    let provider = connect(&rpc_url, signer, None).await?;
     if let Command::Deploy {
         interval_seconds,
         acceptance_window,
@@ -819,7 +829,7 @@ async fn run(cli: Cli, request: Option<Request>) -> eyre::Result<()> {
     let deployment = load_deployment(cli.deployment, &provider).await?;
     let session = Session {
         provider: provider.clone(),
-        rpc_url: cli.rpc_url.clone(),
+        rpc_url: rpc_url.clone(),
         deployment,
         sender,
     };
@@ -838,7 +848,7 @@ async fn run(cli: Cli, request: Option<Request>) -> eyre::Result<()> {
         } => return session.show_fees().await,
         _ => {}
     }
-    let explained = |error: alloy::contract::Error| explain(error, &cli.rpc_url, None);
+    let explained = |error: alloy::contract::Error| explain(error, &rpc_url, None);
     let registry = EnergyMarket::new(deployment.market, provider.clone());
     let receipt = match cli.command {
         Command::Meter {
@@ -892,7 +902,7 @@ async fn run(cli: Cli, request: Option<Request>) -> eyre::Result<()> {
         .map_err(explained)?
         .get_receipt()
         .await
-        .wrap_err_with(|| format!("waiting for the transaction's receipt from {}", cli.rpc_url))?;
+        .wrap_err_with(|| format!("waiting for the transaction's receipt from {rpc_url}"))?;
     eyre::ensure!(
         receipt.status(),
         "transaction {} reverted",
@@ -906,7 +916,10 @@ async fn run(cli: Cli, request: Option<Request>) -> eyre::Result<()> {
     Ok(())
 }
 
-async fn load_deployment(
+/// The node the commands talk to when `--rpc-url` (or `$COGRID_RPC_URL`) is not given.
+const DEFAULT_RPC_URL: &str = "http://127.0.0.1:8545";
+
+pub(crate) async fn load_deployment(
     path: Option<PathBuf>,
     provider: &alloy::providers::DynProvider,
 ) -> eyre::Result<Deployment> {

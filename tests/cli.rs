@@ -2088,3 +2088,30 @@ fn simulate_refuses_a_bad_interval_and_an_unknown_day() {
     assert!(refused.contains("sunny-spring"), "{refused}");
     assert!(refused.contains("cloudy-winter"), "{refused}");
 }
+
+/// `cogrid simulate --rpc-url` runs on a node the user started, with the contracts `cogrid deploy`
+/// put there, and names what is missing: a node that does not answer, or contracts that are not
+/// on it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn simulate_on_a_given_node_runs_there_or_names_what_is_missing() {
+    let chain = Chain::start();
+    let simulate = ["simulate", "--homes", "4", "--hours", "2", "--out", "sim"];
+
+    let key = PrivateKeySigner::random();
+    let refused = stderr(&cogrid("http://127.0.0.1:9", chain.dir.path(), Some(&key), &simulate));
+    assert!(refused.contains("RPC http://127.0.0.1:9 is unreachable"), "{refused}");
+
+    // Another anvil, the same chain id, none of the deployment file's contracts.
+    let bare = Devnet::start().unwrap();
+    let refused = stderr(&cogrid(
+        &bare.rpc_url(),
+        chain.dir.path(),
+        Some(&bare.admin_key),
+        &simulate,
+    ));
+    assert!(refused.contains("no contracts on"), "{refused}");
+    assert!(refused.contains("cogrid deploy"), "{refused}");
+
+    let ran = stdout(&chain.run(chain.admin(), &simulate));
+    assert!(ran.contains("Conservation checks: **PASS**"), "{ran}");
+}

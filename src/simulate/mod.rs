@@ -6,7 +6,7 @@
 //! This module is the orchestration; what the homes do is `cogrid_sim::homes`, what the report
 //! says is `cogrid_sim::report`.
 
-mod oracle;
+pub(crate) mod oracle;
 mod vpp;
 
 use std::{
@@ -45,7 +45,7 @@ use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 /// The simulation's throwaway keystores' password lives in this variable for the run.
-const PASSWORD_ENV: &str = "COGRID_SIMULATE_PASSWORD";
+pub(crate) const PASSWORD_ENV: &str = "COGRID_SIMULATE_PASSWORD";
 /// Readings per `submitReadings` transaction.
 const READINGS_PER_BATCH: usize = 250;
 /// How many keeper rounds an interval may take before the simulation gives up on it.
@@ -411,7 +411,7 @@ fn interval_arg(text: &str) -> Result<u64, String> {
 }
 
 /// Meters per feeder: a low-voltage feeder serves a street of some dozens of homes.
-const HOMES_PER_FEEDER: u64 = 50;
+pub(crate) const HOMES_PER_FEEDER: u64 = 50;
 /// What each home deposits in its vault before the day, base units (50 USD).
 const DEPOSIT: u64 = 50_000_000;
 /// Every meter's registered connection capacity, W.
@@ -424,12 +424,11 @@ const CRITICAL_LOAD: u8 = 8;
 
 /// Runs the simulation and writes its report under `args.out`; fails when a conservation check
 /// does.
-pub(crate) async fn run(args: SimulateArgs) -> eyre::Result<()> {
+pub(crate) async fn run(args: SimulateArgs, external: Option<External>) -> eyre::Result<()> {
     let wall = Instant::now();
     let day = cogrid_sim::day::Day::bundled(&args.day)?;
     let tariffs = cogrid_sim::Tariffs::default();
     let len = args.interval;
-    let start = day.start();
     let intervals = args.hours * 3_600 / len;
     let work = work_dir(&args.out);
     if work.exists() {
@@ -443,22 +442,35 @@ pub(crate) async fn run(args: SimulateArgs) -> eyre::Result<()> {
         "cogrid simulate: {} homes, {} h of `{}` in {len}-second intervals, seed {}",
         args.homes, args.hours, args.day, args.seed
     );
-    // The chain starts an hour before the day, so that the setup happens before its first
-    // interval and the baseline readings can be taken at its midnight.
-    let genesis = (start - 3_600).to_string();
-    let devnet = cogrid_chain::Devnet::start_with_args(&["--timestamp", &genesis])?;
-    let params = cogrid_chain::SuiteParams {
-        interval_seconds: u32::try_from(len)?,
-        ..cogrid_chain::SuiteParams::default()
-    };
-    let deployment =
-        cogrid_chain::deploy_suite(&devnet.admin, devnet.admin_key.address(), params).await?;
-    let chain = Chain {
-        // Asks the node for every nonce: the pipelined providers send as the admin too.
-        admin: cogrid_chain::connect_lazily(&devnet.rpc_url(), devnet.admin_key.clone())?,
-        admin_key: devnet.admin_key.clone(),
-        rpc_url: devnet.rpc_url(),
-        deployment,
+    // Its own anvil starts an hour before the day, so that the setup happens before its first
+    // interval and the baseline readings are taken at its midnight; on a node given by
+    // `--rpc-url` the day is laid on the next midnight (the bundled day repeats by time of day).
+    let (_devnet, chain, start) = match external {
+        None => {
+            let start = day.start();
+            let genesis = (start - 3_600).to_string();
+            let devnet = cogrid_chain::Devnet::start_with_args(&["--timestamp", &genesis])?;
+            let params = cogrid_chain::SuiteParams {
+                interval_seconds: u32::try_from(len)?,
+                ..cogrid_chain::SuiteParams::default()
+            };
+            let deployment =
+                cogrid_chain::deploy_suite(&devnet.admin, devnet.admin_key.address(), params)
+                    .await?;
+            let chain = Chain {
+                // Asks the node for every nonce: the pipelined providers send as the admin too.
+                admin: cogrid_chain::connect_lazily(&devnet.rpc_url(), devnet.admin_key.clone())?,
+                admin_key: devnet.admin_key.clone(),
+                rpc_url: devnet.rpc_url(),
+                deployment,
+            };
+            (Some(devnet), chain, start)
+        }
+        Some(external) => {
+            let chain = Chain::connect(external, len).await?;
+            let now = chain.now().await?;
+            (None, chain, (now + 3_600).div_ceil(86_400) * 86_400)
+        }
     };
     chain.set_network_fee(tariffs.network_fee_per_kwh).await?;
 
@@ -781,11 +793,11 @@ fn home_outcome(
 }
 
 /// The bundled household load and PV year.
-const AUSGRID_CSV: &str = "data/ausgrid-customer12/data_2011-2012.csv";
+pub(crate) const AUSGRID_CSV: &str = "data/ausgrid-customer12/data_2011-2012.csv";
 
 impl OnChainHome {
     /// The keys, registration and order of a home the seed drew.
-    fn from_spec(spec: &cogrid_sim::homes::HomeSpec) -> Self {
+    pub(crate) fn from_spec(spec: &cogrid_sim::homes::HomeSpec) -> Self {
         let kinds = [
             (spec.pv_kwp > 0.0, SOLAR),
             (spec.battery.is_some(), BATTERY),
@@ -816,16 +828,74 @@ impl OnChainHome {
     }
 }
 
+/// A node given by `--rpc-url`: an anvil with the contracts deployed, and the co-op admin's key.
+#[derive(Debug)]
+pub(crate) struct External {
+    /// The node.
+    pub(crate) rpc_url: String,
+    /// The co-op admin (`--keystore` / `--private-key-env`): it registers the homes.
+    pub(crate) admin: PrivateKeySigner,
+    /// `--deployment`, else `deployments/<chainId>.json`.
+    pub(crate) deployment: Option<PathBuf>,
+}
+
 impl Chain {
-    /// Moves the chain's clock to just after `time`, unless it is already there.
-    async fn advance_to(&self, time: u64) -> eyre::Result<()> {
-        let now = self
+    /// Connects to a node given by `--rpc-url` and checks that it can run the simulation: it
+    /// answers, the deployment's contracts are there with this interval, and it is an anvil
+    /// (the simulation moves its clock and funds its accounts).
+    async fn connect(external: External, interval_seconds: u64) -> eyre::Result<Self> {
+        let url = external.rpc_url;
+        let admin = cogrid_chain::connect_lazily(&url, external.admin.clone())?;
+        cogrid_chain::check_chain(&admin, &url, None).await?;
+        let deployment = crate::cli::load_deployment(external.deployment, &admin).await?;
+        if admin.get_code_at(deployment.market).await?.is_empty() {
+            bail!(
+                "no contracts on {url}: nothing is deployed at {} (the deployment file's market); \
+                 deploy them with `cogrid deploy --rpc-url {url}`, or start a devnet with `cogrid \
+                 devnet`",
+                deployment.market
+            );
+        }
+        let market = EnergyMarket::new(deployment.market, admin.clone());
+        let deployed = u64::from(market.INTERVAL_SECONDS().call().await?);
+        if deployed != interval_seconds {
+            bail!(
+                "the market on {url} trades {deployed}-second intervals: run with --interval {deployed}"
+            );
+        }
+        let chain = Self {
+            admin,
+            admin_key: external.admin,
+            rpc_url: url.clone(),
+            deployment,
+        };
+        chain
+            .fund_gas(&[chain.admin_key.address()])
+            .await
+            .wrap_err_with(|| {
+                format!(
+                    "the simulation moves the chain's clock and funds its accounts with anvil's \
+                 methods, so {url} must be an anvil node (`anvil --network optimism`, or `cogrid \
+                 devnet`)"
+                )
+            })?;
+        Ok(chain)
+    }
+
+    /// The latest block's time.
+    async fn now(&self) -> eyre::Result<u64> {
+        Ok(self
             .admin
             .get_block_by_number(alloy::eips::BlockNumberOrTag::Latest)
             .await?
-            .ok_or_else(|| eyre!("the devnet has no latest block"))?
+            .ok_or_else(|| eyre!("{} has no latest block", self.rpc_url))?
             .header
-            .timestamp;
+            .timestamp)
+    }
+
+    /// Moves the chain's clock to just after `time`, unless it is already there.
+    pub(crate) async fn advance_to(&self, time: u64) -> eyre::Result<()> {
+        let now = self.now().await?;
         if now <= time {
             self.admin
                 .raw_request::<_, serde_json::Value>(
@@ -841,7 +911,7 @@ impl Chain {
     }
 
     /// Makes the admin the grid operator too and sets the network fee.
-    async fn set_network_fee(&self, fee_per_kwh: u64) -> eyre::Result<()> {
+    pub(crate) async fn set_network_fee(&self, fee_per_kwh: u64) -> eyre::Result<()> {
         let market = EnergyMarket::new(self.deployment.market, self.admin.clone());
         let role = market.GRID_OPERATOR_ROLE().call().await?;
         let admin = self.admin_key.address();
