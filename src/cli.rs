@@ -168,6 +168,10 @@ pub enum Command {
     /// Runs a neighbourhood for a day on a local L2 devnet with the daemons' own code (meter
     /// signer, oracle, keeper) and reports bills, carbon, gas and the conservation checks.
     Simulate(crate::simulate::SimulateArgs),
+    /// Runs a local stack until Ctrl-C: anvil with the contracts deployed, simulated homes whose
+    /// meters post signed readings, the oracle reporters and the keeper, in real time or faster;
+    /// prints the RPC URL, the contracts and a funded prosumer's keystore to try commands with.
+    Devnet(crate::devnet::DevnetArgs),
     /// Runs the metering end to end on a local devnet and prints what was attested and minted.
     Demo {
         /// Where the demo writes its keys, configs and outbox.
@@ -773,6 +777,7 @@ async fn run(cli: Cli, request: Option<Request>) -> eyre::Result<()> {
             };
             return crate::simulate::run(args, external).await;
         }
+        Command::Devnet(args) => return crate::devnet::run(args).await,
         Command::BenchGas => return crate::gas::run().await,
         _ => {}
     }
@@ -885,6 +890,7 @@ async fn run(cli: Cli, request: Option<Request>) -> eyre::Result<()> {
         | Command::Fee { .. }
         | Command::Demo { .. }
         | Command::Simulate(_)
+        | Command::Devnet(_)
         | Command::BenchGas
         | Command::Deposit(_)
         | Command::Withdraw(_)

@@ -9,6 +9,7 @@ pub mod bill;
 mod carbon;
 pub mod cli;
 pub mod demo;
+mod devnet;
 pub mod error;
 mod explain;
 pub mod gas;

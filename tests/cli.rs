@@ -2115,3 +2115,162 @@ async fn simulate_on_a_given_node_runs_there_or_names_what_is_missing() {
     let ran = stdout(&chain.run(chain.admin(), &simulate));
     assert!(ran.contains("Conservation checks: **PASS**"), "{ran}");
 }
+
+/// A running `cogrid devnet`: interrupted (then killed, if it will not stop) when dropped, so a
+/// failing test leaves neither it nor its anvil behind.
+struct DevnetProcess {
+    child: std::process::Child,
+    stderr: std::sync::Arc<std::sync::Mutex<String>>,
+}
+
+impl DevnetProcess {
+    /// Sends SIGINT, as Ctrl-C does.
+    fn interrupt(&self) {
+        let sent = Command::new("kill")
+            .args(["-INT", &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(sent.success());
+    }
+
+    /// Its exit status, once it exits within `limit`.
+    fn wait(&mut self, limit: std::time::Duration) -> Option<std::process::ExitStatus> {
+        let deadline = std::time::Instant::now() + limit;
+        while std::time::Instant::now() < deadline {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return Some(status);
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        None
+    }
+
+    fn stderr(&self) -> String {
+        self.stderr.lock().unwrap().clone()
+    }
+}
+
+impl Drop for DevnetProcess {
+    fn drop(&mut self) {
+        if self.child.try_wait().unwrap().is_none() {
+            self.interrupt();
+            if self.wait(std::time::Duration::from_secs(10)).is_none() {
+                let _ = self.child.kill();
+                let _ = self.child.wait();
+            }
+        }
+    }
+}
+
+/// `cogrid devnet` prints an RPC URL and a prosumer's keystore that other `cogrid` commands use
+/// from the same directory (its deployment file found), the prosumer's minted stablecoin in its
+/// wallet; the keeper settles intervals from the meters' posted readings; SIGINT stops it all,
+/// anvil included, with success.
+#[test]
+fn devnet_serves_a_funded_prosumer_settles_intervals_and_stops_on_ctrl_c() {
+    use std::io::{BufRead, Read};
+    use std::time::{Duration, Instant};
+
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_cogrid"))
+        .args([
+            "devnet", "--homes", "3", "--speed", "900", "--port", "0", "--out", "out",
+        ])
+        .current_dir(dir.path())
+        .env("RUST_LOG", "warn")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (lines, printed) = std::sync::mpsc::channel();
+    let mut out = std::io::BufReader::new(child.stdout.take().unwrap());
+    std::thread::spawn(move || {
+        let mut line = String::new();
+        while out.read_line(&mut line).unwrap_or(0) > 0 {
+            let _ = lines.send(std::mem::take(&mut line));
+        }
+    });
+    let stderr = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+    let mut err = child.stderr.take().unwrap();
+    let collected = stderr.clone();
+    std::thread::spawn(move || {
+        let mut buffer = [0; 4096];
+        while let Ok(read @ 1..) = err.read(&mut buffer) {
+            collected
+                .lock()
+                .unwrap()
+                .push_str(&String::from_utf8_lossy(&buffer[..read]));
+        }
+    });
+    let mut devnet = DevnetProcess { child, stderr };
+
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut banner = String::new();
+    while !banner.contains("Ctrl-C stops the devnet") {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match printed.recv_timeout(left) {
+            Ok(line) => banner.push_str(&line),
+            Err(_) => panic!(
+                "no banner within 60 s:\n{banner}\nstderr:\n{}",
+                devnet.stderr()
+            ),
+        }
+    }
+    let url = row(&banner, "RPC URL")[0].clone();
+    let keystore = row(&banner, "keystore")[0].clone();
+    let password = row(&banner, "password")[0].clone();
+    let meter = row(&banner, "meter")[0].clone();
+    assert!(dir.path().join(&keystore).is_file(), "{banner}");
+
+    let balance = Command::new(env!("CARGO_BIN_EXE_cogrid"))
+        .args(["--rpc-url", &url, "--keystore", &keystore, "balance"])
+        .current_dir(dir.path())
+        .env("COGRID_PASSWORD", &password)
+        .output()
+        .unwrap();
+    let balance = stdout(&balance);
+    assert!(balance.contains("active"), "{balance}");
+    assert_eq!(
+        row(&balance, "stablecoin")[..2],
+        [units::format(100_000_000, Unit::Usd), "USD".to_owned()],
+        "{balance}"
+    );
+
+    // The keeper settles an interval, and the prosumer's meter's readings are in.
+    let deployment = Deployment::load(&dir.path().join("deployments/31337.json")).unwrap();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let provider = alloy::providers::ProviderBuilder::new().connect_http(url.parse().unwrap());
+    let settled = alloy::rpc::types::Filter::new()
+        .address(deployment.market)
+        .event_signature(EnergyMarket::IntervalSettled::SIGNATURE_HASH)
+        .from_block(deployment.deployed_at_block);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while runtime
+        .block_on(provider.get_logs(&settled))
+        .unwrap()
+        .is_empty()
+    {
+        assert!(
+            Instant::now() < deadline,
+            "no interval settled within 60 s:\n{}",
+            devnet.stderr()
+        );
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    let shown = stdout(&cogrid(&url, dir.path(), None, &["meter", "show", &meter]));
+    assert_eq!(row(&shown, "status"), ["active"], "{shown}");
+    assert_ne!(row(&shown, "seq"), ["0"], "{shown}");
+
+    devnet.interrupt();
+    let status = devnet
+        .wait(Duration::from_secs(30))
+        .unwrap_or_else(|| panic!("still running 30 s after SIGINT:\n{}", devnet.stderr()));
+    let said = devnet.stderr();
+    assert!(status.success(), "{status}:\n{said}");
+    assert!(said.contains("devnet stopped"), "{said}");
+    let port = url.rsplit(':').next().unwrap().trim_end_matches('/');
+    assert!(
+        std::net::TcpStream::connect(format!("127.0.0.1:{port}")).is_err(),
+        "anvil still listens at {url}"
+    );
+}

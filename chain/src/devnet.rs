@@ -250,9 +250,16 @@ impl Devnet {
 
     /// Like [`Devnet::start`] with extra anvil arguments.
     pub fn start_with_args(extra: &[&str]) -> Result<Self, ChainError> {
+        Self::start_on_port(0, extra)
+    }
+
+    /// Like [`Devnet::start_with_args`] on `port` of 127.0.0.1 (0: a free one). The port is not
+    /// an extra argument: anvil refuses a second `--port`.
+    pub fn start_on_port(port: u16, extra: &[&str]) -> Result<Self, ChainError> {
         let binary = anvil_binary()?;
         let anvil = Anvil::at(binary)
             .host("127.0.0.1")
+            .port(port)
             .args(["--network", "optimism", "--chain-id", "31337"])
             .args(extra.iter().copied())
             .try_spawn()
