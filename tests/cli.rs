@@ -2098,8 +2098,16 @@ async fn simulate_on_a_given_node_runs_there_or_names_what_is_missing() {
     let simulate = ["simulate", "--homes", "4", "--hours", "2", "--out", "sim"];
 
     let key = PrivateKeySigner::random();
-    let refused = stderr(&cogrid("http://127.0.0.1:9", chain.dir.path(), Some(&key), &simulate));
-    assert!(refused.contains("RPC http://127.0.0.1:9 is unreachable"), "{refused}");
+    let refused = stderr(&cogrid(
+        "http://127.0.0.1:9",
+        chain.dir.path(),
+        Some(&key),
+        &simulate,
+    ));
+    assert!(
+        refused.contains("RPC http://127.0.0.1:9 is unreachable"),
+        "{refused}"
+    );
 
     // Another anvil, the same chain id, none of the deployment file's contracts.
     let bare = Devnet::start().unwrap();

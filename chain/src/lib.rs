@@ -21,7 +21,10 @@ pub use error::ChainError;
 pub use keys::{create_keystore, load_keystore, password_from_env};
 pub use market::{Fill, SettlementRecord};
 pub use oracle::{FEED_RULES, FeedRules, grant_reporters, hub_domain};
-pub use provider::{check_chain, connect, connect_lazily, first_block_at_or_after, logs_since};
+pub use provider::{
+    check_chain, connect, connect_lazily, first_block_at_or_after, logs_since,
+    poll_quickly_when_local,
+};
 pub use reading::{Reading, SignedReading, reading_domain, sign_reading};
 pub use telemetry::{init_tracing, run_until_shutdown, shutdown_signal};
 pub use vpp::{

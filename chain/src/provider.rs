@@ -15,14 +15,30 @@ use crate::ChainError;
 /// one transaction at a time must recover by itself when a reorg or a restarted node drops one,
 /// and a cached nonce would leave every later transaction stuck behind the gap.
 pub fn connect_lazily(rpc_url: &str, signer: PrivateKeySigner) -> Result<DynProvider, ChainError> {
-    Ok(ProviderBuilder::new()
+    let provider = ProviderBuilder::new()
         .disable_recommended_fillers()
         .with_gas_estimation()
         .with_simple_nonce_management()
         .fetch_chain_id()
         .wallet(EthereumWallet::from(signer))
         .connect_http(parse_url(rpc_url)?)
-        .erased())
+        .erased();
+    poll_quickly_when_local(&provider);
+    Ok(provider)
+}
+
+/// How often a receipt is polled for on a node on this machine. alloy's default (250 ms) is
+/// longer than a devnet takes to mine, so a daemon waiting for its receipts on anvil (the tests,
+/// the simulator) would idle most of each wait.
+const LOCAL_POLL_INTERVAL: std::time::Duration = std::time::Duration::from_millis(10);
+
+/// Polls a node on this machine every [`LOCAL_POLL_INTERVAL`]; a remote node keeps alloy's
+/// interval.
+pub fn poll_quickly_when_local(provider: &DynProvider) {
+    let client = provider.client();
+    if client.is_local() {
+        client.set_poll_interval(LOCAL_POLL_INTERVAL);
+    }
 }
 
 /// Checks that the node behind `provider` answers and serves `expected_chain_id`.

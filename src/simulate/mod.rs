@@ -82,14 +82,16 @@ impl Chain {
     /// A provider signing as `key` that keeps its own nonce: it sends one transaction after
     /// another without waiting for each to be mined.
     pub(crate) fn pipelined(&self, key: &PrivateKeySigner) -> eyre::Result<DynProvider> {
-        Ok(ProviderBuilder::new()
+        let provider = ProviderBuilder::new()
             .disable_recommended_fillers()
             .with_gas_estimation()
             .with_cached_nonce_management()
             .fetch_chain_id()
             .wallet(EthereumWallet::from(key.clone()))
             .connect_http(self.rpc_url.parse().wrap_err("the devnet's RPC URL")?)
-            .erased())
+            .erased();
+        cogrid_chain::poll_quickly_when_local(&provider);
+        Ok(provider)
     }
 
     /// Gives `accounts` ETH for gas without a transaction (`anvil_setBalance`).
