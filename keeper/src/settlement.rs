@@ -18,7 +18,10 @@ use crate::{
     store::{AttemptStatus, SettlementAttempt, Store},
 };
 
-/// How often a sent transaction's receipt is asked for.
+/// How long after a send its receipt is first asked for again, doubling up to [`RECEIPT_POLL`]: a
+/// devnet mines within milliseconds, an L2 within its block time.
+const FIRST_RECEIPT_POLL: Duration = Duration::from_millis(5);
+/// How often, at most, a sent transaction's receipt is asked for.
 const RECEIPT_POLL: Duration = Duration::from_millis(200);
 
 /// A mined transaction.
@@ -181,6 +184,7 @@ impl Sender {
     /// The receipt of whichever of `sent` is mined first, or `None` after the stuck timeout.
     async fn wait_for_any(&self, sent: &[B256]) -> Result<Option<TransactionReceipt>, KeeperError> {
         let deadline = tokio::time::Instant::now() + self.stuck_timeout;
+        let mut pause = FIRST_RECEIPT_POLL;
         loop {
             for hash in sent.iter().rev() {
                 if let Some(receipt) = self.receipt(*hash).await? {
@@ -190,7 +194,8 @@ impl Sender {
             if tokio::time::Instant::now() >= deadline {
                 return Ok(None);
             }
-            tokio::time::sleep(RECEIPT_POLL).await;
+            tokio::time::sleep(pause).await;
+            pause = (pause * 2).min(RECEIPT_POLL);
         }
     }
 
