@@ -30,8 +30,8 @@ use tokio_util::sync::CancellationToken;
 
 use crate::{
     simulate::{
-        AUSGRID_CSV, Chain, HOMES_PER_FEEDER, OnChainHome, PASSWORD_ENV, Signers, oracle::Oracles,
-        settle, start_keeper, work_dir,
+        Chain, OnChainHome, PASSWORD_ENV, Signers, draw_homes, oracle::Oracles, settle,
+        start_keeper, work_dir,
     },
     units::{self, Unit},
 };
@@ -124,23 +124,10 @@ pub(crate) async fn run(args: DevnetArgs) -> eyre::Result<()> {
     deployment
         .save(&deployment_file)
         .wrap_err_with(|| format!("writing {}", deployment_file.display()))?;
-    let chain = Chain {
-        admin: cogrid_chain::connect_lazily(&devnet.rpc_url(), devnet.admin_key.clone())?,
-        admin_key: devnet.admin_key.clone(),
-        rpc_url: devnet.rpc_url(),
-        deployment,
-    };
+    let chain = Chain::on_devnet(&devnet, deployment)?;
     chain.set_network_fee(tariffs.network_fee_per_kwh).await?;
 
-    let shapes =
-        cogrid_sim::homes::LoadShapes::from_csv(&cogrid_chain::workspace_root().join(AUSGRID_CSV))?;
-    let feeders = u32::try_from(args.homes.div_ceil(HOMES_PER_FEEDER))?;
-    let specs = cogrid_sim::homes::neighbourhood(
-        usize::try_from(args.homes)?,
-        args.seed,
-        feeders,
-        &tariffs,
-    );
+    let (shapes, specs) = draw_homes(args.homes, args.seed, &tariffs)?;
     let mut on_chain: Vec<OnChainHome> = specs.iter().map(OnChainHome::from_spec).collect();
     // The prosumer's home has solar when the mix has any: it has export to sell.
     let prosumer_home = specs.iter().position(|spec| spec.pv_kwp > 0.0).unwrap_or(0);

@@ -413,7 +413,7 @@ fn interval_arg(text: &str) -> Result<u64, String> {
 }
 
 /// Meters per feeder: a low-voltage feeder serves a street of some dozens of homes.
-pub(crate) const HOMES_PER_FEEDER: u64 = 50;
+const HOMES_PER_FEEDER: u64 = 50;
 /// What each home deposits in its vault before the day, base units (50 USD).
 const DEPOSIT: u64 = 50_000_000;
 /// Every meter's registered connection capacity, W.
@@ -459,13 +459,7 @@ pub(crate) async fn run(args: SimulateArgs, external: Option<External>) -> eyre:
             let deployment =
                 cogrid_chain::deploy_suite(&devnet.admin, devnet.admin_key.address(), params)
                     .await?;
-            let chain = Chain {
-                // Asks the node for every nonce: the pipelined providers send as the admin too.
-                admin: cogrid_chain::connect_lazily(&devnet.rpc_url(), devnet.admin_key.clone())?,
-                admin_key: devnet.admin_key.clone(),
-                rpc_url: devnet.rpc_url(),
-                deployment,
-            };
+            let chain = Chain::on_devnet(&devnet, deployment)?;
             (Some(devnet), chain, start)
         }
         Some(external) => {
@@ -476,15 +470,7 @@ pub(crate) async fn run(args: SimulateArgs, external: Option<External>) -> eyre:
     };
     chain.set_network_fee(tariffs.network_fee_per_kwh).await?;
 
-    let shapes =
-        cogrid_sim::homes::LoadShapes::from_csv(&cogrid_chain::workspace_root().join(AUSGRID_CSV))?;
-    let feeders = u32::try_from(args.homes.div_ceil(HOMES_PER_FEEDER))?;
-    let specs = cogrid_sim::homes::neighbourhood(
-        usize::try_from(args.homes)?,
-        args.seed,
-        feeders,
-        &tariffs,
-    );
+    let (shapes, specs) = draw_homes(args.homes, args.seed, &tariffs)?;
     let on_chain: Vec<OnChainHome> = specs.iter().map(OnChainHome::from_spec).collect();
     chain
         .register(&on_chain)
@@ -795,7 +781,24 @@ fn home_outcome(
 }
 
 /// The bundled household load and PV year.
-pub(crate) const AUSGRID_CSV: &str = "data/ausgrid-customer12/data_2011-2012.csv";
+const AUSGRID_CSV: &str = "data/ausgrid-customer12/data_2011-2012.csv";
+
+/// The household load shapes and `homes` homes drawn from `seed`, dealt onto feeders of
+/// [`HOMES_PER_FEEDER`].
+pub(crate) fn draw_homes(
+    homes: u64,
+    seed: u64,
+    tariffs: &cogrid_sim::Tariffs,
+) -> eyre::Result<(
+    cogrid_sim::homes::LoadShapes,
+    Vec<cogrid_sim::homes::HomeSpec>,
+)> {
+    let shapes =
+        cogrid_sim::homes::LoadShapes::from_csv(&cogrid_chain::workspace_root().join(AUSGRID_CSV))?;
+    let feeders = u32::try_from(homes.div_ceil(HOMES_PER_FEEDER))?;
+    let specs = cogrid_sim::homes::neighbourhood(usize::try_from(homes)?, seed, feeders, tariffs);
+    Ok((shapes, specs))
+}
 
 impl OnChainHome {
     /// The keys, registration and order of a home the seed drew.
@@ -842,6 +845,20 @@ pub(crate) struct External {
 }
 
 impl Chain {
+    /// The admin side of a devnet this process started, with `deployment` on it.
+    pub(crate) fn on_devnet(
+        devnet: &cogrid_chain::Devnet,
+        deployment: cogrid_chain::Deployment,
+    ) -> eyre::Result<Self> {
+        Ok(Self {
+            // Asks the node for every nonce: the pipelined providers send as the admin too.
+            admin: cogrid_chain::connect_lazily(&devnet.rpc_url(), devnet.admin_key.clone())?,
+            admin_key: devnet.admin_key.clone(),
+            rpc_url: devnet.rpc_url(),
+            deployment,
+        })
+    }
+
     /// Connects to a node given by `--rpc-url` and checks that it can run the simulation: it
     /// answers, the deployment's contracts are there with this interval, and it is an anvil
     /// (the simulation moves its clock and funds its accounts).
