@@ -27,6 +27,8 @@ use crate::{
 
 /// Basis points in a whole.
 const BPS: u16 = 10_000;
+/// A cold zero-to-non-zero storage write (22,100 gas) with some to spare.
+const ACCUMULATOR_WRITE_GAS: u64 = 25_000;
 
 /// What to do about a pool without liquidity.
 const EMPTY_POOL: &str = "the pool holds no liquidity yet: add some from your vault with \
@@ -536,14 +538,18 @@ impl Session {
         let limit = U256::from(limit);
         let sent = match swap.exact {
             Exact::In => {
-                pool.swapExactIn(credits_in, amount, limit, deadline)
-                    .send()
-                    .await
+                send_with_headroom(
+                    self.sender,
+                    pool.swapExactIn(credits_in, amount, limit, deadline),
+                )
+                .await
             }
             Exact::Out => {
-                pool.swapExactOut(credits_in, amount, limit, deadline)
-                    .send()
-                    .await
+                send_with_headroom(
+                    self.sender,
+                    pool.swapExactOut(credits_in, amount, limit, deadline),
+                )
+                .await
             }
         };
         let receipt = self.wait(sent.map_err(&explained)?).await?;
@@ -597,17 +603,18 @@ impl Session {
         )
         .await?;
         let deadline = self.deadline(guard).await?;
-        let sent = self
-            .pool()
-            .addLiquidity(
+        let pool = self.pool();
+        let sent = send_with_headroom(
+            self.sender,
+            pool.addLiquidity(
                 U256::from(wh),
                 U256::from(amount),
                 U256::from(at_least(credits, guard.slippage_bps)),
                 U256::from(at_least(stable, guard.slippage_bps)),
                 deadline,
-            )
-            .send()
-            .await;
+            ),
+        )
+        .await;
         let receipt = self.wait(sent.map_err(self.pool_explained(None))?).await?;
         let added: EnergyAmm::LiquidityAdded = self.pool_event(&receipt)?;
         println!(
@@ -651,16 +658,17 @@ impl Session {
         let credits = mul_div(shares, reserves.credits, supply, false);
         let stable = mul_div(shares, reserves.stable, supply, false);
         let deadline = self.deadline(guard).await?;
-        let sent = self
-            .pool()
-            .removeLiquidity(
+        let pool = self.pool();
+        let sent = send_with_headroom(
+            self.sender,
+            pool.removeLiquidity(
                 U256::from(shares),
                 U256::from(at_least(credits, guard.slippage_bps)),
                 U256::from(at_least(stable, guard.slippage_bps)),
                 deadline,
-            )
-            .send()
-            .await;
+            ),
+        )
+        .await;
         let receipt = self.wait(sent.map_err(self.pool_explained(None))?).await?;
         let removed: EnergyAmm::LiquidityRemoved = self.pool_event(&receipt)?;
         println!(
@@ -692,6 +700,27 @@ impl Session {
         );
         self.print_vault().await
     }
+}
+
+/// Sends `call` from `sender` with room for the pool's price accumulator over the node's
+/// estimate. The pool writes the accumulator only in a block whose time differs from its last
+/// update's, so a transaction estimated in the same second as the last trade and mined in the next
+/// needs one more storage write than the estimate (a zero-to-non-zero one the first time), and with
+/// the estimate alone it would run out of gas (seen under load).
+async fn send_with_headroom<P, D>(
+    sender: Address,
+    call: alloy::contract::CallBuilder<P, D>,
+) -> Result<
+    alloy::providers::PendingTransactionBuilder<alloy::network::Ethereum>,
+    alloy::contract::Error,
+>
+where
+    P: Provider,
+    D: alloy::contract::CallDecoder,
+{
+    let call = call.from(sender);
+    let gas = call.estimate_gas().await?;
+    call.gas(gas + ACCUMULATOR_WRITE_GAS).send().await
 }
 
 #[cfg(test)]
