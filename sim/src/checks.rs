@@ -1050,14 +1050,15 @@ fn first(addresses: &[&Address]) -> String {
 mod tests {
     use alloy::{
         network::EthereumWallet,
-        primitives::aliases::{U40, U48},
+        primitives::aliases::U40,
         providers::{Provider, ProviderBuilder},
         signers::local::PrivateKeySigner,
     };
-    use cogrid_bindings::{IEnergyMarket, IMeterRegistry, MockStablecoin};
+    use cogrid_bindings::{IEnergyMarket, MockStablecoin};
     use cogrid_chain::{
         Devnet, Fill, Reading, SuiteParams, deploy_suite, reading_domain, sign_reading,
     };
+    use cogrid_meter_signer::delivery::to_contract_reading;
 
     use super::*;
 
@@ -1205,16 +1206,9 @@ mod tests {
                 let reading =
                     Reading::new(meter.address(), registers.2, end, registers.0, registers.1)
                         .unwrap();
-                let signed = sign_reading(meter, &domain, &reading).unwrap();
-                batch.push(IMeterRegistry::Reading {
-                    meter: signed.meter,
-                    seq: signed.seq,
-                    intervalEnd: U40::from(signed.interval_end),
-                    importWh: U48::from(signed.import_wh),
-                    exportWh: U48::from(signed.export_wh),
-                    r: signed.r,
-                    vs: signed.vs,
-                });
+                batch.push(to_contract_reading(
+                    &sign_reading(meter, &domain, &reading).unwrap(),
+                ));
             }
             let market = EnergyMarket::new(self.deployment.market, self.devnet.admin.clone());
             confirm(market.submitReadings(batch).send().await).await;
