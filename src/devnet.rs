@@ -18,13 +18,12 @@ use std::{
 
 use alloy::{
     primitives::{Address, U256},
-    providers::Provider,
     signers::local::PrivateKeySigner,
 };
 use cogrid_bindings::MockStablecoin;
 use cogrid_chain::{Deployment, SuiteParams, create_keystore};
 use cogrid_sim::{day::Day, homes::Home};
-use eyre::{WrapErr, eyre};
+use eyre::WrapErr;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
@@ -162,7 +161,7 @@ pub(crate) async fn run(args: DevnetArgs) -> eyre::Result<()> {
     let (keeper, _) = start_keeper(&chain, &work, &work, keeper_cancel.clone())
         .await
         .wrap_err("starting the keeper")?;
-    let now = chain_time(&chain).await?;
+    let now = chain.now().await?;
     // The homes start at the interval boundary just passed: their zero registers are read there.
     let first = now - now % len;
     let clock = Arc::new(AtomicU64::new(first));
@@ -326,17 +325,6 @@ impl Stack {
             report.fills.len(),
         ))
     }
-}
-
-/// The chain's latest block time.
-async fn chain_time(chain: &Chain) -> eyre::Result<u64> {
-    Ok(chain
-        .admin
-        .get_block_by_number(alloy::eips::BlockNumberOrTag::Latest)
-        .await?
-        .ok_or_else(|| eyre!("the devnet has no latest block"))?
-        .header
-        .timestamp)
 }
 
 /// The account a user signs as.

@@ -902,7 +902,7 @@ impl Chain {
     }
 
     /// The latest block's time.
-    async fn now(&self) -> eyre::Result<u64> {
+    pub(crate) async fn now(&self) -> eyre::Result<u64> {
         Ok(self
             .admin
             .get_block_by_number(alloy::eips::BlockNumberOrTag::Latest)
