@@ -2,6 +2,7 @@
 //! loopback, and end-to-end runs of the binary against a local L2 devnet (anvil).
 
 mod cli;
+mod gas;
 mod harness;
 mod outage;
 mod p1;
