@@ -46,6 +46,9 @@ use tokio_util::sync::CancellationToken;
 
 /// The simulation's throwaway keystores' password lives in this variable for the run.
 pub(crate) const PASSWORD_ENV: &str = "COGRID_SIMULATE_PASSWORD";
+/// Gas each setup transaction (a registration, a mint, an approval, a deposit, an order; none
+/// over 150,000) is sent with.
+const SETUP_GAS: u64 = 300_000;
 /// Readings per `submitReadings` transaction.
 const READINGS_PER_BATCH: usize = 250;
 /// How many keeper rounds an interval may take before the simulation gives up on it.
@@ -76,6 +79,8 @@ pub(crate) struct Chain {
     pub(crate) admin_key: PrivateKeySigner,
     pub(crate) rpc_url: String,
     pub(crate) deployment: Deployment,
+    /// Whether this run started the node (and may switch its mining mode).
+    pub(crate) owns_node: bool,
 }
 
 impl Chain {
@@ -110,46 +115,21 @@ impl Chain {
 
     /// Registers every home and funds and orders for it: the admin's registrations and mints go
     /// out back to back, then each owner's approval, deposit and order; every receipt is checked
-    /// at the end.
+    /// at the end. Each is sent with [`SETUP_GAS`] instead of an estimate (a node estimates by
+    /// executing the call over and over), and on a node this run started they are mined a block
+    /// full at a time rather than a block each: a block's cost (its state root over every
+    /// account) is most of a small transaction's on anvil.
     pub(crate) async fn register(&self, homes: &[OnChainHome]) -> eyre::Result<()> {
         let owners: Vec<Address> = homes.iter().map(|home| home.owner.address()).collect();
         self.fund_gas(&owners).await?;
-        let admin = self.pipelined(&self.admin_key)?;
-        let market = EnergyMarket::new(self.deployment.market, admin.clone());
-        let coin = MockStablecoin::new(self.deployment.stablecoin, admin);
-        let mut pending = Vec::new();
-        for home in homes {
-            let owner = home.owner.address();
-            pending.push(market.registerParticipant(owner).send().await?);
-            pending.push(
-                market
-                    .registerMeter(
-                        home.meter.address(),
-                        owner,
-                        home.feeder,
-                        home.kinds,
-                        home.capacity_w,
-                    )
-                    .send()
-                    .await?,
-            );
-            pending.push(coin.mint(owner, U256::from(home.deposit)).send().await?);
+        if self.owns_node {
+            self.set_automine(false).await?;
         }
-        for home in homes {
-            let provider = self.pipelined(&home.owner)?;
-            let coin = MockStablecoin::new(self.deployment.stablecoin, provider.clone());
-            let market = EnergyMarket::new(self.deployment.market, provider);
-            let amount = U256::from(home.deposit);
-            pending.push(coin.approve(self.deployment.market, amount).send().await?);
-            pending.push(market.deposit(0, amount).send().await?);
-            pending.push(
-                market
-                    .placeOrder(home.meter.address(), home.order.clone())
-                    .send()
-                    .await?,
-            );
+        let sent = self.send_registrations(homes).await;
+        if self.owns_node {
+            self.set_automine(true).await?;
         }
-        for sent in pending {
+        for sent in sent? {
             let receipt = sent.get_receipt().await?;
             if !receipt.status() {
                 bail!(
@@ -159,6 +139,105 @@ impl Chain {
             }
         }
         Ok(())
+    }
+
+    async fn send_registrations(
+        &self,
+        homes: &[OnChainHome],
+    ) -> eyre::Result<Vec<alloy::providers::PendingTransactionBuilder<alloy::network::Ethereum>>>
+    {
+        let admin = self.pipelined(&self.admin_key)?;
+        let market = EnergyMarket::new(self.deployment.market, admin.clone());
+        let coin = MockStablecoin::new(self.deployment.stablecoin, admin);
+        let mut pending = Vec::new();
+        for home in homes {
+            let owner = home.owner.address();
+            pending.push(
+                market
+                    .registerParticipant(owner)
+                    .gas(SETUP_GAS)
+                    .send()
+                    .await?,
+            );
+            pending.push(
+                market
+                    .registerMeter(
+                        home.meter.address(),
+                        owner,
+                        home.feeder,
+                        home.kinds,
+                        home.capacity_w,
+                    )
+                    .gas(SETUP_GAS)
+                    .send()
+                    .await?,
+            );
+            pending.push(
+                coin.mint(owner, U256::from(home.deposit))
+                    .gas(SETUP_GAS)
+                    .send()
+                    .await?,
+            );
+        }
+        // The owners' transactions need the admin's mined first.
+        self.mine_pool().await?;
+        for home in homes {
+            let provider = self.pipelined(&home.owner)?;
+            let coin = MockStablecoin::new(self.deployment.stablecoin, provider.clone());
+            let market = EnergyMarket::new(self.deployment.market, provider);
+            let amount = U256::from(home.deposit);
+            pending.push(
+                coin.approve(self.deployment.market, amount)
+                    .gas(SETUP_GAS)
+                    .send()
+                    .await?,
+            );
+            pending.push(market.deposit(0, amount).gas(SETUP_GAS).send().await?);
+            pending.push(
+                market
+                    .placeOrder(home.meter.address(), home.order.clone())
+                    .gas(SETUP_GAS)
+                    .send()
+                    .await?,
+            );
+        }
+        self.mine_pool().await?;
+        Ok(pending)
+    }
+
+    /// Turns anvil's mining of a block per transaction on or off.
+    async fn set_automine(&self, on: bool) -> eyre::Result<()> {
+        self.admin
+            .raw_request::<_, serde_json::Value>("evm_setAutomine".into(), (on,))
+            .await
+            .wrap_err("evm_setAutomine")?;
+        Ok(())
+    }
+
+    /// Mines blocks until the node's pool is empty (nothing to do while it mines a block per
+    /// transaction).
+    async fn mine_pool(&self) -> eyre::Result<()> {
+        #[derive(Debug, serde::Deserialize)]
+        struct PoolStatus {
+            pending: alloy::primitives::U64,
+        }
+        if !self.owns_node {
+            return Ok(());
+        }
+        loop {
+            let status: PoolStatus = self
+                .admin
+                .raw_request("txpool_status".into(), ())
+                .await
+                .wrap_err("txpool_status")?;
+            if status.pending.is_zero() {
+                return Ok(());
+            }
+            self.admin
+                .raw_request::<_, serde_json::Value>("evm_mine".into(), ())
+                .await
+                .wrap_err("evm_mine")?;
+        }
     }
 }
 
@@ -856,6 +935,7 @@ impl Chain {
             admin_key: devnet.admin_key.clone(),
             rpc_url: devnet.rpc_url(),
             deployment,
+            owns_node: true,
         })
     }
 
@@ -887,6 +967,7 @@ impl Chain {
             admin_key: external.admin,
             rpc_url: url.clone(),
             deployment,
+            owns_node: false,
         };
         chain
             .fund_gas(&[chain.admin_key.address()])
