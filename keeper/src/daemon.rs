@@ -38,6 +38,7 @@ use cogrid_bindings::{
 use cogrid_chain::{
     Deployment, Fill, VppEventStatus, check_chain, connect_lazily, vpp_proofs, vpp_settle_calls,
 };
+use futures::{StreamExt as _, TryStreamExt as _};
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
 use tracing::{info, warn};
 
@@ -65,6 +66,8 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 const MAX_PLANNING_ROUNDS: usize = 64;
 /// Meters per `finalize` transaction: about 15,000 gas each, well under the gas cap.
 const FINALIZE_CHUNK: usize = 400;
+/// Buyers' vault balances read at once while an interval's inputs are gathered.
+const BALANCE_READS_IN_FLIGHT: usize = 16;
 /// Headroom on the simulated gas when a transaction's gas limit is set.
 const GAS_LIMIT_HEADROOM_PERCENT: u64 = 25;
 
@@ -645,10 +648,19 @@ impl Daemon {
             .filter(|order| order.buy_ceiling.is_some() && importing.contains(&order.meter))
             .map(|order| order.owner)
             .collect();
+        // A few reads in flight at a time: hundreds of buyers read one after another took a tenth
+        // of a second per interval at 500 homes on a local node, and longer over a network.
+        let vaults: Vec<_> = futures::stream::iter(buyers)
+            .map(|buyer| async move {
+                call(self.market.balancesOf(buyer).call().await, "balancesOf")
+                    .map(|vault| (buyer, vault))
+            })
+            .buffer_unordered(BALANCE_READS_IN_FLIGHT)
+            .try_collect()
+            .await?;
         let mut balances = std::collections::BTreeMap::new();
         let mut credits_wh = std::collections::BTreeMap::new();
-        for buyer in buyers {
-            let vault = call(self.market.balancesOf(buyer).call().await, "balancesOf")?;
+        for (buyer, vault) in vaults {
             balances.insert(buyer, vault.stablecoin.saturating_to::<u128>());
             credits_wh.insert(buyer, vault.creditsWh.saturating_to::<u128>());
         }
