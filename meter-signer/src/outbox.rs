@@ -103,53 +103,58 @@ impl Outbox {
         Ok(())
     }
 
-    /// Gives `reading` the meter's next seq, signs it with `sign` and stores it, in one transaction.
-    pub async fn record<F>(
+    /// Gives each of `readings` its meter's next seq, signs it with `sign` (its index in
+    /// `readings`, its seq) and stores it, all in one transaction: every reading is stored, or none. A gateway
+    /// serving many meters stores a boundary's readings with one commit rather than one each.
+    pub async fn record_all<F>(
         &self,
-        meter: Address,
-        reading: IntervalReading,
+        readings: &[(Address, IntervalReading)],
         sign: F,
-    ) -> Result<SignedReading, SignerError>
+    ) -> Result<Vec<SignedReading>, SignerError>
     where
-        F: FnOnce(u32) -> Result<SignedReading, SignerError>,
+        F: Fn(usize, u32) -> Result<SignedReading, SignerError>,
     {
         let mut tx = self.pool.begin().await?;
-        let last_seq: Option<i64> =
-            sqlx::query_scalar("SELECT last_seq FROM meters WHERE meter = ?")
-                .bind(meter.to_string())
-                .fetch_optional(&mut *tx)
-                .await?;
-        let seq =
-            u32::try_from(last_seq.unwrap_or(0) + 1).map_err(|_| SignerError::SeqExhausted)?;
-        let signed = sign(seq)?;
-        sqlx::query(
-            "INSERT INTO outbox (meter, seq, interval_end, import_wh, export_wh, r, vs, signed_at)
-             VALUES (?, ?, ?, ?, ?, ?, ?, unixepoch())",
-        )
-        .bind(meter.to_string())
-        .bind(i64::from(seq))
-        .bind(reading.interval_end as i64)
-        .bind(reading.import_wh as i64)
-        .bind(reading.export_wh as i64)
-        .bind(signed.r.as_slice())
-        .bind(signed.vs.as_slice())
-        .execute(&mut *tx)
-        .await?;
-        sqlx::query(
-            "INSERT INTO meters (meter, last_seq, last_interval_end, last_import_wh, last_export_wh)
-             VALUES (?1, ?2, ?3, ?4, ?5)
-             ON CONFLICT (meter) DO UPDATE SET
-                 last_seq = ?2, last_interval_end = ?3, last_import_wh = ?4, last_export_wh = ?5",
-        )
-        .bind(meter.to_string())
-        .bind(i64::from(seq))
-        .bind(reading.interval_end as i64)
-        .bind(reading.import_wh as i64)
-        .bind(reading.export_wh as i64)
-        .execute(&mut *tx)
-        .await?;
+        let mut signed_readings = Vec::with_capacity(readings.len());
+        for (index, &(meter, reading)) in readings.iter().enumerate() {
+            let last_seq: Option<i64> =
+                sqlx::query_scalar("SELECT last_seq FROM meters WHERE meter = ?")
+                    .bind(meter.to_string())
+                    .fetch_optional(&mut *tx)
+                    .await?;
+            let seq =
+                u32::try_from(last_seq.unwrap_or(0) + 1).map_err(|_| SignerError::SeqExhausted)?;
+            let signed = sign(index, seq)?;
+            sqlx::query(
+                "INSERT INTO outbox (meter, seq, interval_end, import_wh, export_wh, r, vs, signed_at)
+                 VALUES (?, ?, ?, ?, ?, ?, ?, unixepoch())",
+            )
+            .bind(meter.to_string())
+            .bind(i64::from(seq))
+            .bind(reading.interval_end as i64)
+            .bind(reading.import_wh as i64)
+            .bind(reading.export_wh as i64)
+            .bind(signed.r.as_slice())
+            .bind(signed.vs.as_slice())
+            .execute(&mut *tx)
+            .await?;
+            sqlx::query(
+                "INSERT INTO meters (meter, last_seq, last_interval_end, last_import_wh, last_export_wh)
+                 VALUES (?1, ?2, ?3, ?4, ?5)
+                 ON CONFLICT (meter) DO UPDATE SET
+                     last_seq = ?2, last_interval_end = ?3, last_import_wh = ?4, last_export_wh = ?5",
+            )
+            .bind(meter.to_string())
+            .bind(i64::from(seq))
+            .bind(reading.interval_end as i64)
+            .bind(reading.import_wh as i64)
+            .bind(reading.export_wh as i64)
+            .execute(&mut *tx)
+            .await?;
+            signed_readings.push(signed);
+        }
         tx.commit().await?;
-        Ok(signed)
+        Ok(signed_readings)
     }
 
     /// Up to `limit` readings not yet counted on chain, oldest first.
@@ -339,7 +344,7 @@ mod tests {
             export_wh: 5,
         };
         outbox
-            .record(signer.address(), reading, |seq| {
+            .record_all(&[(signer.address(), reading)], |_, seq| {
                 let message = Reading::new(
                     signer.address(),
                     seq,
@@ -351,6 +356,7 @@ mod tests {
             })
             .await
             .unwrap()
+            .remove(0)
     }
 
     #[tokio::test]

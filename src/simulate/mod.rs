@@ -318,17 +318,24 @@ impl Signers {
     ) -> eyre::Result<Posted> {
         let started = Instant::now();
         let mut posted = Posted::default();
-        let mut signed = Vec::with_capacity(registers.len());
-        for &(meter, (import_wh, export_wh)) in registers {
-            let sample = Sample {
-                at: boundary,
-                import_wh,
-                export_wh,
-            };
-            if let Some(reading) = self.pipeline.accept(meter, sample).await? {
-                signed.push(to_contract_reading(&reading));
-            }
-        }
+        let samples: Vec<(Address, Sample)> = registers
+            .iter()
+            .map(|&(meter, (import_wh, export_wh))| {
+                let sample = Sample {
+                    at: boundary,
+                    import_wh,
+                    export_wh,
+                };
+                (meter, sample)
+            })
+            .collect();
+        let signed: Vec<_> = self
+            .pipeline
+            .accept_all(&samples)
+            .await?
+            .iter()
+            .map(to_contract_reading)
+            .collect();
         posted.signing = started.elapsed();
         // The delivery sends the outbox in batches of this size, in this order.
         self.readings += signed.len() as u64;
