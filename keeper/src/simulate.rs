@@ -10,7 +10,9 @@
 //! prevrandao, coinbase) and the chain id, and reads the chain's state at that block through revm's
 //! `AlloyDB` under a `CacheDB`: each account and storage slot is fetched over RPC once, the first
 //! time a simulation touches it, and served from memory afterwards. A simulation never commits its
-//! state changes, so every simulation starts from the forked block.
+//! state changes, so every simulation starts from the forked block. Before the fork's first
+//! simulation, the slots the node's `eth_createAccessList` names for the call are fetched a few at
+//! a time, so that the EVM does not wait for them one round trip after another.
 //!
 //! `AlloyDB` answers the EVM's synchronous reads by blocking on async RPC calls, so the EVM runs on
 //! tokio's blocking pool ([`tokio::task::spawn_blocking`]) and the async API never blocks a runtime
@@ -38,13 +40,15 @@ use std::{
 
 use alloy::{
     eips::{BlockId, BlockNumberOrTag},
-    network::Ethereum,
+    network::{Ethereum, TransactionBuilder as _},
     primitives::{Address, B256, Bytes, TxKind, U256},
     providers::{DynProvider, Provider},
+    rpc::types::TransactionRequest,
     sol_types::{SolCall, SolInterface},
     transports::TransportError,
 };
 use cogrid_bindings::EnergyMarket::{self, EnergyMarketErrors};
+use futures::{StreamExt as _, TryStreamExt as _};
 use revm::{
     ExecuteEvm, MainBuilder, MainContext,
     context::{
@@ -186,6 +190,9 @@ impl OffendingMeter for EnergyMarketErrors {
     }
 }
 
+/// Storage slots read at once by [`Simulator::prefetch`].
+const PREFETCH_READS_IN_FLIGHT: usize = 16;
+
 /// The chain's state at the forked block, fetched on demand and cached.
 type ForkDb = CacheDB<WrapDatabaseAsync<AlloyDB<Ethereum, DynProvider>>>;
 
@@ -199,6 +206,10 @@ pub struct Simulator {
     /// so that a simulation whose future is dropped finishes on its thread and leaves the fork
     /// intact; `None` only after a simulation panicked.
     db: Arc<Mutex<Option<ForkDb>>>,
+    /// The node, asked which storage a simulation will read (see [`Simulator::prefetch`]).
+    provider: DynProvider,
+    /// Whether a simulation has warmed the cache already: only the first one prefetches.
+    prefetched: bool,
     /// The EVM's rules: spec, chain id, and the checks an `eth_call`-like simulation skips.
     cfg: CfgEnv,
     /// The block environment simulations run in; only its timestamp may change.
@@ -271,10 +282,12 @@ impl Simulator {
 
         // State is read at the block's hash, not its number: after a reorg the reads fail (and
         // the keeper forks again) rather than mixing two chains' states.
-        let db = AlloyDB::new(provider, BlockId::hash(header.hash));
+        let db = AlloyDB::new(provider.clone(), BlockId::hash(header.hash));
         let db = CacheDB::new(WrapDatabaseAsync::with_handle(db, runtime));
         Ok(Self {
             db: Arc::new(Mutex::new(Some(db))),
+            provider,
+            prefetched: false,
             cfg,
             block,
             block_hash: header.hash,
@@ -351,6 +364,12 @@ impl Simulator {
             .map_err(|error| SimulateError::Invalid {
                 message: format!("{error:?}"),
             })?;
+        let prefetched = if self.prefetched {
+            Vec::new()
+        } else {
+            self.prefetched = true;
+            self.prefetch(&tx).await
+        };
         let db = Arc::clone(&self.db);
         let cfg = self.cfg.clone();
         let block = self.block.clone();
@@ -360,8 +379,23 @@ impl Simulator {
                 message: "an earlier simulation panicked; fork again".into(),
             };
             let mut slot = db.lock().map_err(|_| poisoned())?;
+            let mut fork = slot.take().ok_or_else(poisoned)?;
+            let mut warmed = Ok(());
+            for (address, index, value) in prefetched {
+                warmed = fork.insert_account_storage(address, index, value);
+                if warmed.is_err() {
+                    break;
+                }
+            }
+            if let Err(source) = warmed {
+                *slot = Some(fork);
+                return Err(SimulateError::Database {
+                    block: block_number,
+                    source,
+                });
+            }
             let mut evm = Context::mainnet()
-                .with_db(slot.take().ok_or_else(poisoned)?)
+                .with_db(fork)
                 .with_cfg(cfg)
                 .with_block(block)
                 .build_mainnet();
@@ -397,6 +431,49 @@ impl Simulator {
                 reason: format!("{reason:?}"),
             },
         })
+    }
+
+    /// The storage `tx` will read, fetched from the node a few slots at a time: the node answers
+    /// `eth_createAccessList` for the call at the forked block, and the slots it names are read
+    /// concurrently. The EVM alone would read them one after another as it reaches each (a
+    /// settlement batch of a hundred fills reads several hundred slots, a round trip each). Only a
+    /// warm-up, for the fork's first simulation: the simulation runs on revm either way and
+    /// fetches whatever is missing itself (a later batch's meters, or everything when the node
+    /// lacks the method or says the call reverts).
+    async fn prefetch(&self, tx: &TxEnv) -> Vec<(Address, U256, U256)> {
+        let TxKind::Call(to) = tx.kind else {
+            return Vec::new();
+        };
+        let request = TransactionRequest::default()
+            .with_from(tx.caller)
+            .with_to(to)
+            .with_input(tx.data.clone())
+            .with_gas_limit(tx.gas_limit);
+        let at = BlockId::hash(self.block_hash);
+        let Ok(listed) = self
+            .provider
+            .create_access_list(&request)
+            .block_id(at)
+            .await
+        else {
+            return Vec::new();
+        };
+        let slots = listed.access_list.0.into_iter().flat_map(|item| {
+            let address = item.address;
+            item.storage_keys
+                .into_iter()
+                .map(move |key| (address, U256::from_be_bytes(key.0)))
+        });
+        let provider = &self.provider;
+        futures::stream::iter(slots)
+            .map(|(address, index)| async move {
+                let value = provider.get_storage_at(address, index).block_id(at).await?;
+                Ok::<_, TransportError>((address, index, value))
+            })
+            .buffer_unordered(PREFETCH_READS_IN_FLIGHT)
+            .try_collect()
+            .await
+            .unwrap_or_default()
     }
 
     /// Simulates `keeper` sending the settle batch `call` to the market at `market`, with the
