@@ -2048,6 +2048,7 @@ fn simulate_writes_a_report_whose_conservation_checks_pass() {
         "bills",
         "carbon",
         "vpp",
+        "oracle",
         "gas",
         "throughput",
         "cost",
@@ -2057,6 +2058,15 @@ fn simulate_writes_a_report_whose_conservation_checks_pass() {
     ] {
         assert!(!report[key].is_null(), "report.json has `{key}`");
     }
+    // Three hours: the reporters relayed the four feeds each hour, the day's intensity each time.
+    let oracle = &report["oracle"];
+    assert!(oracle["rounds"].as_u64().unwrap() >= 12, "{oracle}");
+    assert_eq!(oracle["failed_polls"], 0, "{oracle}");
+    assert_eq!(
+        oracle["carbon_mismatches"],
+        serde_json::json!([]),
+        "{oracle}"
+    );
     let svg = std::fs::read_to_string(out.join("chart.svg")).unwrap();
     assert!(
         svg.starts_with("<svg") || svg.starts_with("<?xml"),

@@ -14,5 +14,5 @@ pub mod report;
 
 pub use error::SimError;
 pub use outcome::{
-    GasFigures, HomeOutcome, IntervalOutcome, Outcome, Tariffs, Timings, VppOutcome,
+    GasFigures, HomeOutcome, IntervalOutcome, OracleOutcome, Outcome, Tariffs, Timings, VppOutcome,
 };

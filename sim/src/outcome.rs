@@ -101,6 +101,31 @@ pub struct VppOutcome {
     pub refunded: u64,
 }
 
+/// What the oracle's reporters did over the run.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct OracleOutcome {
+    /// Reporters, each with its own key.
+    pub reporters: u32,
+    /// Feeds relayed.
+    pub feeds: u32,
+    /// Hourly polls of every feed by the reporters.
+    pub polls: u64,
+    /// Polls in which a reporter failed.
+    pub failed_polls: u64,
+    /// Rounds the hub accepted.
+    pub rounds: u64,
+    /// Observations in those rounds.
+    pub observations: u64,
+    /// Transactions the reporters sent.
+    pub transactions: u64,
+    /// Gas they used.
+    pub gas_used: u64,
+    /// Carbon intensity rounds.
+    pub carbon_rounds: u64,
+    /// Carbon intensity rounds whose answer is not the day's intensity then, described.
+    pub carbon_mismatches: Vec<String>,
+}
+
 /// The calldata of a kind of transaction, as an L2 pays for it on L1: the OP Stack's Ecotone fee
 /// counts zero and non-zero bytes apart.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
@@ -186,6 +211,11 @@ pub struct Outcome {
     pub homes: Vec<HomeOutcome>,
     /// The VPP event, if one was called.
     pub vpp: Option<VppOutcome>,
+    /// What the oracle did.
+    pub oracle: OracleOutcome,
+    /// Carbon the market held while the intensity feed was stale and released at the end of the
+    /// run, g CO2e (on top of the settlements' carbon in [`HomeOutcome::carbon_grams`]).
+    pub carbon_released_grams: u64,
     /// Gas used.
     pub gas: GasFigures,
     /// Where the time went.

@@ -26,9 +26,15 @@
 //!                       total_cogrid, total_utility, average_reduction_percent (mean over homes
 //!                       with a positive utility bill), homes_averaged, aggregate_reduction_percent,
 //!                       seed_stated_reduction_percent (34), comparison (text)
-//! carbon                minted_grams, minted_kg
-//! vpp                   null, or {event, feeder, start, end, target_w, enrolled, committed_w,
-//!                       delivered_wh, paid, refunded, delivered_percent_of_commitment}
+//! carbon                minted_grams (settled + released), minted_kg, settled_grams (minted as
+//!                       intervals settled), released_grams (held while the intensity feed was
+//!                       stale, released at the end)
+//! vpp                   null, or {event, feeder, start, end (unix s), target_w, enrolled,
+//!                       committed_w, delivered_wh, paid, refunded,
+//!                       delivered_percent_of_commitment}
+//! oracle                reporters, feeds, polls, failed_polls, rounds, observations,
+//!                       observations_per_round, transactions, gas_used, carbon_rounds,
+//!                       carbon_mismatches [text]
 //! gas                   readings, readings_gas, per_reading, settlements, settlement_gas,
 //!                       per_settlement, fills, per_fill (settlement gas over the fills it carried)
 //! throughput            fills, settlement_ms, fills_per_second
@@ -49,7 +55,10 @@ use std::{collections::BTreeMap, fmt::Write as _, time::Duration};
 
 use serde_json::{Value, json};
 
-use crate::{checks::Check, outcome::Outcome};
+use crate::{
+    checks::Check,
+    outcome::{OracleOutcome, Outcome},
+};
 
 /// The JSON schema's name and version.
 pub const SCHEMA: &str = "cogrid-simulate-report/1";
@@ -245,13 +254,17 @@ pub fn markdown(outcome: &Outcome, checks: &[Check]) -> String {
     let _ = writeln!(md, "\n</details>\n");
 
     let _ = writeln!(md, "## Carbon\n");
-    let carbon: u64 = run.homes.iter().map(|home| home.carbon_grams).sum();
+    let settled: u64 = run.homes.iter().map(|home| home.carbon_grams).sum();
+    let minted = settled + run.carbon_released_grams;
     let _ = writeln!(
         md,
         "Carbon credits minted: {} g CO2e ({:.1} kg), for exported energy at the oracle's grid \
-         intensity.\n",
-        carbon,
-        carbon as f64 / 1000.0
+         intensity: {} g as intervals settled, {} g held while the intensity feed was stale and \
+         released at the end of the run.\n",
+        minted,
+        minted as f64 / 1000.0,
+        settled,
+        run.carbon_released_grams,
     );
 
     let _ = writeln!(md, "## VPP\n");
@@ -259,13 +272,13 @@ pub fn markdown(outcome: &Outcome, checks: &[Check]) -> String {
         Some(vpp) => {
             let _ = writeln!(
                 md,
-                "Event {} on feeder {}, {} to {} (unix s): target {} W; {} batteries enrolled, \
+                "Event {} on feeder {}, {} to {}: target {} W; {} batteries enrolled, \
                  committing {} W; delivered {} kWh over their baselines ({} of the commitment); \
                  paid {}, refunded {}.\n",
                 vpp.event,
                 vpp.feeder,
-                vpp.start,
-                vpp.end,
+                utc_minutes(vpp.start),
+                utc_minutes(vpp.end),
                 vpp.target_w,
                 vpp.enrolled,
                 vpp.committed_w,
@@ -278,6 +291,36 @@ pub fn markdown(outcome: &Outcome, checks: &[Check]) -> String {
         None => {
             let _ = writeln!(md, "No VPP event was called.\n");
         }
+    }
+
+    let o = &run.oracle;
+    let _ = writeln!(md, "## Oracle\n");
+    let _ = writeln!(
+        md,
+        "{} reporters polled {} feeds {} times (hourly, from local servers answering in each \
+         source's format); the hub accepted {} rounds with {} observations each on average; {} \
+         of the polls had a failure; {} transactions, {} gas.\n",
+        o.reporters,
+        o.feeds,
+        o.polls,
+        o.rounds,
+        optional_float(observations_per_round(o), 2),
+        o.failed_polls,
+        o.transactions,
+        o.gas_used,
+    );
+    if o.carbon_mismatches.is_empty() {
+        let _ = writeln!(
+            md,
+            "Every one of the {} carbon intensity rounds relayed the day's intensity.\n",
+            o.carbon_rounds
+        );
+    } else {
+        let _ = writeln!(
+            md,
+            "Carbon intensity rounds unlike the day's intensity: {}.\n",
+            o.carbon_mismatches.join("; ")
+        );
     }
 
     let g = &figures.gas;
@@ -399,7 +442,9 @@ pub fn json(outcome: &Outcome, checks: &[Check]) -> Value {
     let c = &figures.cost;
     let m = FEE_MODEL;
     let t = &outcome.timings;
-    let carbon: u64 = outcome.homes.iter().map(|home| home.carbon_grams).sum();
+    let settled_carbon: u64 = outcome.homes.iter().map(|home| home.carbon_grams).sum();
+    let carbon = settled_carbon + outcome.carbon_released_grams;
+    let o = &outcome.oracle;
     let homes: Vec<Value> = outcome
         .homes
         .iter()
@@ -473,6 +518,21 @@ pub fn json(outcome: &Outcome, checks: &[Check]) -> Value {
         "carbon": {
             "minted_grams": carbon,
             "minted_kg": carbon as f64 / 1000.0,
+            "settled_grams": settled_carbon,
+            "released_grams": outcome.carbon_released_grams,
+        },
+        "oracle": {
+            "reporters": o.reporters,
+            "feeds": o.feeds,
+            "polls": o.polls,
+            "failed_polls": o.failed_polls,
+            "rounds": o.rounds,
+            "observations": o.observations,
+            "observations_per_round": observations_per_round(o),
+            "transactions": o.transactions,
+            "gas_used": o.gas_used,
+            "carbon_rounds": o.carbon_rounds,
+            "carbon_mismatches": o.carbon_mismatches,
         },
         "vpp": outcome.vpp.as_ref().map(|vpp| json!({
             "event": vpp.event,
@@ -830,6 +890,22 @@ fn divide(total: u64, count: u64) -> Option<u64> {
     (count > 0).then(|| total / count)
 }
 
+/// Observations per accepted round; `None` when no round was accepted.
+fn observations_per_round(oracle: &OracleOutcome) -> Option<f64> {
+    (oracle.rounds > 0).then(|| oracle.observations as f64 / oracle.rounds as f64)
+}
+
+/// A unix time as `2020-05-22 18:00 UTC`.
+fn utc_minutes(unix: u64) -> String {
+    i64::try_from(unix)
+        .ok()
+        .and_then(|unix| chrono::DateTime::from_timestamp(unix, 0))
+        .map_or_else(
+            || format!("{unix} (unix s)"),
+            |time| time.format("%Y-%m-%d %H:%M UTC").to_string(),
+        )
+}
+
 fn millis(duration: Duration) -> u64 {
     duration.as_millis() as u64
 }
@@ -886,7 +962,8 @@ pub(crate) mod tests {
 
     use super::*;
     use crate::outcome::{
-        CalldataSize, GasFigures, HomeOutcome, IntervalOutcome, Tariffs, Timings, VppOutcome,
+        CalldataSize, GasFigures, HomeOutcome, IntervalOutcome, OracleOutcome, Tariffs, Timings,
+        VppOutcome,
     };
 
     /// A small outcome with known figures: four intervals, two of them traded.
@@ -945,6 +1022,19 @@ pub(crate) mod tests {
                 paid: 1_200_000,
                 refunded: 800_000,
             }),
+            oracle: OracleOutcome {
+                reporters: 3,
+                feeds: 4,
+                polls: 8,
+                failed_polls: 1,
+                rounds: 8,
+                observations: 23,
+                transactions: 8,
+                gas_used: 600_000,
+                carbon_rounds: 2,
+                carbon_mismatches: Vec::new(),
+            },
+            carbon_released_grams: 50,
             gas: GasFigures {
                 readings_gas: 300_000,
                 readings: 12,
@@ -1026,7 +1116,12 @@ pub(crate) mod tests {
         assert_eq!(report["bills"]["homes"][0]["saving"], 400_000);
         assert_eq!(report["bills"]["seed_stated_reduction_percent"], 34.0);
         assert_eq!(report["run"]["mix"]["pv"], 2);
-        assert_eq!(report["carbon"]["minted_grams"], 600);
+        assert_eq!(report["carbon"]["minted_grams"], 650);
+        assert_eq!(report["carbon"]["settled_grams"], 600);
+        assert_eq!(report["carbon"]["released_grams"], 50);
+        assert_eq!(report["oracle"]["observations_per_round"], 2.875);
+        assert_eq!(report["oracle"]["failed_polls"], 1);
+        assert_eq!(report["vpp"]["start"], 3_600);
         assert_eq!(report["gas"]["per_reading"], 25_000);
         assert_eq!(report["gas"]["per_settlement"], 100_000);
         assert_eq!(report["gas"]["per_fill"], 50_000);
@@ -1073,9 +1168,15 @@ pub(crate) mod tests {
             "The seed's 34 %",
             "3 homes (1 consumer, 2 pv)",
             "## Carbon",
-            "600 g CO2e",
+            "650 g CO2e (0.7 kg)",
+            "600 g as intervals settled, 50 g held while the intensity feed was stale",
             "## VPP",
+            "Event 1 on feeder 1, 1970-01-01 01:00 UTC to 1970-01-01 02:00 UTC",
             "paid $1.20, refunded $0.80",
+            "## Oracle",
+            "3 reporters polled 4 feeds 8 times",
+            "8 rounds with 2.88 observations each on average; 1 of the polls had a failure",
+            "Every one of the 2 carbon intensity rounds relayed the day's intensity.",
             "Fills settled per second: 8",
             "## Cost per home per month",
             "L2 base fee 0.005 gwei",

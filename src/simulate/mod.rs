@@ -660,8 +660,8 @@ pub(crate) async fn run(args: SimulateArgs, external: Option<External>) -> eyre:
     eprintln!();
     let released = Instant::now();
     let owners: Vec<Address> = on_chain.iter().map(|home| home.owner.address()).collect();
-    oracles.release_held_carbon(&chain, &owners).await?;
-    oracles.stop().await;
+    let carbon_released_grams = oracles.release_held_carbon(&chain, &owners).await?;
+    let oracle = oracles.stop().await;
     timings.other += released.elapsed();
     // The keeper settles the VPP event once its settlement opens and closes it after the proof
     // window: the clock moves there.
@@ -744,6 +744,8 @@ pub(crate) async fn run(args: SimulateArgs, external: Option<External>) -> eyre:
         intervals: outcomes,
         homes: home_outcomes,
         vpp: vpp_result.map(|(outcome, _)| outcome),
+        oracle,
+        carbon_released_grams,
         gas,
         timings,
         deployment: chain.deployment,

@@ -418,13 +418,13 @@ impl Oracles {
     }
 
     /// Releases the carbon the market held while the intensity feed was stale, for those of
-    /// `accounts` it holds any for, as the co-op admin; nothing when nothing was held. Held
-    /// carbon stays held, said on stderr, when the feed is stale now.
+    /// `accounts` it holds any for, as the co-op admin; the grams released, none when nothing
+    /// was held. Held carbon stays held, said on stderr, when the feed is stale now.
     pub(crate) async fn release_held_carbon(
         &self,
         chain: &Chain,
         accounts: &[Address],
-    ) -> eyre::Result<()> {
+    ) -> eyre::Result<u64> {
         let filter = Filter::new()
             .address(chain.deployment.market)
             .event_signature(EnergyMarket::CarbonHeld::SIGNATURE_HASH);
@@ -436,7 +436,7 @@ impl Oracles {
         )
         .await?;
         if held.is_empty() {
-            return Ok(());
+            return Ok(0);
         }
         if self
             .hub
@@ -445,10 +445,10 @@ impl Oracles {
             .await?
         {
             eprintln!(
-                "carbon the market held while the intensity feed was stale stays held: the \
-                 feed is stale at the end of the run"
+                "carbon the market held while the intensity feed was stale stays held for now: \
+                 the feed is stale"
             );
-            return Ok(());
+            return Ok(0);
         }
         let market = EnergyMarket::new(chain.deployment.market, chain.admin.clone());
         let mut holders = Vec::new();
@@ -458,7 +458,7 @@ impl Oracles {
             }
         }
         if holders.is_empty() {
-            return Ok(());
+            return Ok(0);
         }
         let receipt = market
             .releaseHeldCarbon(holders)
@@ -471,11 +471,16 @@ impl Oracles {
             "releaseHeldCarbon reverted ({})",
             receipt.transaction_hash
         );
-        Ok(())
+        Ok(receipt
+            .logs()
+            .iter()
+            .filter_map(|log| log.log_decode::<EnergyMarket::CarbonReleased>().ok())
+            .map(|released| released.inner.data.grams.saturating_to::<u64>())
+            .sum())
     }
 
-    /// Stops the reporters' endpoints and the sources, and says on stderr what the oracle did.
-    pub(crate) async fn stop(self) {
+    /// Stops the reporters' endpoints and the sources; what the oracle did.
+    pub(crate) async fn stop(self) -> cogrid_sim::OracleOutcome {
         self.cancel.cancel();
         self.tasks.close();
         if tokio::time::timeout(TIMEOUT, self.tasks.wait())
@@ -484,29 +489,18 @@ impl Oracles {
         {
             eprintln!("the oracle's HTTP endpoints did not stop within {TIMEOUT:?}");
         }
-        let figures = &self.figures;
-        eprintln!(
-            "oracle: {} rounds landed in {} hourly polls of {} feeds by {REPORTERS} reporters \
-             ({:.2} observations per round), {} polls with a failure, {} transactions, {} gas, {:.2} s",
-            figures.rounds,
-            figures.polls,
-            self.feeds.len(),
-            figures.observations as f64 / figures.rounds.max(1) as f64,
-            figures.failed,
-            figures.transactions,
-            figures.gas_used,
-            figures.wall.as_secs_f64(),
-        );
-        if figures.carbon_mismatches.is_empty() {
-            eprintln!(
-                "oracle: all {} carbon intensity rounds relayed the day's intensity",
-                figures.carbon_rounds
-            );
-        } else {
-            eprintln!(
-                "oracle: carbon intensity rounds unlike the day's: {}",
-                figures.carbon_mismatches.join("; ")
-            );
+        let figures = self.figures;
+        cogrid_sim::OracleOutcome {
+            reporters: REPORTERS as u32,
+            feeds: self.feeds.len() as u32,
+            polls: figures.polls,
+            failed_polls: figures.failed,
+            rounds: figures.rounds,
+            observations: figures.observations,
+            transactions: figures.transactions,
+            gas_used: figures.gas_used,
+            carbon_rounds: figures.carbon_rounds,
+            carbon_mismatches: figures.carbon_mismatches,
         }
     }
 }
