@@ -174,6 +174,7 @@ pub(crate) async fn run(args: DevnetArgs) -> eyre::Result<()> {
         len,
         homes,
         meters: meters.iter().map(PrivateKeySigner::address).collect(),
+        owners: on_chain.iter().map(|home| home.owner.address()).collect(),
         signers,
         keeper,
         oracles,
@@ -223,6 +224,8 @@ struct Stack {
     len: u64,
     homes: Vec<Home>,
     meters: Vec<Address>,
+    /// The homes' owners, who get the carbon the market held for them.
+    owners: Vec<Address>,
     signers: Signers,
     keeper: cogrid_keeper::daemon::Keeper,
     oracles: Oracles,
@@ -309,6 +312,10 @@ impl Stack {
         self.chain.advance_to(end).await?;
         if end.is_multiple_of(3_600) {
             self.oracles.hourly(&self.chain).await;
+            // What the market held while the feed was stale goes to its homes once it is fresh.
+            self.oracles
+                .release_held_carbon(&self.chain, &self.owners)
+                .await?;
         }
         let registers = self.registers();
         self.signers.post(end, &registers).await?;
