@@ -18,7 +18,7 @@ use std::{
     collections::{BTreeSet, HashMap},
     net::SocketAddr,
     sync::Arc,
-    time::Duration,
+    time::{Duration, Instant},
 };
 
 use alloy::{
@@ -326,6 +326,8 @@ struct Plan {
     shortfalls: Vec<Shortfall>,
     dropped: Vec<DroppedFill>,
     gas: Vec<u64>,
+    /// Time spent in the clearing itself (every re-clearing included).
+    clearing: Duration,
 }
 
 /// What became of an interval.
@@ -435,6 +437,7 @@ impl Daemon {
                 shortfalls: Vec::new(),
                 dropped: Vec::new(),
                 gas: Vec::new(),
+                clearing: Duration::ZERO,
             };
             (plan, true)
         } else {
@@ -452,6 +455,7 @@ impl Daemon {
             transactions: Vec::new(),
             pool_cover: None,
             outcome: "settled".into(),
+            clearing_micros: u64::try_from(plan.clearing.as_micros()).unwrap_or(u64::MAX),
         };
         if !plan.shortfalls.is_empty() {
             report.pool_cover = self.cover_shortfalls(t, &plan.shortfalls, now).await;
@@ -524,7 +528,9 @@ impl Daemon {
         let mut excluded = BTreeSet::new();
         let mut dropped = Vec::new();
         let mut max_fills = self.settlement.batch_size;
+        let mut clearing = Duration::ZERO;
         'replan: for _ in 0..MAX_PLANNING_ROUNDS {
+            let cleared = Instant::now();
             let book = book(&inputs, start, end, &excluded);
             let (price, fills) = match at_one_price(&book, &clear(&book)) {
                 Outcome::Traded(trade) => (trade.price, trade.fills),
@@ -539,6 +545,7 @@ impl Daemon {
                 })
                 .collect();
             let batches = split_balanced(&fills, max_fills);
+            clearing += cleared.elapsed();
             let mut gas = Vec::new();
             let count = batches.len().max(1);
             for index in 0..count {
@@ -610,7 +617,11 @@ impl Daemon {
                         reserve_stable: reserves.reserveStable.saturating_to(),
                         fee_bps: pool.fee_bps,
                     };
-                    plan_cover(&inputs, (start, end), &excluded, (price, &fills), quote)
+                    let planned = Instant::now();
+                    let shortfalls =
+                        plan_cover(&inputs, (start, end), &excluded, (price, &fills), quote);
+                    clearing += planned.elapsed();
+                    shortfalls
                 }
                 None => Vec::new(),
             };
@@ -620,6 +631,7 @@ impl Daemon {
                 shortfalls,
                 dropped,
                 gas,
+                clearing,
             }));
         }
         Err(KeeperError::SettlementRefused {

@@ -175,9 +175,10 @@ pub struct Timings {
     pub signing: Duration,
     /// Posting readings until they were mined.
     pub posting: Duration,
-    /// Clearing (the keeper's auction and its simulation of each batch).
+    /// The keeper's clearing: matching the book (every re-clearing included).
     pub clearing: Duration,
-    /// Sending settlements until they were mined.
+    /// The rest of the keeper's rounds: indexing, reading the chain, simulating each batch on
+    /// revm, sending settlements and finalizations until they were mined.
     pub settlement: Duration,
     /// The oracle's rounds and the VPP event.
     pub other: Duration,

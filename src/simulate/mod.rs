@@ -631,9 +631,12 @@ pub(crate) async fn run(args: SimulateArgs, external: Option<External>) -> eyre:
         let posted = signers.post(end, &registers(&homes)).await?;
         timings.signing += posted.signing;
         timings.posting += posted.posting;
-        let cleared = Instant::now();
+        let settled = Instant::now();
         let report = settle(&mut keeper, from / len).await?;
-        timings.settlement += cleared.elapsed();
+        // The keeper's round is the settlement; the clearing inside it is told apart.
+        let clearing = Duration::from_micros(report.clearing_micros);
+        timings.clearing += clearing;
+        timings.settlement += settled.elapsed().saturating_sub(clearing);
         settlement_txs.extend(report.transactions.iter().cloned());
         let price = (report.traded_wh > 0).then_some(report.price);
         eprint!(
