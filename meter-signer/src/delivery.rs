@@ -40,6 +40,8 @@ pub struct Progress {
     pub delivered: u64,
     /// Readings that left the outbox as final.
     pub finalized: u64,
+    /// Readings put back in line because a reorg removed their transaction.
+    pub requeued: u64,
 }
 
 /// What to do with a reading the registry skipped.
@@ -191,7 +193,8 @@ impl Delivery {
             let (wait, wakeable) = match self.pass().await {
                 Ok(progress) => {
                     backoff = self.config.initial_backoff;
-                    let more = progress.delivered > 0 || progress.finalized > 0;
+                    let more =
+                        progress.delivered > 0 || progress.finalized > 0 || progress.requeued > 0;
                     (
                         if more {
                             Duration::ZERO
@@ -224,10 +227,19 @@ impl Delivery {
         if !self.synced.load(Ordering::Acquire) {
             self.sync().await?;
         }
+        let (finalized, requeued) = self.finalize().await?;
         let mut progress = Progress {
-            finalized: self.finalize().await?,
+            finalized,
+            requeued,
             ..Progress::default()
         };
+        if requeued > 0 {
+            // A reorg seen partway through the waiting transactions: those looked up before it
+            // may be gone too. Send nothing until a pass has seen them all on the same chain, so
+            // that readings go back in their order (a later reading counted first would turn
+            // the earlier ones into a gap).
+            return Ok(progress);
+        }
         let batch = self.outbox.pending(self.config.batch_size).await?;
         if batch.is_empty() {
             return Ok(progress);
@@ -347,17 +359,17 @@ impl Delivery {
     /// Removes readings whose transaction has enough confirmations, and puts back in line those
     /// whose transaction a reorg removed. Every waiting transaction is looked up on every pass,
     /// before anything new is sent, so readings go back in their order.
-    async fn finalize(&self) -> Result<u64, SignerError> {
+    async fn finalize(&self) -> Result<(u64, u64), SignerError> {
         let waiting = self.outbox.included_transactions().await?;
         if waiting.is_empty() {
-            return Ok(0);
+            return Ok((0, 0));
         }
         let head = self
             .provider
             .get_block_number()
             .await
             .map_err(failed("reading the chain head"))?;
-        let mut finalized = 0;
+        let (mut finalized, mut requeued_total) = (0, 0);
         for tx in waiting {
             let receipt = self
                 .provider
@@ -374,6 +386,7 @@ impl Delivery {
                 self.metrics
                     .readings_requeued
                     .fetch_add(requeued, std::sync::atomic::Ordering::Relaxed);
+                requeued_total += requeued;
             } else if head + 1 >= tx.block_number + self.confirmations {
                 finalized += self.outbox.remove_final(tx.tx_hash).await?;
             }
@@ -381,7 +394,7 @@ impl Delivery {
         self.metrics
             .readings_final
             .fetch_add(finalized, std::sync::atomic::Ordering::Relaxed);
-        Ok(finalized)
+        Ok((finalized, requeued_total))
     }
 }
 

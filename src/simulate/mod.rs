@@ -348,7 +348,7 @@ impl Signers {
         let started = Instant::now();
         loop {
             let progress = self.delivery.pass().await?;
-            if progress.delivered == 0 {
+            if progress.delivered == 0 && progress.requeued == 0 {
                 break;
             }
         }

@@ -17,13 +17,17 @@ use alloy::{
 };
 use cogrid_bindings::{EnergyMarket, IMeterRegistry};
 use cogrid_chain::{
-    Deployment, Devnet, SuiteParams, create_keystore, deploy_suite, reading_domain,
+    Deployment, Devnet, SuiteParams, connect_lazily, create_keystore, deploy_suite, load_keystore,
+    reading_domain,
 };
 use cogrid_meter_signer::{
+    config::DeliveryConfig,
+    delivery::{ChainExpectations, Delivery},
     metrics::Metrics,
     outbox::{Outbox, OutboxCounts},
     pipeline::Pipeline,
     profile::{Accruals, HomeProfile, Shapes, SimulatedMeter},
+    sampler::Sample,
     source::SampleMessage,
 };
 use tokio::{
@@ -302,6 +306,80 @@ sample_seconds = 60
         assert_eq!(credits, U256::from(expected.accruals.credits_wh));
         assert_eq!(carbon, U256::from(expected.accruals.carbon_grams));
     }
+}
+
+/// The meter signer's pipeline and delivery in this process, for the hood's meter, relaying
+/// with funded key 2 and waiting for `confirmations`.
+pub(crate) struct InProcessDelivery {
+    pub(crate) meter: PrivateKeySigner,
+    pub(crate) outbox: Outbox,
+    pub(crate) pipeline: Pipeline,
+    pub(crate) delivery: Delivery,
+    pub(crate) metrics: Arc<Metrics>,
+}
+
+impl InProcessDelivery {
+    pub(crate) async fn start(
+        hood: &Neighbourhood,
+        config: DeliveryConfig,
+        confirmations: u64,
+    ) -> Self {
+        let meter = load_keystore(&hood.dir.path().join("meter.json"), "meter-password").unwrap();
+        let outbox = Outbox::open(&hood.dir.path().join("outbox.db"))
+            .await
+            .unwrap();
+        let metrics = Arc::new(Metrics::default());
+        let mut pipeline = Pipeline::new(
+            outbox.clone(),
+            reading_domain(hood.deployment.chain_id, hood.deployment.market),
+            metrics.clone(),
+            Arc::new(Notify::new()),
+        );
+        pipeline.add_meter(meter.clone(), 900, None);
+        let provider = connect_lazily(&hood.devnet.rpc_url(), hood.devnet.funded_key(2)).unwrap();
+        let delivery = Delivery::new(
+            provider,
+            hood.deployment.market,
+            outbox.clone(),
+            config,
+            confirmations,
+            metrics.clone(),
+            ChainExpectations {
+                rpc_url: hood.devnet.rpc_url(),
+                chain_id: hood.deployment.chain_id,
+                interval_seconds: 900,
+                meters: vec![meter.address()],
+            },
+        );
+        Self {
+            meter,
+            outbox,
+            pipeline,
+            delivery,
+            metrics,
+        }
+    }
+
+    /// Signs the meter's reading of `registers` at `boundary` into the outbox.
+    pub(crate) async fn sign(&mut self, boundary: u64, registers: (u64, u64)) {
+        let sample = Sample {
+            at: boundary,
+            import_wh: registers.0,
+            export_wh: registers.1,
+        };
+        let signed = self
+            .pipeline
+            .accept(self.meter.address(), sample)
+            .await
+            .unwrap();
+        assert!(signed.is_some(), "a reading at {boundary}");
+    }
+}
+
+/// The latest interval boundary at least an interval ago.
+pub(crate) fn past_boundary() -> u64 {
+    let now = cogrid_meter_signer::sampler::unix_now();
+    now - now % 900 - 900
 }
 
 #[derive(Debug)]

@@ -18,7 +18,10 @@ use serde_json::{Value, json};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
-use crate::{harness::InProcessSigner, p1::signer_of};
+use crate::{
+    harness::{InProcessSigner, past_boundary},
+    p1::signer_of,
+};
 
 /// The largest register the registry stores (uint48 Wh).
 const MAX_REGISTER_WH: u64 = (1 << 48) - 1;
@@ -166,11 +169,6 @@ impl Drop for PushServer {
 }
 
 /// An interval boundary at least 15 minutes ago, so pushes around it are never in the future.
-fn past_boundary() -> u64 {
-    let now = unix_now();
-    now - now % 900 - 900
-}
-
 /// Pushes are accepted with 202; the one that crosses a boundary leaves a signed reading with its
 /// registers in the outbox before the gateway gets its answer.
 #[tokio::test]

@@ -1,8 +1,10 @@
-use std::time::Duration;
+use std::{sync::atomic::Ordering, time::Duration};
 
 use alloy::{primitives::U256, providers::Provider};
 
-use crate::harness::{Neighbourhood, free_port, wait_for_exit};
+use cogrid_meter_signer::{config::DeliveryConfig, delivery::Progress};
+
+use crate::harness::{InProcessDelivery, Neighbourhood, free_port, past_boundary, wait_for_exit};
 
 /// Readings counted in blocks that a reorg removes before they are final go back in line and are
 /// counted again: the outbox keeps them until their transaction has its confirmations. The reorg
@@ -45,4 +47,45 @@ async fn readings_dropped_by_a_reorg_are_sent_again() {
 
     wait_for_exit(&mut signer, Duration::from_secs(120)).await;
     hood.assert_day_counted_once().await;
+}
+
+/// A pass that finds a transaction gone sends nothing: transactions it looked up before may be
+/// gone as well, and a reading sent ahead of them would count before theirs. The next pass,
+/// which sees every waiting transaction on the same chain, sends again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pass_that_finds_a_reorg_sends_nothing_until_the_next() {
+    let hood = Neighbourhood::start().await;
+    let mut signer = InProcessDelivery::start(&hood, DeliveryConfig::default(), 100).await;
+    let boundary = past_boundary() - 900;
+    signer.sign(boundary, (1_000, 0)).await;
+    assert_eq!(signer.delivery.pass().await.unwrap().delivered, 1);
+    let snapshot: U256 = hood
+        .devnet
+        .admin
+        .raw_request("evm_snapshot".into(), ())
+        .await
+        .unwrap();
+    signer.sign(boundary + 900, (1_100, 0)).await;
+    assert_eq!(signer.delivery.pass().await.unwrap().delivered, 1);
+    let reverted: bool = hood
+        .devnet
+        .admin
+        .raw_request("evm_revert".into(), (snapshot,))
+        .await
+        .unwrap();
+    assert!(reverted);
+
+    let sent = signer.metrics.batches_sent.load(Ordering::Relaxed);
+    assert_eq!(
+        signer.delivery.pass().await.unwrap(),
+        Progress {
+            requeued: 1,
+            ..Progress::default()
+        }
+    );
+    assert_eq!(signer.metrics.batches_sent.load(Ordering::Relaxed), sent);
+    assert_eq!(hood.meter_state().await.seq, 1);
+
+    assert_eq!(signer.delivery.pass().await.unwrap().delivered, 1);
+    assert_eq!(hood.meter_state().await.seq, 2);
 }
