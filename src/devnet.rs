@@ -8,6 +8,7 @@
 //! wall clock instead of running a day as fast as they go.
 
 use std::{
+    collections::{HashMap, HashSet},
     path::{Path, PathBuf},
     sync::{
         Arc,
@@ -18,9 +19,12 @@ use std::{
 
 use alloy::{
     primitives::{Address, U256},
+    providers::{DynProvider, Provider},
+    rpc::types::Filter,
     signers::local::PrivateKeySigner,
+    sol_types::SolEvent as _,
 };
-use cogrid_bindings::MockStablecoin;
+use cogrid_bindings::{MockStablecoin, VppDispatch};
 use cogrid_chain::{Deployment, SuiteParams, create_keystore};
 use cogrid_sim::{day::Day, homes::Home};
 use eyre::WrapErr;
@@ -168,16 +172,19 @@ pub(crate) async fn run(args: DevnetArgs) -> eyre::Result<()> {
     let oracles = Oracles::start(&chain, &work, Arc::new(day.clone()), clock.clone())
         .await
         .wrap_err("starting the oracle reporters")?;
+    let meter_addresses: Vec<Address> = meters.iter().map(PrivateKeySigner::address).collect();
+    let dispatches = Dispatches::new(&chain, &meter_addresses);
     let mut stack = Stack {
         chain,
         day,
         len,
         homes,
-        meters: meters.iter().map(PrivateKeySigner::address).collect(),
+        meters: meter_addresses,
         owners: on_chain.iter().map(|home| home.owner.address()).collect(),
         signers,
         keeper,
         oracles,
+        dispatches,
         clock,
     };
     stack.signers.post(first, &stack.registers()).await?;
@@ -217,6 +224,94 @@ pub(crate) async fn run(args: DevnetArgs) -> eyre::Result<()> {
     result
 }
 
+/// The VPP calls on the devnet's meters, from VppDispatch's events: a battery its owner enrols
+/// (`cogrid vpp enroll`) discharges at the committed watts through the event's window, as the
+/// owner's gateway agent would drive it, and its meter's readings show the delivery the keeper
+/// settles.
+struct Dispatches {
+    contract: VppDispatch::VppDispatchInstance<DynProvider>,
+    meters: HashSet<Address>,
+    /// The first block not read yet.
+    next_block: u64,
+    /// Each meter's enrolments.
+    enrolled: HashMap<Address, Vec<Enrolment>>,
+}
+
+/// One enrolment in a dispatch event.
+#[derive(Debug, Clone, Copy)]
+struct Enrolment {
+    event: U256,
+    start: u64,
+    end: u64,
+    watts: u32,
+}
+
+impl Dispatches {
+    fn new(chain: &Chain, meters: &[Address]) -> Self {
+        Self {
+            contract: VppDispatch::new(chain.deployment.vpp_dispatch, chain.admin.clone()),
+            meters: meters.iter().copied().collect(),
+            next_block: chain.deployment.deployed_at_block,
+            enrolled: HashMap::new(),
+        }
+    }
+
+    /// Reads the enrolments and cancellations since the last look.
+    async fn refresh(&mut self) -> eyre::Result<()> {
+        let provider = self.contract.provider();
+        let head = provider.get_block_number().await?;
+        if head < self.next_block {
+            return Ok(());
+        }
+        let filter = Filter::new()
+            .address(*self.contract.address())
+            .event_signature(vec![
+                VppDispatch::Enrolled::SIGNATURE_HASH,
+                VppDispatch::EventCancelled::SIGNATURE_HASH,
+            ])
+            .from_block(self.next_block)
+            .to_block(head);
+        for log in provider.get_logs(&filter).await? {
+            if let Ok(enrolled) = log.log_decode::<VppDispatch::Enrolled>() {
+                let VppDispatch::Enrolled {
+                    id,
+                    meter,
+                    committedW,
+                } = enrolled.inner.data;
+                if !self.meters.contains(&meter) {
+                    continue;
+                }
+                let event = self.contract.eventOf(id).call().await?;
+                self.enrolled.entry(meter).or_default().push(Enrolment {
+                    event: id,
+                    start: event.start.to(),
+                    end: event.end.to(),
+                    watts: committedW,
+                });
+            } else if let Ok(cancelled) = log.log_decode::<VppDispatch::EventCancelled>() {
+                let id = cancelled.inner.data.id;
+                for enrolments in self.enrolled.values_mut() {
+                    enrolments.retain(|enrolment| enrolment.event != id);
+                }
+            }
+        }
+        self.next_block = head + 1;
+        Ok(())
+    }
+
+    /// The watts `meter`'s battery is called to discharge in the interval starting at `from`.
+    fn dispatch_w(&self, meter: Address, from: u64) -> Option<u32> {
+        let watts: u32 = self
+            .enrolled
+            .get(&meter)?
+            .iter()
+            .filter(|enrolment| (enrolment.start..enrolment.end).contains(&from))
+            .map(|enrolment| enrolment.watts)
+            .sum();
+        (watts > 0).then_some(watts)
+    }
+}
+
 /// The running parts, stepped interval by interval.
 struct Stack {
     chain: Chain,
@@ -229,6 +324,7 @@ struct Stack {
     signers: Signers,
     keeper: cogrid_keeper::daemon::Keeper,
     oracles: Oracles,
+    dispatches: Dispatches,
     /// The time the oracle's sources answer at.
     clock: Arc<AtomicU64>,
 }
@@ -304,8 +400,9 @@ impl Stack {
     /// keeper settles the interval. A line saying what cleared.
     async fn interval(&mut self, from: u64) -> eyre::Result<String> {
         let conditions = self.day.conditions(from, self.len);
-        for home in self.homes.iter_mut() {
-            home.step(&conditions, None);
+        self.dispatches.refresh().await?;
+        for (home, meter) in self.homes.iter_mut().zip(&self.meters) {
+            home.step(&conditions, self.dispatches.dispatch_w(*meter, from));
         }
         let end = from + self.len;
         self.clock.store(end, Ordering::Relaxed);
@@ -414,4 +511,78 @@ fn print_banner(args: &DevnetArgs, chain: &Chain, deployment_file: &Path, prosum
         prosumer.password
     );
     println!("Ctrl-C stops the devnet.");
+}
+
+#[cfg(test)]
+mod tests {
+    use cogrid_sim::Tariffs;
+
+    use super::*;
+    use crate::simulate::vpp::Call;
+
+    /// A battery enrolled in an event is dispatched at its committed watts through the event's
+    /// window, as the simulation dispatches it, and no longer once the event is cancelled.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn an_enrolled_battery_is_dispatched_through_the_window_until_cancelled() {
+        let devnet = cogrid_chain::Devnet::start()
+            .expect("anvil must be installed: run `make install` (npm ci in contracts/)");
+        let deployment = cogrid_chain::deploy_suite(
+            &devnet.admin,
+            devnet.admin_key.address(),
+            SuiteParams::default(),
+        )
+        .await
+        .unwrap();
+        let chain = Chain::on_devnet(&devnet, deployment).unwrap();
+        let tariffs = Tariffs::default();
+        chain
+            .set_network_fee(tariffs.network_fee_per_kwh)
+            .await
+            .unwrap();
+        let (shapes, specs) = draw_homes(50, 1, &tariffs).unwrap();
+        let on_chain: Vec<OnChainHome> = specs.iter().map(OnChainHome::from_spec).collect();
+        chain.register(&on_chain).await.unwrap();
+        let day = Day::bundled("sunny-spring").unwrap();
+        let homes: Vec<Home> = specs
+            .into_iter()
+            .map(|spec| Home::new(spec, &shapes, day.ausgrid_day()))
+            .collect();
+        let meters: Vec<Address> = on_chain.iter().map(|home| home.meter.address()).collect();
+        let mut dispatches = Dispatches::new(&chain, &meters);
+
+        let now = chain.now().await.unwrap();
+        let start = (now / 3_600 + 2) * 3_600;
+        let call = Call::open(&chain, &homes, &on_chain, (start, start + 3_600), now)
+            .await
+            .unwrap();
+        dispatches.refresh().await.unwrap();
+        let mut dispatched = 0;
+        for (index, meter) in meters.iter().enumerate() {
+            for from in [start - 900, start, start + 2_700, start + 3_600] {
+                assert_eq!(
+                    dispatches.dispatch_w(*meter, from),
+                    call.dispatch_w(index, from),
+                    "home {index} at {from}"
+                );
+            }
+            dispatched += usize::from(dispatches.dispatch_w(*meter, start).is_some());
+        }
+        assert!(dispatched > 0, "no battery enrolled");
+
+        // The devnet's first event; its operator cancels it before it starts.
+        VppDispatch::new(chain.deployment.vpp_dispatch, chain.admin.clone())
+            .cancel(U256::from(1))
+            .send()
+            .await
+            .unwrap()
+            .get_receipt()
+            .await
+            .unwrap();
+        dispatches.refresh().await.unwrap();
+        assert!(
+            meters
+                .iter()
+                .all(|meter| dispatches.dispatch_w(*meter, start).is_none())
+        );
+    }
 }

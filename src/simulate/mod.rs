@@ -7,7 +7,7 @@
 //! says is `cogrid_sim::report`.
 
 pub(crate) mod oracle;
-mod vpp;
+pub(crate) mod vpp;
 
 use std::{
     path::{Path, PathBuf},
