@@ -239,6 +239,11 @@ pub struct Devnet {
     pub admin_key: PrivateKeySigner,
     /// The running node; it stops when this is dropped.
     pub anvil: AnvilInstance,
+    /// Where anvil writes the states of the blocks it no longer keeps in memory; removed after
+    /// the node stops. anvil cleans its default place (`~/.foundry/anvil/tmp`) only when it
+    /// exits by itself, and a dropped instance is killed: each run left its states there, some
+    /// hundreds of megabytes for a simulated day.
+    _state_cache: tempfile::TempDir,
 }
 
 impl Devnet {
@@ -257,10 +262,18 @@ impl Devnet {
     /// an extra argument: anvil refuses a second `--port`.
     pub fn start_on_port(port: u16, extra: &[&str]) -> Result<Self, ChainError> {
         let binary = anvil_binary()?;
+        let state_cache = tempfile::Builder::new()
+            .prefix("cogrid-anvil-states-")
+            .tempdir()
+            .map_err(|error| ChainError::AnvilStart {
+                message: format!("creating a directory for its states: {error}"),
+            })?;
         let anvil = Anvil::at(binary)
             .host("127.0.0.1")
             .port(port)
             .args(["--network", "optimism", "--chain-id", "31337"])
+            .arg("--cache-path")
+            .arg(state_cache.path().as_os_str())
             .args(extra.iter().copied())
             .try_spawn()
             .map_err(|error| ChainError::AnvilStart {
@@ -275,6 +288,7 @@ impl Devnet {
             anvil,
             admin,
             admin_key,
+            _state_cache: state_cache,
         })
     }
 
