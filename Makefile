@@ -13,7 +13,7 @@ CHAINLINK_DIR := $(CONTRACTS)/lib/chainlink
 CHAINLINK_FILES := package/src/v0.8/shared/interfaces/AggregatorV3Interface.sol
 CHAINLINK_STAMP := $(CHAINLINK_DIR)/.cogrid-$(CHAINLINK_VERSION)
 
-.PHONY: all install postgres demo test test-contracts test-gas test-bindings test-rust lint bench bench-gas bench-rust bench-resources bindings clean
+.PHONY: all install postgres demo test test-contracts test-gas test-bindings test-rust lint bench bench-gas bench-rust bench-resources bench-simulate bindings clean
 
 all: test
 
@@ -111,8 +111,8 @@ lint: install
 bindings: install
 	$(CARGO) run -q -p cogrid-regenerate-bindings
 
-## bench: gas, criterion hot paths, and the meter signer's size and memory.
-bench: bench-gas bench-rust bench-resources
+## bench: gas, criterion hot paths, the meter signer's size and memory, and the simulation's time.
+bench: bench-gas bench-rust bench-resources bench-simulate
 
 ## bench-gas: one `gas <operation> <value>` line per operation: readings from real transactions on
 ## anvil, every other contract operation from forge's named gas snapshots in contracts/snapshots/
@@ -131,6 +131,16 @@ bench-rust: install
 
 bench-resources: install
 	scripts/bench-meter-signer.sh
+
+## bench-simulate: `cogrid simulate` at full size (500 homes, 96 intervals), its report's time
+## table and the peak RSS of its largest process (cogrid or its anvil).
+bench-simulate: install
+	$(CARGO) build -q --release -p cogrid
+	/usr/bin/time -v target/release/cogrid simulate --out target/bench-simulate \
+		>/dev/null 2>target/bench-simulate.stderr
+	@awk '/^## Time/ {show = 1; next} /^## / {show = 0} show && /^\|/' target/bench-simulate/report.md
+	@awk -F': ' '/Maximum resident set size/ {printf "peak RSS %.0f MiB\n", $$2 / 1024}' \
+		target/bench-simulate.stderr
 
 clean:
 	$(CARGO) clean
