@@ -62,9 +62,14 @@ impl Config {
             || "must be at least 1 reading per transaction".into(),
         )?;
         rule(
-            self.delivery.gas_per_reading > 0,
+            self.delivery.gas_per_reading >= MIN_GAS_PER_READING,
             || "delivery.gas_per_reading".into(),
-            || "must be positive (30000 covers a reading with room to spare)".into(),
+            || {
+                format!(
+                    "must be at least {MIN_GAS_PER_READING} (a reading's calldata alone costs about \
+                     9,000 gas; 30000 covers a whole reading with room to spare)"
+                )
+            },
         )?;
         rule(
             !self.meters.is_empty(),
@@ -150,6 +155,10 @@ pub struct OutboxConfig {
     /// SQLite file.
     pub path: PathBuf,
 }
+
+/// The least `delivery.gas_per_reading` accepted: below a reading's calldata cost the node
+/// refuses the transaction before it runs, so the sender would never learn to estimate.
+pub const MIN_GAS_PER_READING: u64 = 10_000;
 
 /// How readings are sent.
 #[derive(Debug, Clone, Deserialize)]
@@ -345,7 +354,7 @@ password_env = "COGRID_METER_PASSWORD"
                 "delivery.batch_size",
             ),
             (
-                config("gas_per_reading = 0", "kind = \"push\""),
+                config("gas_per_reading = 9999", "kind = \"push\""),
                 "delivery.gas_per_reading",
             ),
             (

@@ -285,12 +285,16 @@ impl Delivery {
             .gas_used
             .fetch_add(receipt.gas_used, std::sync::atomic::Ordering::Relaxed);
         if !receipt.status() {
-            if bounded && receipt.gas_used >= limit {
+            // `submitReadings` skips a bad reading instead of reverting: a batch sent with the
+            // configured gas that reverts ran out of it (inside the signature check's call it
+            // keeps a 64th back, so its gas used is a little under the limit).
+            if bounded {
                 self.estimate_gas.store(true, Ordering::Release);
                 warn!(
                     limit,
+                    gas_used = receipt.gas_used,
                     gas_per_reading = self.config.gas_per_reading,
-                    "a batch ran out of gas; the node estimates every batch from now on (raise delivery.gas_per_reading)"
+                    "a batch sent with the configured gas reverted; the node estimates every batch from now on (raise delivery.gas_per_reading)"
                 );
             }
             return Err(SignerError::Contract {

@@ -109,9 +109,9 @@ impl Outbox {
 
     /// Gives each of `readings` its meter's next seq, signs it with `sign` (its index in
     /// `readings`, its seq) and stores it, all in one transaction: every reading is stored, or
-    /// none. A gateway serving many meters stores a boundary's readings with one commit and a
-    /// few statements rather than three statements and a commit each, and signs them on every
-    /// core.
+    /// none. Readings taken together (the simulator stores each boundary's 500 at once) cost a
+    /// commit and a few statements rather than three statements and a commit each, and many of
+    /// them are signed on every core.
     pub async fn record_all<F>(
         &self,
         readings: &[(Address, IntervalReading)],
@@ -151,7 +151,7 @@ impl Outbox {
                 u32::try_from(*last).map_err(|_| SignerError::SeqExhausted)
             })
             .collect::<Result<Vec<u32>, _>>()?;
-        let signed = sign_on_every_core(&seqs, &sign)?;
+        let signed = sign_readings(&seqs, &sign)?;
 
         for chunk in signed.chunks(ROWS_PER_STATEMENT) {
             let mut insert = QueryBuilder::new(
@@ -352,13 +352,23 @@ async fn migrate(pool: &SqlitePool) -> Result<(), sqlx::Error> {
 /// Rows per multi-row statement: 7 bound values each stays well under SQLite's limit of 32,766.
 const ROWS_PER_STATEMENT: usize = 1_000;
 
-/// Signs reading `index` with seq `seqs[index]` for every index, on as many threads as the
-/// machine has cores (a signature takes about 70 µs, and a gateway of hundreds of meters signs
-/// a boundary's readings at once); in order.
-fn sign_on_every_core<F>(seqs: &[u32], sign: &F) -> Result<Vec<SignedReading>, SignerError>
+/// Readings signed on the calling thread; more are spread over the cores. A signature takes
+/// about 70 µs: starting threads is not worth it for a few.
+const SIGNED_ON_ONE_THREAD: usize = 32;
+
+/// Signs reading `index` with seq `seqs[index]` for every index, in order: on the calling thread
+/// when there are few, else on as many threads as the machine has cores.
+fn sign_readings<F>(seqs: &[u32], sign: &F) -> Result<Vec<SignedReading>, SignerError>
 where
     F: Fn(usize, u32) -> Result<SignedReading, SignerError> + Sync,
 {
+    if seqs.len() <= SIGNED_ON_ONE_THREAD {
+        return seqs
+            .iter()
+            .enumerate()
+            .map(|(index, &seq)| sign(index, seq))
+            .collect();
+    }
     let threads = std::thread::available_parallelism().map_or(1, usize::from);
     let per_thread = seqs.len().div_ceil(threads).max(1);
     std::thread::scope(|scope| {
@@ -479,7 +489,8 @@ mod tests {
     #[tokio::test]
     async fn readings_stored_together_take_their_meters_next_seqs_in_order() {
         let (_dir, outbox) = outbox().await;
-        let keys: Vec<PrivateKeySigner> = (0..20).map(|_| PrivateKeySigner::random()).collect();
+        // More readings than are signed on one thread: the threads' results come back in order.
+        let keys: Vec<PrivateKeySigner> = (0..40).map(|_| PrivateKeySigner::random()).collect();
         outbox.ensure_seq_above(keys[3].address(), 7).await.unwrap();
         let domain = reading_domain(1, Address::repeat_byte(9));
         let reading = |interval_end: u64, key: usize| IntervalReading {
@@ -525,7 +536,7 @@ mod tests {
                 .all(|reading| reading.signed_by_meter(&domain)),
             "each signed by its own meter's key"
         );
-        assert_eq!(outbox.pending(100).await.unwrap().len(), 21);
+        assert_eq!(outbox.pending(100).await.unwrap().len(), 41);
         assert_eq!(
             outbox.last_reading(keys[3].address()).await.unwrap(),
             Some(reading(1_800, 3))

@@ -90,8 +90,9 @@ impl Pipeline {
         Ok(self.accept_all(&[(meter, sample)]).await?.pop())
     }
 
-    /// Takes several samples (a gateway reading all its meters at a boundary) and returns the
-    /// readings they completed, stored in the outbox in one transaction. A refused sample, or a
+    /// Takes several samples (all of a gateway's meters read at a boundary, as the simulator
+    /// reads them) and returns the readings they completed, stored in the outbox in one
+    /// transaction. A refused sample, or a
     /// failed store, takes none of them: each meter is left as it was before the call.
     pub async fn accept_all(
         &mut self,

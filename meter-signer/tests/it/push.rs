@@ -168,7 +168,6 @@ impl Drop for PushServer {
     }
 }
 
-/// An interval boundary at least 15 minutes ago, so pushes around it are never in the future.
 /// Pushes are accepted with 202; the one that crosses a boundary leaves a signed reading with its
 /// registers in the outbox before the gateway gets its answer.
 #[tokio::test]
