@@ -48,7 +48,7 @@ use alloy::{
     transports::TransportError,
 };
 use cogrid_bindings::EnergyMarket::{self, EnergyMarketErrors};
-use futures::{StreamExt as _, TryStreamExt as _};
+use futures::StreamExt as _;
 use revm::{
     ExecuteEvm, MainBuilder, MainContext,
     context::{
@@ -60,6 +60,7 @@ use revm::{
     database_interface::{AsyncError, WrapDatabaseAsync},
     primitives::{eip4844::BLOB_BASE_FEE_UPDATE_FRACTION_PRAGUE, hardfork::SpecId},
 };
+use tracing::debug;
 
 /// The most gas one transaction may use: 2^24 = 16,777,216 (EIP-7825). A settlement batch whose
 /// simulated gas is above it must be split.
@@ -450,13 +451,17 @@ impl Simulator {
             .with_input(tx.data.clone())
             .with_gas_limit(tx.gas_limit);
         let at = BlockId::hash(self.block_hash);
-        let Ok(listed) = self
+        let listed = match self
             .provider
             .create_access_list(&request)
             .block_id(at)
             .await
-        else {
-            return Vec::new();
+        {
+            Ok(listed) => listed,
+            Err(error) => {
+                debug!(%error, "no access list from the node; the simulation fetches as it goes");
+                return Vec::new();
+            }
         };
         let slots = listed.access_list.0.into_iter().flat_map(|item| {
             let address = item.address;
@@ -465,15 +470,21 @@ impl Simulator {
                 .map(move |key| (address, U256::from_be_bytes(key.0)))
         });
         let provider = &self.provider;
+        // A slot whose read fails is left to the simulation, which reads it again itself.
         futures::stream::iter(slots)
             .map(|(address, index)| async move {
-                let value = provider.get_storage_at(address, index).block_id(at).await?;
-                Ok::<_, TransportError>((address, index, value))
+                match provider.get_storage_at(address, index).block_id(at).await {
+                    Ok(value) => Some((address, index, value)),
+                    Err(error) => {
+                        debug!(%address, %index, %error, "prefetching a slot failed");
+                        None
+                    }
+                }
             })
             .buffer_unordered(PREFETCH_READS_IN_FLIGHT)
-            .try_collect()
+            .filter_map(std::future::ready)
+            .collect()
             .await
-            .unwrap_or_default()
     }
 
     /// Simulates `keeper` sending the settle batch `call` to the market at `market`, with the
