@@ -400,7 +400,10 @@ impl Stack {
     /// keeper settles the interval. A line saying what cleared.
     async fn interval(&mut self, from: u64) -> eyre::Result<String> {
         let conditions = self.day.conditions(from, self.len);
-        self.dispatches.refresh().await?;
+        // The enrolments known so far still hold when the node does not answer now.
+        if let Err(error) = self.dispatches.refresh().await {
+            eprintln!("reading VPP enrolments: {error:#}");
+        }
         for (home, meter) in self.homes.iter_mut().zip(&self.meters) {
             home.step(&conditions, self.dispatches.dispatch_w(*meter, from));
         }
@@ -409,10 +412,15 @@ impl Stack {
         self.chain.advance_to(end).await?;
         if end.is_multiple_of(3_600) {
             self.oracles.hourly(&self.chain).await;
-            // What the market held while the feed was stale goes to its homes once it is fresh.
-            self.oracles
+            // What the market held while the feed was stale goes to its homes once it is fresh;
+            // what fails to go now is held still, and tried again next hour.
+            if let Err(error) = self
+                .oracles
                 .release_held_carbon(&self.chain, &self.owners)
-                .await?;
+                .await
+            {
+                eprintln!("releasing held carbon: {error:#}");
+            }
         }
         let registers = self.registers();
         self.signers.post(end, &registers).await?;

@@ -2033,7 +2033,7 @@ fn simulate_writes_a_report_whose_conservation_checks_pass() {
     );
     let report: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(out.join("report.json")).unwrap()).unwrap();
-    assert_eq!(report["schema"], "cogrid-simulate-report/1");
+    assert_eq!(report["schema"], cogrid_sim::report::SCHEMA);
     assert_eq!(report["checks_passed"], true);
     let checks = report["checks"].as_array().unwrap();
     assert!(checks.len() >= 10, "{checks:?}");

@@ -10,7 +10,8 @@
 //! a share of no import) is null. `run.deployment` is the deployment file's object (camelCase).
 //!
 //! ```text
-//! schema                "cogrid-simulate-report/1"
+//! schema                "cogrid-simulate-report/2" (2: `oracle`, carbon released after being
+//!                       held, `throughput.keeper_ms` in place of `settlement_ms`)
 //! run                   homes, hours, interval_seconds, intervals, seed, day, chain_id,
 //!                       tariffs {retail_per_kwh, feed_in_per_kwh, network_fee_per_kwh},
 //!                       mix {<kind>: count}, deployment {market, ...}
@@ -37,7 +38,7 @@
 //!                       carbon_mismatches [text]
 //! gas                   readings, readings_gas, per_reading, settlements, settlement_gas,
 //!                       per_settlement, fills, per_fill (settlement gas over the fills it carried)
-//! throughput            fills, settlement_ms (the keeper's clearing and settlement),
+//! throughput            fills, keeper_ms (the keeper's clearing and settlement),
 //!                       fills_per_second
 //! cost                  model (text), formula (text), l2_base_fee_wei, l1_base_fee_wei,
 //!                       l1_blob_base_fee_wei, base_fee_scalar, blob_base_fee_scalar,
@@ -62,7 +63,7 @@ use crate::{
 };
 
 /// The JSON schema's name and version.
-pub const SCHEMA: &str = "cogrid-simulate-report/1";
+pub const SCHEMA: &str = "cogrid-simulate-report/2";
 
 /// The bill reduction the project's brief (issue 6) states, without the conditions behind it.
 pub const SEED_STATED_REDUCTION_PERCENT: f64 = 34.0;
@@ -561,7 +562,7 @@ pub fn json(outcome: &Outcome, checks: &[Check]) -> Value {
         },
         "throughput": {
             "fills": outcome.gas.fills,
-            "settlement_ms": millis(t.clearing + t.settlement),
+            "keeper_ms": millis(t.clearing + t.settlement),
             "fills_per_second": figures.fills_per_second,
         },
         "cost": {

@@ -49,6 +49,9 @@ pub(crate) const PASSWORD_ENV: &str = "COGRID_SIMULATE_PASSWORD";
 /// Gas each setup transaction (a registration, a mint, an approval, a deposit, an order; none
 /// over 150,000) is sent with.
 const SETUP_GAS: u64 = 300_000;
+/// Blocks the setup may take to mine its transactions: 5,000 homes' 30,000 fit in a few
+/// hundred; a transaction still waiting after this many never will be mined.
+const MAX_SETUP_BLOCKS: usize = 1_000;
 /// Readings per `submitReadings` transaction.
 const READINGS_PER_BATCH: usize = 250;
 /// How many keeper rounds an interval may take before the simulation gives up on it.
@@ -224,7 +227,8 @@ impl Chain {
         if !self.owns_node {
             return Ok(());
         }
-        loop {
+        let mut pending = 0;
+        for _ in 0..MAX_SETUP_BLOCKS {
             let status: PoolStatus = self
                 .admin
                 .raw_request("txpool_status".into(), ())
@@ -233,11 +237,16 @@ impl Chain {
             if status.pending.is_zero() {
                 return Ok(());
             }
+            pending = status.pending.to::<u64>();
             self.admin
                 .raw_request::<_, serde_json::Value>("evm_mine".into(), ())
                 .await
                 .wrap_err("evm_mine")?;
         }
+        bail!(
+            "setting up the homes: {pending} transactions still wait in the node's pool after \
+             {MAX_SETUP_BLOCKS} blocks"
+        )
     }
 }
 
