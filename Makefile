@@ -137,7 +137,7 @@ bench-resources: install
 bench-simulate: install
 	$(CARGO) build -q --release -p cogrid
 	/usr/bin/time -v target/release/cogrid simulate --out target/bench-simulate \
-		>/dev/null 2>target/bench-simulate.stderr
+		>/dev/null 2>target/bench-simulate.stderr || { tail -n 20 target/bench-simulate.stderr; exit 1; }
 	@awk '/^## Time/ {show = 1; next} /^## / {show = 0} show && /^\|/' target/bench-simulate/report.md
 	@awk -F': ' '/Maximum resident set size/ {printf "peak RSS %.0f MiB\n", $$2 / 1024}' \
 		target/bench-simulate.stderr
