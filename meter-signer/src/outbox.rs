@@ -414,7 +414,7 @@ fn signed_reading_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<SignedReadin
 #[cfg(test)]
 mod tests {
     use alloy::signers::local::PrivateKeySigner;
-    use cogrid_chain::{Reading, reading_domain, sign_reading};
+    use cogrid_chain::reading_domain;
 
     use super::*;
 
@@ -437,14 +437,7 @@ mod tests {
         };
         outbox
             .record_all(&[(signer.address(), reading)], |_, seq| {
-                let message = Reading::new(
-                    signer.address(),
-                    seq,
-                    reading.interval_end,
-                    reading.import_wh,
-                    reading.export_wh,
-                )?;
-                Ok(sign_reading(signer, &domain, &message)?)
+                reading.sign(signer.address(), seq, signer, &domain)
             })
             .await
             .unwrap()
@@ -508,14 +501,7 @@ mod tests {
             .record_all(&readings, |index, seq| {
                 let (meter, reading) = readings[index];
                 let key = keys.iter().find(|key| key.address() == meter).unwrap();
-                let message = Reading::new(
-                    meter,
-                    seq,
-                    reading.interval_end,
-                    reading.import_wh,
-                    reading.export_wh,
-                )?;
-                Ok(sign_reading(key, &domain, &message)?)
+                reading.sign(meter, seq, key, &domain)
             })
             .await
             .unwrap();

@@ -4,7 +4,7 @@
 use std::{collections::HashMap, sync::Arc};
 
 use alloy::{primitives::Address, signers::local::PrivateKeySigner, sol_types::Eip712Domain};
-use cogrid_chain::{Reading, SignedReading, sign_reading};
+use cogrid_chain::SignedReading;
 use tokio::sync::{Notify, mpsc};
 use tokio_util::sync::CancellationToken;
 use tracing::{error, info, warn};
@@ -165,14 +165,7 @@ impl Pipeline {
         self.outbox
             .record_all(readings, |index, seq| {
                 let (meter, reading) = readings[index];
-                let message = Reading::new(
-                    meter,
-                    seq,
-                    reading.interval_end,
-                    reading.import_wh,
-                    reading.export_wh,
-                )?;
-                Ok(sign_reading(keys[index], &self.domain, &message)?)
+                reading.sign(meter, seq, keys[index], &self.domain)
             })
             .await
             .map_err(|error| PipelineError::Store(error.to_string()))
@@ -241,6 +234,14 @@ mod tests {
         }
     }
 
+    /// Each reading's meter, seq and import register.
+    fn stored(signed: &[SignedReading]) -> Vec<(Address, u32, u64)> {
+        signed
+            .iter()
+            .map(|reading| (reading.meter, reading.seq, reading.import_wh))
+            .collect()
+    }
+
     #[tokio::test]
     async fn a_boundarys_samples_are_stored_together_or_not_at_all() {
         let (_dir, outbox, mut pipeline, [first, second]) = two_meter_pipeline().await;
@@ -248,11 +249,7 @@ mod tests {
             .accept_all(&[(first, sample(900, 10)), (second, sample(900, 20))])
             .await
             .unwrap();
-        let stored: Vec<(Address, u32, u64)> = signed
-            .iter()
-            .map(|reading| (reading.meter, reading.seq, reading.import_wh))
-            .collect();
-        assert_eq!(stored, vec![(first, 1, 10), (second, 1, 20)]);
+        assert_eq!(stored(&signed), vec![(first, 1, 10), (second, 1, 20)]);
 
         // The second meter's register goes backwards: neither reading is taken.
         let refused = pipeline
@@ -286,11 +283,7 @@ mod tests {
             .accept_all(&[(first, sample(1_800, 15)), (second, sample(1_800, 25))])
             .await
             .unwrap();
-        let stored: Vec<(Address, u32, u64)> = signed
-            .iter()
-            .map(|reading| (reading.meter, reading.seq, reading.import_wh))
-            .collect();
-        assert_eq!(stored, vec![(first, 2, 15), (second, 2, 25)]);
+        assert_eq!(stored(&signed), vec![(first, 2, 15), (second, 2, 25)]);
         assert_eq!(outbox.counts().await.unwrap().pending, 4);
     }
 }

@@ -12,6 +12,11 @@
 //! whole intervals (the meter or the gateway was off), one reading is made for the latest boundary
 //! crossed: its delta covers the gap, and the registry treats such a reading as residual only.
 
+use alloy::{primitives::Address, signers::local::PrivateKeySigner, sol_types::Eip712Domain};
+use cogrid_chain::{Reading, SignedReading, sign_reading};
+
+use crate::error::SignerError;
+
 /// This machine's clock in unix seconds (the time of a telegram without its own timestamp).
 pub fn unix_now() -> u64 {
     std::time::SystemTime::now()
@@ -39,6 +44,27 @@ pub struct IntervalReading {
     pub import_wh: u64,
     /// Cumulative export register, Wh.
     pub export_wh: u64,
+}
+
+impl IntervalReading {
+    /// This reading as `meter`'s reading number `seq`, signed with the meter's `key` for
+    /// `domain`.
+    pub fn sign(
+        &self,
+        meter: Address,
+        seq: u32,
+        key: &PrivateKeySigner,
+        domain: &Eip712Domain,
+    ) -> Result<SignedReading, SignerError> {
+        let message = Reading::new(
+            meter,
+            seq,
+            self.interval_end,
+            self.import_wh,
+            self.export_wh,
+        )?;
+        Ok(sign_reading(key, domain, &message)?)
+    }
 }
 
 /// Why a sample was refused.

@@ -212,6 +212,26 @@ sample_seconds = 60
         command.spawn().unwrap()
     }
 
+    /// Takes a snapshot of the chain to go back to, as a reorg would.
+    pub(crate) async fn snapshot(&self) -> U256 {
+        self.devnet
+            .admin
+            .raw_request("evm_snapshot".into(), ())
+            .await
+            .unwrap()
+    }
+
+    /// Takes the chain back to `snapshot`: every block since is gone, as in a reorg.
+    pub(crate) async fn revert_to(&self, snapshot: U256) {
+        let reverted: bool = self
+            .devnet
+            .admin
+            .raw_request("evm_revert".into(), (snapshot,))
+            .await
+            .unwrap();
+        assert!(reverted, "evm_revert to {snapshot}");
+    }
+
     pub(crate) fn registry(&self) -> EnergyMarket::EnergyMarketInstance<DynProvider> {
         EnergyMarket::new(self.deployment.market, self.devnet.admin.clone())
     }

@@ -1,7 +1,5 @@
 use std::{sync::atomic::Ordering, time::Duration};
 
-use alloy::{primitives::U256, providers::Provider};
-
 use cogrid_meter_signer::{config::DeliveryConfig, delivery::Progress};
 
 use crate::harness::{InProcessDelivery, Neighbourhood, free_port, past_boundary, wait_for_exit};
@@ -13,12 +11,7 @@ use crate::harness::{InProcessDelivery, Neighbourhood, free_port, past_boundary,
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn readings_dropped_by_a_reorg_are_sent_again() {
     let hood = Neighbourhood::start().await;
-    let snapshot: U256 = hood
-        .devnet
-        .admin
-        .raw_request("evm_snapshot".into(), ())
-        .await
-        .unwrap();
+    let snapshot = hood.snapshot().await;
     let http_port = free_port();
     // Fifteen confirmations: a counted reading waits about fifteen seconds before it may leave.
     let config = hood.write_config_with(&hood.devnet.rpc_url(), 0.0, http_port, 15);
@@ -32,13 +25,7 @@ async fn readings_dropped_by_a_reorg_are_sent_again() {
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    let reverted: bool = hood
-        .devnet
-        .admin
-        .raw_request("evm_revert".into(), (snapshot,))
-        .await
-        .unwrap();
-    assert!(reverted);
+    hood.revert_to(snapshot).await;
     assert_eq!(
         hood.meter_state().await.seq,
         0,
@@ -59,21 +46,10 @@ async fn a_pass_that_finds_a_reorg_sends_nothing_until_the_next() {
     let boundary = past_boundary() - 900;
     signer.sign(boundary, (1_000, 0)).await;
     assert_eq!(signer.delivery.pass().await.unwrap().delivered, 1);
-    let snapshot: U256 = hood
-        .devnet
-        .admin
-        .raw_request("evm_snapshot".into(), ())
-        .await
-        .unwrap();
+    let snapshot = hood.snapshot().await;
     signer.sign(boundary + 900, (1_100, 0)).await;
     assert_eq!(signer.delivery.pass().await.unwrap().delivered, 1);
-    let reverted: bool = hood
-        .devnet
-        .admin
-        .raw_request("evm_revert".into(), (snapshot,))
-        .await
-        .unwrap();
-    assert!(reverted);
+    hood.revert_to(snapshot).await;
 
     let sent = signer.metrics.batches_sent.load(Ordering::Relaxed);
     assert_eq!(
